@@ -1,0 +1,110 @@
+//! Application state, router assembly and the server loop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::audio::DecodeLimits;
+use crate::auth::LoginThrottle;
+use crate::blobs::{BlobStore, LocalBlobs};
+use crate::config::Config;
+use crate::ingest::Ingestor;
+use crate::store::Db;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub ingestor: Arc<Ingestor>,
+    pub throttle: Arc<LoginThrottle>,
+}
+
+impl AppState {
+    /// Opens storage (database with migrations, blob folder) for a configuration.
+    pub async fn open(config: Config) -> anyhow::Result<AppState> {
+        let db = Db::open(config.database_url.as_deref(), &config.data_dir).await?;
+        let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobs::open(&config.data_dir)?);
+        let ingestor = Ingestor::new(
+            db.clone(),
+            blobs,
+            DecodeLimits {
+                max_seconds: config.max_decoded_secs,
+            },
+            config.short_call_ms,
+            config.decode_workers,
+        );
+        Ok(AppState {
+            db,
+            config: Arc::new(config),
+            ingestor: Arc::new(ingestor),
+            throttle: Arc::new(LoginThrottle::default()),
+        })
+    }
+}
+
+pub fn app(state: AppState) -> Router {
+    crate::http::router(state)
+        .layer(CatchPanicLayer::custom(|_| crate::http::internal_error_response()))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Serves on an already-bound listener until `shutdown` resolves, then stops accepting,
+/// lets in-flight requests finish (up to [`DRAIN_DEADLINE`]) and closes the database pool.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = state.db.clone();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = signalled_tx.send(());
+        let _ = stop_tx.send(());
+    });
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async {
+        let _ = stop_rx.await;
+    });
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        res = &mut server => res?,
+        _ = signalled_rx => {
+            if tokio::time::timeout(DRAIN_DEADLINE, &mut server).await.is_err() {
+                tracing::warn!("requests still running after the drain deadline; stopping anyway");
+            }
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received: draining");
+}

@@ -1,0 +1,9 @@
+//! Audio: probing and full decoding of recordings with symphonia.
+//!
+//! Everything here is synchronous and CPU-bound; callers run it off the async runtime
+//! (see `ingest`), with panics caught, because a malicious or broken file must never take
+//! the server down.
+
+pub mod probe;
+
+pub use probe::{AudioError, AudioInfo, DecodeLimits, inspect_file};

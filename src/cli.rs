@@ -1,0 +1,166 @@
+//! The command line: `serve`, `users`, `org`, `tokens`, `import`.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::app::{AppState, serve, shutdown_signal};
+use crate::config::{Config, ConfigArgs};
+use crate::domain::org::Person;
+use crate::store::tokens;
+
+#[derive(Parser)]
+#[command(name = "callgrade", version, about = "Call-recording quality assurance for contact centers")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the web service.
+    Serve {
+        #[arg(long, env = "CALLGRADE_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Fill an empty database with a demo organisation and recordings.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage people one by one.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// The organisation as a whole.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// API tokens for call recorders.
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
+    /// Bulk import: DIR/recordings.csv plus the audio files beside it.
+    Import { dir: PathBuf },
+}
+
+#[derive(Subcommand)]
+pub enum UsersCommand {
+    /// Add a person; the password is read from the first line of standard input.
+    Add {
+        username: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        team: Option<String>,
+        /// Display name (defaults to the username).
+        #[arg(long)]
+        name: Option<String>,
+        /// YYYY-MM-DD; new hires get extra attention in sampling.
+        #[arg(long)]
+        hire_date: Option<String>,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum OrgCommand {
+    /// Import `username,name,role,team,hire_date[,password]`; re-importing changes nothing.
+    Import { roster: PathBuf },
+}
+
+#[derive(Subcommand)]
+pub enum TokensCommand {
+    /// Create a token and print it (it is shown only once).
+    Create { name: String },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::from_args(&cli.config)?;
+    match cli.command {
+        Command::Serve { listen, demo } => {
+            let state = AppState::open(config).await?;
+            if demo {
+                crate::demo::seed(&state).await?;
+            }
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("binding {listen}"))?;
+            let addr = listener.local_addr()?;
+            println!("callgrade listening on http://{addr}/");
+            tracing::info!(%addr, config = ?state.config, "serving");
+            serve(listener, state, shutdown_signal()).await
+        }
+        Command::Users {
+            command:
+                UsersCommand::Add {
+                    username,
+                    role,
+                    team,
+                    name,
+                    hire_date,
+                    password_stdin: _,
+                },
+        } => {
+            let person = Person::new(
+                &username,
+                name.as_deref().unwrap_or(""),
+                &role,
+                team.as_deref().unwrap_or(""),
+                hire_date.as_deref().unwrap_or(""),
+            )
+            .map_err(anyhow::Error::msg)?;
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let state = AppState::open(config).await?;
+            crate::org::add_user(&state.db, &person, password).await?;
+            println!("added {} ({})", person.username.as_str(), person.role);
+            state.db.close().await;
+            Ok(())
+        }
+        Command::Org {
+            command: OrgCommand::Import { roster },
+        } => {
+            let file = std::fs::File::open(&roster)
+                .with_context(|| format!("opening {}", roster.display()))?;
+            let people = crate::org::parse_roster(file)?;
+            let state = AppState::open(config).await?;
+            let report = crate::org::import_roster(&state.db, &people).await?;
+            println!(
+                "roster: {} created, {} updated, {} unchanged",
+                report.created, report.updated, report.unchanged
+            );
+            state.db.close().await;
+            Ok(())
+        }
+        Command::Tokens {
+            command: TokensCommand::Create { name },
+        } => {
+            let state = AppState::open(config).await?;
+            let token = tokens::create(&state.db, &name).await?;
+            println!("{token}");
+            state.db.close().await;
+            Ok(())
+        }
+        Command::Import { dir } => {
+            let workers = config.decode_workers;
+            let state = AppState::open(config).await?;
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let summary = crate::import::import_dir(&state.ingestor, &dir, workers, progress).await?;
+            summary.print();
+            state.db.close().await;
+            Ok(())
+        }
+    }
+}

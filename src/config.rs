@@ -1,0 +1,109 @@
+//! Runtime configuration: command-line flags, each with an environment variable fallback.
+//! Secrets (the database URL may hold a password) never appear in `Debug` output.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+/// Options every subcommand shares, so `serve`, `import`, `users`, ... all work on the same
+/// database (SQLite allows this while the server runs: WAL plus a busy timeout).
+#[derive(Args, Clone)]
+pub struct ConfigArgs {
+    /// Folder for the SQLite database and the recordings.
+    #[arg(long, global = true, env = "CALLGRADE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// `postgres://...` to run on PostgreSQL; without it an SQLite file in the data dir is used.
+    #[arg(long, global = true, env = "CALLGRADE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// The contact center's time zone (IANA name): months and displayed times use it.
+    #[arg(long, global = true, env = "CALLGRADE_TIME_ZONE", default_value = "Asia/Shanghai")]
+    pub time_zone: String,
+    /// Largest accepted recording upload, in bytes.
+    #[arg(long, global = true, env = "CALLGRADE_MAX_UPLOAD_BYTES", default_value_t = 200 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
+    /// Longest accepted decoded recording, in seconds (protects against decode bombs).
+    #[arg(long, global = true, env = "CALLGRADE_MAX_DECODED_SECS", default_value_t = 8 * 3600)]
+    pub max_decoded_secs: u64,
+    /// Calls shorter than this are kept but marked `short_call` (misdials, not worth sampling).
+    #[arg(long, global = true, env = "CALLGRADE_SHORT_CALL_MS", default_value_t = 5_000)]
+    pub short_call_ms: u64,
+    /// How many recordings are decoded at the same time (default: the number of cores).
+    #[arg(long, global = true, env = "CALLGRADE_DECODE_WORKERS")]
+    pub decode_workers: Option<usize>,
+    /// Session lifetime in hours.
+    #[arg(long, global = true, env = "CALLGRADE_SESSION_HOURS", default_value_t = 12)]
+    pub session_hours: u64,
+    /// Mark the session cookie `Secure` (set this when served over HTTPS).
+    #[arg(long, global = true, env = "CALLGRADE_SECURE_COOKIE")]
+    pub secure_cookie: bool,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub time_zone: chrono_tz::Tz,
+    pub max_upload_bytes: u64,
+    pub max_decoded_secs: u64,
+    pub short_call_ms: u64,
+    pub decode_workers: usize,
+    pub session_ttl: Duration,
+    pub secure_cookie: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "<hidden>"),
+            )
+            .field("time_zone", &self.time_zone)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("max_decoded_secs", &self.max_decoded_secs)
+            .field("short_call_ms", &self.short_call_ms)
+            .field("decode_workers", &self.decode_workers)
+            .field("session_ttl", &self.session_ttl)
+            .field("secure_cookie", &self.secure_cookie)
+            .finish()
+    }
+}
+
+impl Config {
+    pub fn from_args(args: &ConfigArgs) -> anyhow::Result<Config> {
+        let time_zone: chrono_tz::Tz = args
+            .time_zone
+            .parse()
+            .map_err(|_| anyhow::anyhow!("unknown time zone {:?}", args.time_zone))?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Ok(Config {
+            data_dir: args.data_dir.clone(),
+            database_url: args.database_url.clone().filter(|u| !u.is_empty()),
+            time_zone,
+            max_upload_bytes: args.max_upload_bytes,
+            max_decoded_secs: args.max_decoded_secs,
+            short_call_ms: args.short_call_ms,
+            decode_workers: args.decode_workers.unwrap_or(cores).max(1),
+            session_ttl: Duration::from_secs(args.session_hours.max(1) * 3600),
+            secure_cookie: args.secure_cookie,
+        })
+    }
+
+    /// Defaults for a given data folder (tests, benchmark).
+    pub fn for_data_dir(data_dir: PathBuf, database_url: Option<String>) -> Config {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Config {
+            data_dir,
+            database_url,
+            time_zone: chrono_tz::Asia::Shanghai,
+            max_upload_bytes: 200 * 1024 * 1024,
+            max_decoded_secs: 8 * 3600,
+            short_call_ms: 5_000,
+            decode_workers: cores,
+            session_ttl: Duration::from_secs(12 * 3600),
+            secure_cookie: false,
+        }
+    }
+}

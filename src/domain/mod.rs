@@ -1,0 +1,7 @@
+//! Pure domain rules: no I/O, no database, no clock. Values are parsed once into these types
+//! and trusted afterwards.
+
+pub mod access;
+pub mod call;
+pub mod month;
+pub mod org;

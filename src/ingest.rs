@@ -1,0 +1,243 @@
+//! Taking in one recording: the same path for the HTTP push, the bulk import and the demo.
+//!
+//! Order matters for durability and for cost: cheap checks first (agent, duplicate call id),
+//! then the full decode (off the async runtime, bounded, panics caught), then the bytes are
+//! made durable, and only then is the row committed. The caller acknowledges after that.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::http::StatusCode;
+use sha2::Digest;
+use tokio::sync::Semaphore;
+
+use crate::audio::{AudioError, AudioInfo, DecodeLimits, inspect_file};
+use crate::blobs::BlobStore;
+use crate::domain::call::{CallMeta, ChannelLayout};
+use crate::error::AppError;
+use crate::store::recordings::{self, InsertError, NewRecording, Recording};
+use crate::store::{Db, users};
+
+/// An upload written to a temporary file, with what was learnt while writing it.
+pub struct Staged {
+    pub temp: tempfile::NamedTempFile,
+    pub size: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{0}")]
+    BadMetadata(String),
+    #[error("no agent with username {0:?}")]
+    UnknownAgent(String),
+    #[error("call id {0:?} was already ingested")]
+    Duplicate(String),
+    #[error("{0}")]
+    InvalidAudio(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl IngestError {
+    /// Short reason used in the bulk-import summary.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IngestError::BadMetadata(_) => "invalid_metadata",
+            IngestError::UnknownAgent(_) => "unknown_agent",
+            IngestError::Duplicate(_) => "duplicate_call",
+            IngestError::InvalidAudio(_) => "invalid_audio",
+            IngestError::Unsupported(_) => "unsupported_codec",
+            IngestError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<IngestError> for AppError {
+    fn from(e: IngestError) -> AppError {
+        let status = match &e {
+            IngestError::Duplicate(_) => StatusCode::CONFLICT,
+            IngestError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            IngestError::BadMetadata(_)
+            | IngestError::UnknownAgent(_)
+            | IngestError::InvalidAudio(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            IngestError::Internal(_) => {
+                let IngestError::Internal(err) = e else {
+                    unreachable!()
+                };
+                return AppError::Internal(err);
+            }
+        };
+        AppError::new(status, e.code(), e.to_string())
+    }
+}
+
+pub struct Ingestor {
+    pub db: Db,
+    pub blobs: Arc<dyn BlobStore>,
+    pub limits: DecodeLimits,
+    pub short_call_ms: u64,
+    decode_slots: Semaphore,
+}
+
+impl Ingestor {
+    pub fn new(
+        db: Db,
+        blobs: Arc<dyn BlobStore>,
+        limits: DecodeLimits,
+        short_call_ms: u64,
+        decode_workers: usize,
+    ) -> Ingestor {
+        Ingestor {
+            db,
+            blobs,
+            limits,
+            short_call_ms,
+            decode_slots: Semaphore::new(decode_workers.max(1)),
+        }
+    }
+
+    /// Copies a local file into staging (bulk import, demo).
+    pub async fn stage_file(&self, path: &Path) -> Result<Staged, IngestError> {
+        let temp = self.blobs.temp_file()?;
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<Staged> {
+            let mut src = std::fs::File::open(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            let mut temp = temp;
+            let mut hasher = sha2::Sha256::new();
+            let mut size = 0u64;
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = src.read(&mut buf).with_context(|| format!("reading {}", path.display()))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                temp.write_all(&buf[..n]).context("writing staging file")?;
+                size += n as u64;
+            }
+            Ok(Staged {
+                temp,
+                size,
+                sha256: hex::encode(hasher.finalize()),
+            })
+        })
+        .await
+        .context("staging task")?
+        .map_err(IngestError::Internal)
+    }
+
+    pub async fn ingest(
+        &self,
+        meta: &CallMeta,
+        staged: Staged,
+        source: &str,
+    ) -> Result<Recording, IngestError> {
+        let agent = users::find_agent(&self.db, &meta.agent)
+            .await
+            .context("looking up agent")?
+            .ok_or_else(|| IngestError::UnknownAgent(meta.agent.clone()))?;
+        // A cheap early answer for the common retry; the unique index decides for real.
+        if recordings::call_id_exists(&self.db, &meta.call_id)
+            .await
+            .context("checking call id")?
+        {
+            return Err(IngestError::Duplicate(meta.call_id.clone()));
+        }
+
+        let audio = self.decode(staged.temp.path()).await?;
+        let layout = match meta.channel_layout {
+            Some(layout) => layout,
+            None if audio.channels > 2 => {
+                return Err(IngestError::InvalidAudio(format!(
+                    "recordings must be mono or stereo (agent and customer); this one has {} channels",
+                    audio.channels
+                )));
+            }
+            None => ChannelLayout::default_for(audio.channels),
+        };
+        layout
+            .check_fits(audio.channels)
+            .map_err(IngestError::BadMetadata)?;
+
+        let blobs = self.blobs.clone();
+        let Staged { temp, size, sha256 } = staged;
+        let key = tokio::task::spawn_blocking(move || blobs.commit(temp))
+            .await
+            .context("storage task")??;
+
+        let new = NewRecording {
+            meta,
+            agent_id: agent.id,
+            channel_layout: layout.as_str(),
+            audio: &audio,
+            short_call: audio.duration_ms < self.short_call_ms,
+            blob_key: &key,
+            size_bytes: size as i64,
+            sha256: &sha256,
+            source,
+        };
+        match self.insert(&new).await {
+            Ok(()) => {}
+            Err(e) => {
+                // The row did not commit: the stored bytes belong to nothing.
+                if let Err(del) = self.blobs.delete(&key) {
+                    tracing::warn!(error = format!("{del:#}"), key, "could not remove orphan blob");
+                }
+                return Err(match e {
+                    InsertError::Duplicate => IngestError::Duplicate(meta.call_id.clone()),
+                    InsertError::Db(e) => IngestError::Internal(e.into()),
+                });
+            }
+        }
+        recordings::get_by_call_id(&self.db, &meta.call_id)
+            .await
+            .context("reading back the new recording")?
+            .ok_or_else(|| IngestError::Internal(anyhow::anyhow!("new recording vanished")))
+    }
+
+    async fn insert(&self, new: &NewRecording<'_>) -> Result<(), InsertError> {
+        let mut tx = self.db.begin_write().await?;
+        recordings::insert(&mut tx, new).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Full decode on a blocking thread, at most `decode_workers` at a time. A panic inside
+    /// a decoder is caught and reported as an invalid file; it never unwinds into the server.
+    pub async fn decode(&self, path: &Path) -> Result<AudioInfo, IngestError> {
+        let _slot = self
+            .decode_slots
+            .acquire()
+            .await
+            .context("decode queue closed")?;
+        let path = path.to_path_buf();
+        let limits = self.limits;
+        let result = tokio::task::spawn_blocking(move || {
+            std::panic::catch_unwind(|| inspect_file(&path, limits))
+        })
+        .await
+        .context("decode task")?;
+        match result {
+            Ok(Ok(info)) => Ok(info),
+            Ok(Err(AudioError::Invalid(msg))) => Err(IngestError::InvalidAudio(msg)),
+            Ok(Err(AudioError::Unsupported(msg))) => Err(IngestError::Unsupported(msg)),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(panic = what, "decoder panicked on an uploaded file");
+                Err(IngestError::InvalidAudio(
+                    "the file is corrupt: the decoder could not make sense of it".into(),
+                ))
+            }
+        }
+    }
+}

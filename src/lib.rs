@@ -1,0 +1,27 @@
+//! callgrade: call-recording quality assurance for contact centers.
+//!
+//! Module map:
+//! - [`cli`]: the command line; [`config`]: flags and environment.
+//! - [`app`]: application state, router assembly, the server loop.
+//! - [`http`]: one module per API resource, auth extractors, the embedded web app.
+//! - [`domain`]: pure rules (roles, months, call metadata, access), no I/O.
+//! - [`ingest`]: the one path a recording takes in (HTTP, bulk import, demo).
+//! - [`audio`]: probing and decoding with symphonia.
+//! - [`store`]: all SQL, SQLite and PostgreSQL; [`blobs`]: recording bytes on disk.
+//! - [`auth`]: password hashing and login throttling; [`org`]: roster and users;
+//!   [`import`]: bulk import; [`demo`]: the demo organisation.
+
+pub mod app;
+pub mod audio;
+pub mod auth;
+pub mod blobs;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod import;
+pub mod ingest;
+pub mod org;
+pub mod store;

@@ -1,0 +1,134 @@
+//! The only place that issues SQL. One module per aggregate.
+//!
+//! Both backends run the same statements through sqlx's `Any` driver: `$1` placeholders,
+//! times as integer milliseconds, flags as 0/1 integers. Where the two differ (transaction
+//! start, migrations, connection set-up) [`Db`] hides it.
+
+pub mod recordings;
+pub mod sessions;
+pub mod tokens;
+pub mod users;
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor, Transaction};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub backend: Backend,
+}
+
+pub type Tx = Transaction<'static, sqlx::Any>;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Db {
+    /// Opens the database (PostgreSQL when a URL is given, else `data_dir/callgrade.db`) and
+    /// brings its schema up to date.
+    pub async fn open(database_url: Option<&str>, data_dir: &Path) -> anyhow::Result<Db> {
+        install_default_drivers();
+        let db = match database_url {
+            Some(url) if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect(url)
+                    .await
+                    .context("connecting to PostgreSQL")?;
+                Db {
+                    pool,
+                    backend: Backend::Postgres,
+                }
+            }
+            Some(url) if url.starts_with("sqlite:") => Self::open_sqlite(url).await?,
+            Some(other) => {
+                let scheme = other.split(':').next().unwrap_or_default();
+                anyhow::bail!("unsupported database URL scheme {scheme:?} (use postgres:// or sqlite:)")
+            }
+            None => {
+                std::fs::create_dir_all(data_dir)
+                    .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+                let path = data_dir.join("callgrade.db");
+                Self::open_sqlite(&format!("sqlite://{}?mode=rwc", path.display())).await?
+            }
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn open_sqlite(url: &str) -> anyhow::Result<Db> {
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the one writer (also a second process such
+                    // as `callgrade import` while the server runs); synchronous=FULL makes an
+                    // acknowledged commit survive a power cut, not just a process crash.
+                    conn.execute("PRAGMA busy_timeout = 30000").await?;
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = FULL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await
+            .with_context(|| format!("opening SQLite database {url}"))?;
+        Ok(Db {
+            pool,
+            backend: Backend::Sqlite,
+        })
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .context("running database migrations")
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that upgrades later can fail with
+    /// SQLITE_BUSY without ever waiting on the busy timeout.
+    pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// True when the error is a unique-constraint violation (on either backend); callers map it
+/// to their own conflict error where the query runs.
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db_err) => {
+            matches!(db_err.kind(), sqlx::error::ErrorKind::UniqueViolation)
+        }
+        _ => false,
+    }
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,691 @@
+import { LANGS, getLang, hasKey, missingKeys, setLang, t } from './i18n.js';
+
+// ---------------------------------------------------------------------------
+// State
+
+const state = {
+  /** The signed-in user ({id, username, name, role, team}) or null. */
+  user: null,
+  /** Agents visible to the current user, fetched once per session. */
+  agents: null,
+  /** Hash to return to after signing in, when the user was sent to login. */
+  returnTo: null,
+  /** i18n key of a notice to show once on the login page. */
+  loginNotice: null,
+};
+
+const DEFAULT_ROUTE = '/recordings';
+const PAGE_SIZE = 50;
+
+// ---------------------------------------------------------------------------
+// DOM helper. Children that are strings become text nodes, so server-provided
+// text is never parsed as HTML.
+
+function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props ?? {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith('on') && typeof value === 'function') {
+      el.addEventListener(key.slice(2).toLowerCase(), value);
+    } else if (key === 'class') {
+      el.className = value;
+    } else if (value === true) {
+      el.setAttribute(key, '');
+    } else {
+      el.setAttribute(key, String(value));
+    }
+  }
+  appendChildren(el, children);
+  return el;
+}
+
+function appendChildren(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// API
+
+export class ApiError extends Error {
+  constructor(status, code, message, retryAfter = null) {
+    super(message || code);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.serverMessage = message || '';
+    this.retryAfter = retryAfter;
+  }
+}
+
+/**
+ * JSON request against the same-origin API. Resolves to the parsed body (null
+ * for 204), rejects with ApiError. A 401 sends the user to the login page
+ * unless `authRedirect` is false (login itself and the initial session probe).
+ */
+export async function api(method, path, body, { signal, authRedirect = true } = {}) {
+  const headers = { Accept: 'application/json', 'Accept-Language': getLang() };
+  const init = { method, headers, credentials: 'same-origin', signal };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    throw new ApiError(0, 'network', '');
+  }
+
+  let data = null;
+  if (res.status !== 204) {
+    const text = await res.text();
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = null;
+      }
+    }
+  }
+  if (res.ok) return data;
+
+  const error = data && typeof data.error === 'object' && data.error ? data.error : {};
+  const retryAfter = res.headers.get('Retry-After');
+  const apiError = new ApiError(
+    res.status,
+    typeof error.code === 'string' ? error.code : `http_${res.status}`,
+    typeof error.message === 'string' ? error.message : '',
+    retryAfter && /^\d+$/.test(retryAfter) ? Number(retryAfter) : null,
+  );
+  if (res.status === 401 && authRedirect) sessionEnded();
+  throw apiError;
+}
+
+function sessionEnded() {
+  const wasSignedIn = state.user !== null;
+  state.user = null;
+  state.agents = null;
+  const { path } = parseHash();
+  if (path !== '/login') state.returnTo = location.hash;
+  if (wasSignedIn) state.loginNotice = 'login.session_expired';
+  navigate('/login');
+}
+
+/**
+ * User-facing text for an API error. English shows the server's own message;
+ * other languages prefer the catalog's translation of the error code, because
+ * the server writes its messages in English.
+ */
+function errorMessage(err) {
+  if (!(err instanceof ApiError)) return t('error.page');
+  if (err.code === 'network') return t('error.network');
+  const key = `error.${err.code}`;
+  const translated = hasKey(key) ? t(key) : '';
+  const preferred = getLang() === 'en'
+    ? err.serverMessage || translated
+    : translated || err.serverMessage;
+  let text = preferred || t('error.unknown', { status: err.status });
+  if (err.retryAfter !== null) text += ` ${t('error.retry_after', { seconds: err.retryAfter })}`;
+  return text;
+}
+
+const isAbort = (err) => err?.name === 'AbortError';
+
+// ---------------------------------------------------------------------------
+// Router. Patterns may contain `:name` segments, e.g. '/recordings/:id'.
+
+const routes = [
+  { path: '/login', render: renderLogin, title: 'login.title', public: true },
+  { path: '/recordings', render: renderRecordings, title: 'recordings.title', nav: 'recordings' },
+];
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, '');
+  const q = raw.indexOf('?');
+  const path = (q === -1 ? raw : raw.slice(0, q)) || '';
+  const query = new URLSearchParams(q === -1 ? '' : raw.slice(q + 1));
+  return { path, query };
+}
+
+function matchRoute(path) {
+  const parts = path.split('/').filter(Boolean);
+  for (const route of routes) {
+    const pattern = route.path.split('/').filter(Boolean);
+    if (pattern.length !== parts.length) continue;
+    const params = {};
+    const ok = pattern.every((seg, i) => {
+      if (seg.startsWith(':')) {
+        params[seg.slice(1)] = decodeURIComponent(parts[i]);
+        return true;
+      }
+      return seg === parts[i];
+    });
+    if (ok) return { route, params };
+  }
+  return null;
+}
+
+function hashFor(path, query) {
+  const qs = query ? new URLSearchParams(query).toString() : '';
+  return `#${path}${qs ? `?${qs}` : ''}`;
+}
+
+function navigate(path, query) {
+  const target = hashFor(path, query);
+  if (location.hash === target) renderRoute();
+  else location.hash = target;
+}
+
+/** Replace the query of the current route without re-rendering the page. */
+function replaceQuery(query) {
+  const { path } = parseHash();
+  history.replaceState(history.state, '', hashFor(path, query));
+}
+
+let currentPage = null;
+
+async function renderRoute({ rerender = false } = {}) {
+  currentPage?.abort();
+  const page = new AbortController();
+  currentPage = page;
+
+  const { path, query } = parseHash();
+  if (!path) {
+    navigate(state.user ? DEFAULT_ROUTE : '/login');
+    return;
+  }
+  const match = matchRoute(path);
+  if (match && !match.route.public && !state.user) {
+    state.returnTo = location.hash;
+    navigate('/login');
+    return;
+  }
+  if (match?.route.path === '/login' && state.user) {
+    navigate(DEFAULT_ROUTE);
+    return;
+  }
+
+  const route = match?.route ?? { render: renderNotFound, title: 'notfound.title' };
+  renderHeader(route);
+  document.title = `${t(route.title)} · ${t('app.name')}`;
+  const root = document.getElementById('app');
+  root.replaceChildren();
+  try {
+    await route.render(root, { params: match?.params ?? {}, query, signal: page.signal, rerender });
+  } catch (err) {
+    if (isAbort(err) || page.signal.aborted) return;
+    console.error(err);
+    root.replaceChildren(h('p', { class: 'alert alert-error', role: 'alert' }, errorMessage(err)));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Header
+
+function roleLabel(role) {
+  return hasKey(`role.${role}`) ? t(`role.${role}`) : role;
+}
+
+function renderHeader(route) {
+  const header = document.getElementById('app-header');
+  const langHadFocus = document.activeElement?.id === 'lang-switch';
+
+  const langSwitch = h(
+    'select',
+    { id: 'lang-switch', 'aria-label': t('lang.label'), onchange: (e) => changeLanguage(e.target.value) },
+    LANGS.map((lang) => h('option', { value: lang, lang }, t(`lang.${lang}`))),
+  );
+  langSwitch.value = getLang();
+
+  const user = state.user;
+  header.replaceChildren(
+    h('div', { class: 'header-inner' },
+      h('a', { class: 'brand', href: hashFor(user ? DEFAULT_ROUTE : '/login') }, t('app.name')),
+      user && h('nav', { class: 'main-nav', 'aria-label': t('nav.main') },
+        h('a', {
+          href: hashFor('/recordings'),
+          'aria-current': route?.nav === 'recordings' ? 'page' : null,
+        }, t('nav.recordings')),
+      ),
+      h('div', { class: 'header-tools' },
+        user && h('span', {
+          id: 'current-user', class: 'current-user', 'data-role': user.role, title: user.team || null,
+        },
+          h('span', { class: 'user-name' }, user.name || user.username),
+          h('span', { class: 'user-role' }, roleLabel(user.role)),
+        ),
+        langSwitch,
+        user && h('button', { id: 'logout', type: 'button', class: 'btn btn-quiet', onclick: logout }, t('header.logout')),
+      ),
+    ),
+  );
+  if (langHadFocus) langSwitch.focus();
+}
+
+function changeLanguage(lang) {
+  setLang(lang);
+  renderRoute({ rerender: true });
+}
+
+async function logout() {
+  try {
+    await api('POST', '/api/logout', undefined, { authRedirect: false });
+  } catch (err) {
+    // The local session is dropped regardless; a failed call must not trap the user.
+    console.warn('logout failed', err);
+  }
+  state.user = null;
+  state.agents = null;
+  state.returnTo = null;
+  recordingsCache.key = null;
+  navigate('/login');
+}
+
+// ---------------------------------------------------------------------------
+// Login page
+
+// Kept across re-renders so switching language does not wipe what was typed.
+const loginDraft = { username: '', password: '', error: null };
+
+function renderLogin(root, { signal, rerender }) {
+  const notice = state.loginNotice;
+
+  const errorBox = h('p', { id: 'login-error', class: 'alert alert-error', role: 'alert', hidden: true });
+  const showError = (err) => {
+    loginDraft.error = err;
+    errorBox.textContent = err ? errorMessage(err) : '';
+    errorBox.hidden = !err;
+    if (err instanceof ApiError) errorBox.dataset.errorCode = err.code;
+    else delete errorBox.dataset.errorCode;
+  };
+
+  const username = h('input', {
+    id: 'username', name: 'username', type: 'text', required: true,
+    autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false',
+  });
+  const password = h('input', {
+    id: 'password', name: 'password', type: 'password', required: true, autocomplete: 'current-password',
+  });
+  username.value = loginDraft.username;
+  password.value = loginDraft.password;
+  let signedIn = false;
+  signal.addEventListener('abort', () => {
+    if (signedIn) return;
+    loginDraft.username = username.value;
+    loginDraft.password = password.value;
+  }, { once: true });
+
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block' }, t('login.submit'));
+  const noticeBox = notice ? h('p', { class: 'alert alert-info', role: 'status' }, t(notice)) : null;
+
+  const form = h('form', { id: 'login-form', class: 'login-form' },
+    h('div', { class: 'field' }, h('label', { for: 'username' }, t('login.username')), username),
+    h('div', { class: 'field' }, h('label', { for: 'password' }, t('login.password')), password),
+    errorBox,
+    submit,
+  );
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    state.loginNotice = null;
+    noticeBox?.remove();
+    showError(null);
+    submit.disabled = true;
+    submit.textContent = t('login.submitting');
+    try {
+      const data = await api('POST', '/api/login',
+        { username: username.value, password: password.value }, { authRedirect: false });
+      state.user = data?.user ?? null;
+      if (!state.user) throw new ApiError(200, 'bad_response', '');
+      state.agents = null;
+      recordingsCache.key = null;
+      signedIn = true;
+      loginDraft.username = '';
+      loginDraft.password = '';
+      loginDraft.error = null;
+      const back = state.returnTo;
+      state.returnTo = null;
+      if (back && !back.startsWith('#/login')) location.hash = back;
+      else navigate(DEFAULT_ROUTE);
+    } catch (err) {
+      if (isAbort(err)) return;
+      showError(err);
+      submit.disabled = false;
+      submit.textContent = t('login.submit');
+      password.focus();
+    }
+  });
+
+  root.append(
+    h('section', { class: 'login-card', 'aria-labelledby': 'login-title' },
+      h('h1', { id: 'login-title' }, t('login.title')),
+      h('p', { class: 'muted' }, t('login.subtitle')),
+      noticeBox,
+      form,
+    ),
+  );
+  showError(loginDraft.error);
+  // On a language switch focus stays on the language selector.
+  if (!rerender) (loginDraft.username ? password : username).focus();
+}
+
+// ---------------------------------------------------------------------------
+// Recordings list
+
+// The last loaded list, reused when the page is re-rendered for a language
+// switch so pages fetched with "load more" are not lost.
+const recordingsCache = { key: null, items: [], nextCursor: null };
+
+const MONTH_RE = /^\d{4}-(0[1-9]|1[0-2])$/;
+
+function currentMonth() {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`;
+}
+
+function pad2(n) {
+  return String(n).padStart(2, '0');
+}
+
+function formatDateTime(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return { text: String(iso ?? ''), title: '' };
+  const text = `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} `
+    + `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  const title = new Intl.DateTimeFormat(getLang(), {
+    dateStyle: 'full', timeStyle: 'long',
+  }).format(d);
+  return { text, title };
+}
+
+function formatDuration(ms) {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return t('common.none');
+  const total = Math.round(ms / 1000);
+  return `${Math.floor(total / 60)}:${pad2(total % 60)}`;
+}
+
+function formatAudio(sampleRate, channels) {
+  const parts = [];
+  if (typeof sampleRate === 'number' && sampleRate > 0) {
+    const value = new Intl.NumberFormat(getLang(), { maximumFractionDigits: 1 }).format(sampleRate / 1000);
+    parts.push(t('audio.khz', { value }));
+  }
+  if (channels === 1) parts.push(t('audio.mono'));
+  else if (channels === 2) parts.push(t('audio.stereo'));
+  else if (typeof channels === 'number' && channels > 0) parts.push(t('audio.channels', { count: channels }));
+  return parts.length ? parts.join(' · ') : t('common.none');
+}
+
+function orNone(value) {
+  return value === null || value === undefined || value === '' ? t('common.none') : String(value);
+}
+
+function recordingRow(rec) {
+  const started = formatDateTime(rec.started_at);
+  const direction = hasKey(`direction.${rec.direction}`) ? t(`direction.${rec.direction}`) : orNone(rec.direction);
+  return h('tr', { 'data-recording-id': rec.id, 'data-damaged': rec.damaged ? 'true' : null },
+    h('td', { class: 'nowrap tabular' }, h('time', { datetime: rec.started_at, title: started.title }, started.text)),
+    h('td', { class: 'mono nowrap' }, orNone(rec.call_id)),
+    h('td', null,
+      h('span', { class: 'agent-name' }, orNone(rec.agent_name)),
+      h('span', { class: 'agent-username muted' }, orNone(rec.agent)),
+    ),
+    h('td', null, orNone(rec.team)),
+    h('td', { class: 'nowrap', 'data-direction': rec.direction }, direction),
+    h('td', null, orNone(rec.queue)),
+    h('td', { class: 'mono nowrap' }, orNone(rec.customer_number_masked)),
+    h('td', { class: 'num' }, formatDuration(rec.duration_ms)),
+    h('td', { class: 'nowrap' }, orNone(rec.codec)),
+    h('td', { class: 'nowrap' }, formatAudio(rec.sample_rate, rec.channels)),
+    h('td', { class: 'status-cell' },
+      rec.damaged && h('span', {
+        class: 'badge badge-damaged', 'data-testid': 'badge-damaged', tabindex: '0',
+        title: rec.damage_reason || t('status.damaged_no_reason'),
+      }, t('status.damaged')),
+      rec.short_call && h('span', { class: 'badge badge-short', 'data-testid': 'badge-short-call' }, t('status.short_call')),
+    ),
+  );
+}
+
+function agentOptions(agents, selected) {
+  const option = (a) => h('option', { value: a.username }, `${a.name || a.username} (${a.username})`);
+  const sorted = [...agents].sort((a, b) =>
+    (a.name || a.username).localeCompare(b.name || b.username, getLang()));
+  const nodes = [h('option', { value: '' }, t('filter.all_agents'))];
+
+  const teams = new Map();
+  for (const a of sorted) {
+    const team = a.team ?? '';
+    if (!teams.has(team)) teams.set(team, []);
+    teams.get(team).push(a);
+  }
+  if (teams.size > 1) {
+    const names = [...teams.keys()].sort((a, b) =>
+      a === '' ? 1 : b === '' ? -1 : a.localeCompare(b, getLang()));
+    for (const team of names) {
+      nodes.push(h('optgroup', { label: team || t('filter.no_team') }, teams.get(team).map(option)));
+    }
+  } else {
+    nodes.push(...sorted.map(option));
+  }
+  // Keep a filter taken from the URL visible even if that agent is not listed.
+  if (selected && !agents.some((a) => a.username === selected)) {
+    nodes.push(h('option', { value: selected }, selected));
+  }
+  return nodes;
+}
+
+async function renderRecordings(root, { query, signal, rerender }) {
+  const isAgent = state.user.role === 'agent';
+  const filters = {
+    agent: isAgent ? '' : query.get('agent') ?? '',
+    month: MONTH_RE.test(query.get('month') ?? '') ? query.get('month') : currentMonth(),
+  };
+
+  // --- filters
+  const monthInput = h('input', {
+    id: 'filter-month', type: 'month', value: filters.month, required: true,
+    pattern: '\\d{4}-\\d{2}', placeholder: 'YYYY-MM',
+  });
+  let agentSelect = null;
+  const agentNote = h('span', { class: 'field-note', role: 'status', hidden: true });
+  if (!isAgent) {
+    agentSelect = h('select', { id: 'filter-agent', name: 'agent' }, agentOptions([], filters.agent));
+    agentSelect.value = filters.agent;
+  }
+
+  const filterForm = h('form', {
+    id: 'recordings-filters', class: 'filters', 'aria-label': t('recordings.filters'),
+    onsubmit: (e) => e.preventDefault(),
+  },
+    agentSelect && h('div', { class: 'field' },
+      h('label', { for: 'filter-agent' }, t('filter.agent')), agentSelect, agentNote),
+    h('div', { class: 'field' }, h('label', { for: 'filter-month' }, t('filter.month')), monthInput),
+  );
+
+  // --- list
+  const tbody = h('tbody');
+  const table = h('table', { id: 'recordings-table', class: 'data-table' },
+    h('caption', { class: 'visually-hidden' }, t('recordings.table_caption')),
+    h('thead', null, h('tr', null,
+      ['col.started_at', 'col.call_id', 'col.agent', 'col.team', 'col.direction', 'col.queue',
+        'col.customer', 'col.duration', 'col.codec', 'col.format', 'col.status']
+        .map((key) => h('th', { scope: 'col', class: key === 'col.duration' ? 'num' : null }, t(key))),
+    )),
+    tbody,
+  );
+  const tableWrap = h('div', { class: 'table-wrap' }, table);
+  const loading = h('p', { id: 'recordings-loading', class: 'page-status', role: 'status', hidden: true },
+    t('recordings.loading'));
+  const empty = h('p', { id: 'empty-state', class: 'empty-state', hidden: true }, t('recordings.empty'));
+  const errorText = h('span');
+  const retry = h('button', { type: 'button', class: 'btn btn-quiet', id: 'recordings-retry' }, t('common.retry'));
+  const errorBox = h('div', { id: 'recordings-error', class: 'alert alert-error', role: 'alert', hidden: true },
+    errorText, retry);
+  const summary = h('p', { id: 'recordings-summary', class: 'muted list-summary', 'aria-live': 'polite' });
+  const loadMore = h('button', { id: 'load-more', type: 'button', class: 'btn', hidden: true },
+    t('recordings.load_more'));
+
+  root.append(
+    h('div', { class: 'page-head' }, h('h1', null, t('recordings.title')), filterForm),
+    errorBox,
+    loading,
+    tableWrap,
+    empty,
+    h('div', { class: 'list-footer' }, summary, loadMore),
+  );
+
+  // --- behaviour
+  const filterKey = () => JSON.stringify([state.user.username, filters.agent, filters.month]);
+  let inFlight = null;
+
+  function showList() {
+    const { items, nextCursor } = recordingsCache;
+    tbody.replaceChildren(...items.map(recordingRow));
+    tableWrap.hidden = items.length === 0;
+    empty.hidden = items.length !== 0;
+    loadMore.hidden = nextCursor === null;
+    summary.textContent = items.length === 0 ? ''
+      : t(nextCursor === null ? 'recordings.shown' : 'recordings.shown_more', { count: items.length });
+  }
+
+  async function load({ append }) {
+    inFlight?.abort();
+    const request = new AbortController();
+    inFlight = request;
+    const onPageAbort = () => request.abort();
+    signal.addEventListener('abort', onPageAbort, { once: true });
+
+    const params = new URLSearchParams({ month: filters.month, limit: String(PAGE_SIZE) });
+    if (filters.agent) params.set('agent', filters.agent);
+    if (append) params.set('cursor', recordingsCache.nextCursor);
+
+    errorBox.hidden = true;
+    table.setAttribute('aria-busy', 'true');
+    if (append) {
+      loadMore.disabled = true;
+      loadMore.textContent = t('recordings.loading_more');
+    } else {
+      loading.hidden = false;
+      tableWrap.hidden = true;
+      empty.hidden = true;
+      loadMore.hidden = true;
+      summary.textContent = '';
+    }
+
+    try {
+      const data = await api('GET', `/api/recordings?${params}`, undefined, { signal: request.signal });
+      const items = Array.isArray(data?.items) ? data.items : [];
+      const nextCursor = data?.next_cursor ?? null;
+      if (append) {
+        recordingsCache.items = recordingsCache.items.concat(items);
+      } else {
+        recordingsCache.key = filterKey();
+        recordingsCache.items = items;
+      }
+      recordingsCache.nextCursor = nextCursor;
+      showList();
+    } catch (err) {
+      if (isAbort(err) || request.signal.aborted) return;
+      // A 401 has already sent the user to the login page.
+      if (err instanceof ApiError && err.status === 401) return;
+      errorText.textContent = `${t('recordings.error')} ${errorMessage(err)}`;
+      errorBox.hidden = false;
+      retry.onclick = () => load({ append });
+      if (!append) recordingsCache.key = null;
+    } finally {
+      signal.removeEventListener('abort', onPageAbort);
+      if (inFlight === request) {
+        inFlight = null;
+        loading.hidden = true;
+        table.removeAttribute('aria-busy');
+        loadMore.disabled = false;
+        loadMore.textContent = t('recordings.load_more');
+      }
+    }
+  }
+
+  function applyFilters() {
+    replaceQuery(isAgent ? { month: filters.month } : {
+      ...(filters.agent ? { agent: filters.agent } : {}),
+      month: filters.month,
+    });
+    load({ append: false });
+  }
+
+  monthInput.addEventListener('change', () => {
+    // Clearing the month input would mean "no month"; the list is always per month.
+    if (!MONTH_RE.test(monthInput.value)) {
+      monthInput.value = filters.month;
+      return;
+    }
+    filters.month = monthInput.value;
+    applyFilters();
+  });
+  agentSelect?.addEventListener('change', () => {
+    filters.agent = agentSelect.value;
+    applyFilters();
+  });
+  loadMore.addEventListener('click', () => load({ append: true }));
+
+  if (agentSelect) loadAgents(agentSelect, agentNote, filters, signal);
+
+  if (rerender && recordingsCache.key === filterKey()) showList();
+  else await load({ append: false });
+}
+
+async function loadAgents(select, note, filters, signal) {
+  try {
+    state.agents ??= (await api('GET', '/api/agents', undefined, { signal }))?.items ?? [];
+  } catch (err) {
+    if (isAbort(err)) return;
+    note.textContent = t('filter.agents_error');
+    note.hidden = false;
+    return;
+  }
+  if (signal.aborted) return;
+  select.replaceChildren(...agentOptions(state.agents, filters.agent));
+  select.value = filters.agent;
+}
+
+// ---------------------------------------------------------------------------
+// Not found
+
+function renderNotFound(root) {
+  root.append(
+    h('section', { id: 'not-found', class: 'empty-state' },
+      h('h1', null, t('notfound.title')),
+      h('a', { href: hashFor(state.user ? DEFAULT_ROUTE : '/login') }, t('notfound.back')),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Boot
+
+async function boot() {
+  const missing = missingKeys();
+  if (missing.length) console.warn('i18n: keys missing from a catalog:', missing);
+
+  renderHeader(null);
+  const bootStatus = document.getElementById('boot-status');
+  if (bootStatus) bootStatus.textContent = t('app.loading');
+
+  try {
+    state.user = await api('GET', '/api/me', undefined, { authRedirect: false });
+  } catch (err) {
+    // 401 simply means "not signed in"; anything else also lands on the login
+    // page, where a retry will surface the actual problem.
+    if (!(err instanceof ApiError && err.status === 401)) console.warn('session check failed', err);
+    state.user = null;
+  }
+  window.addEventListener('hashchange', () => renderRoute());
+  renderRoute();
+}
+
+boot();
