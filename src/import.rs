@@ -10,11 +10,35 @@ use futures::StreamExt;
 use crate::domain::call::{CallMeta, RawCallMeta};
 use crate::ingest::{IngestError, Ingestor};
 
+/// Every column as text: numbers such as customer phone numbers must not be guessed into
+/// integers (which is why the row does not simply flatten `RawCallMeta`).
 #[derive(Debug, serde::Deserialize)]
 struct ImportRow {
     file: String,
-    #[serde(flatten)]
-    meta: RawCallMeta,
+    call_id: String,
+    agent: String,
+    started_at: String,
+    direction: String,
+    #[serde(default)]
+    queue: String,
+    #[serde(default)]
+    customer_number: Option<String>,
+    #[serde(default)]
+    channel_layout: Option<String>,
+}
+
+impl ImportRow {
+    fn meta(&self) -> RawCallMeta {
+        RawCallMeta {
+            call_id: self.call_id.clone(),
+            agent: self.agent.clone(),
+            started_at: self.started_at.clone(),
+            direction: self.direction.clone(),
+            queue: self.queue.clone(),
+            customer_number: self.customer_number.clone(),
+            channel_layout: self.channel_layout.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -110,7 +134,7 @@ async fn import_row(ingestor: &Ingestor, dir: &Path, row: Result<ImportRow, Stri
         Ok(row) => row,
         Err(e) => return Outcome::Rejected("invalid_row", e),
     };
-    let meta = match CallMeta::parse(&row.meta) {
+    let meta = match CallMeta::parse(&row.meta()) {
         Ok(meta) => meta,
         Err(e) => return Outcome::Rejected("invalid_metadata", e),
     };

@@ -5,5 +5,6 @@
 //! the server down.
 
 pub mod probe;
+pub mod wav_repair;
 
 pub use probe::{AudioError, AudioInfo, DecodeLimits, inspect_file};

@@ -8,7 +8,9 @@ use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, TrackType};
-use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
+use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptions};
+
+use super::wav_repair;
 use symphonia::core::meta::MetadataOptions;
 
 /// What ingest stores about a recording's audio.
@@ -52,7 +54,14 @@ pub fn inspect_file(path: &Path, limits: DecodeLimits) -> Result<AudioInfo, Audi
     if len == 0 {
         return Err(AudioError::Invalid("the file is empty".into()));
     }
-    let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
+    let mut file = file;
+    let repair = wav_repair::check(&mut file)
+        .map_err(|e| AudioError::Invalid(format!("cannot read the uploaded file: {e}")))?;
+    let source: Box<dyn MediaSource> = match &repair {
+        Some(r) => Box::new(wav_repair::PatchedSource::new(file, r)),
+        None => Box::new(file),
+    };
+    let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
 
     // No hint from the name or the Content-Type: the content alone decides.
     let mut format = symphonia::default::get_probe()
@@ -165,7 +174,21 @@ pub fn inspect_file(path: &Path, limits: DecodeLimits) -> Result<AudioInfo, Audi
     }
 
     let mut reasons = Vec::new();
-    if let Some(promised) = promised_frames {
+    if let Some(r) = &repair {
+        // WAV codecs are constant-rate, so bytes scale to time.
+        let promised_frames = (frames as u128 * r.promised_bytes as u128 / r.actual_bytes.max(1) as u128) as u64;
+        let promised = if r.promised_bytes >= u64::from(u32::MAX) - 1 {
+            "an unknown length (placeholder size)".to_string()
+        } else {
+            seconds(promised_frames, sample_rate)
+        };
+        reasons.push(format!(
+            "the header promises {promised} but only {} decode; the file looks truncated",
+            seconds(frames, sample_rate)
+        ));
+        truncated = false;
+    }
+    if let (None, Some(promised)) = (&repair, promised_frames) {
         // One packet of slack: some encoders round the declared length to whole packets.
         let slack = max_packet.max(1);
         if promised > frames + slack {

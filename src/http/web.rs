@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::app::AppState;
+use crate::error::AppError;
 
 #[derive(rust_embed::RustEmbed)]
 #[folder = "web/"]
@@ -20,6 +21,14 @@ pub fn router() -> Router<AppState> {
 }
 
 fn asset(path: &str) -> Response {
+    // A mistyped API path must get the API's JSON error, not the web app's 404 page.
+    if path == "api" || path.starts_with("api/") {
+        return AppError::not_found("API route").into_response();
+    }
+    static_file(path)
+}
+
+fn static_file(path: &str) -> Response {
     match Assets::get(path) {
         Some(file) => {
             let mime = mime_guess::from_path(path).first_or_octet_stream();

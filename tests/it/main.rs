@@ -1,0 +1,13 @@
+//! The one integration test binary. Every test runs on a fresh database with a real server on
+//! port 0: on SQLite always, and on PostgreSQL when `CALLGRADE_TEST_DATABASE_URL` is set
+//! (under `CI=true` it must be set and reachable: the suite never skips PostgreSQL there).
+
+// Test code: a failed expectation should stop the test loudly.
+#![allow(clippy::unwrap_used)]
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod ingest;
+mod recordings;
