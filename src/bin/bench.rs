@@ -1,0 +1,280 @@
+//! Benchmarks with figures the issues ask for. `cargo run --release --bin bench -- ingest`
+//!
+//! The last line printed is a JSON object with the figures, for scripts and closing notes.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use callgrade::app::{AppState, serve};
+use callgrade::config::Config;
+use clap::{Parser, Subcommand};
+use futures::StreamExt;
+use serde_json::json;
+
+#[derive(Parser)]
+struct Args {
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Push 4-minute 8 kHz mu-law calls through the HTTP API (full validation), and copy the
+    /// same bytes with plain file copies as the limit.
+    Ingest {
+        /// PostgreSQL server URL; a scratch database is created on it and dropped afterwards.
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 300)]
+        count: usize,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 240)]
+        call_seconds: u32,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Args::parse().bench {
+        Bench::Ingest {
+            database_url,
+            count,
+            concurrency,
+            call_seconds,
+        } => ingest(database_url, count, concurrency, call_seconds).await,
+    }
+}
+
+async fn ingest(
+    database_url: Option<String>,
+    count: usize,
+    concurrency: usize,
+    call_seconds: u32,
+) -> anyhow::Result<()> {
+    let wav = Arc::new(mulaw_call(call_seconds));
+    let dir = tempfile::tempdir()?;
+    let scratch = match &database_url {
+        Some(url) => Some(ScratchPg::create(url).await?),
+        None => None,
+    };
+    let config = Config::for_data_dir(dir.path().join("data"), scratch.as_ref().map(|s| s.url.clone()));
+    let state = AppState::open(config).await?;
+    let roster = "username,name,role,team,hire_date,password\nbench-agent,Bench,agent,bench,2024-01-01,\n";
+    let people = callgrade::org::parse_roster(roster.as_bytes())?;
+    callgrade::org::import_roster(&state.db, &people).await?;
+    let token = callgrade::store::tokens::create(&state.db, "bench").await?;
+    let backend = format!("{:?}", state.db.backend).to_lowercase();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let results: Vec<anyhow::Result<()>> = futures::stream::iter(0..count)
+        .map(|i| {
+            let client = client.clone();
+            let url = format!("{base}/api/recordings");
+            let token = token.clone();
+            let wav = wav.clone();
+            async move {
+                let meta = json!({
+                    "call_id": format!("BENCH-{i:06}"),
+                    "agent": "bench-agent",
+                    "started_at": "2026-11-02T09:15:00+08:00",
+                    "direction": "inbound",
+                    "queue": "billing",
+                });
+                let form = reqwest::multipart::Form::new()
+                    .text("metadata", meta.to_string())
+                    .part("file", reqwest::multipart::Part::bytes(wav.to_vec()).file_name("call.wav"));
+                let resp = client.post(url).bearer_auth(token).multipart(form).send().await?;
+                anyhow::ensure!(resp.status() == 201, "upload {i}: {} {}", resp.status(), resp.text().await?);
+                Ok(())
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let ingest_s = started.elapsed().as_secs_f64();
+    results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+    let _ = stop.send(());
+    server.await??;
+
+    // The limit: the same bytes copied file to file, each fsynced like ingest does, with the
+    // same concurrency.
+    let copy_dir = dir.path().join("copies");
+    std::fs::create_dir_all(&copy_dir)?;
+    let source = dir.path().join("source.wav");
+    std::fs::write(&source, wav.as_slice())?;
+    let started = Instant::now();
+    let copies: Vec<anyhow::Result<()>> = futures::stream::iter(0..count)
+        .map(|i| {
+            let source = source.clone();
+            let target = copy_dir.join(format!("{i}.wav"));
+            async move {
+                tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                    std::fs::copy(&source, &target)?;
+                    std::fs::File::open(&target)?.sync_all()?;
+                    Ok(())
+                })
+                .await?
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let copy_s = started.elapsed().as_secs_f64();
+    copies.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+    drop(scratch);
+
+    let per_s = count as f64 / ingest_s;
+    let copy_per_s = count as f64 / copy_s;
+    println!(
+        "ingest ({backend}): {count} calls of {call_seconds} s ({} KB each) in {ingest_s:.2} s = {per_s:.1} recordings/s",
+        wav.len() / 1024
+    );
+    println!("plain copy + fsync of the same bytes: {copy_s:.2} s = {copy_per_s:.1} files/s");
+    println!(
+        "{}",
+        json!({
+            "bench": "ingest",
+            "backend": backend,
+            "recordings": count,
+            "concurrency": concurrency,
+            "call_seconds": call_seconds,
+            "bytes_per_recording": wav.len(),
+            "ingest_s": round3(ingest_s),
+            "recordings_per_s": round3(per_s),
+            "copy_s": round3(copy_s),
+            "copy_per_s": round3(copy_per_s),
+            "ingest_to_copy_ratio": round3(per_s / copy_per_s),
+            "goal_recordings_per_s": 100,
+        })
+    );
+    Ok(())
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// A G.711 mu-law WAV of a speech-like signal: voiced bursts with pauses, like one side of a
+/// call, so the codec sees realistic values rather than silence.
+fn mulaw_call(seconds: u32) -> Vec<u8> {
+    let rate = 8000u32;
+    let n = (rate * seconds) as usize;
+    let mut data = Vec::with_capacity(n);
+    let mut noise: u32 = 12345;
+    for i in 0..n {
+        let t = i as f64 / rate as f64;
+        let talking = (t * 0.4).sin() > -0.2;
+        let pitch = 140.0 + 30.0 * (t * 0.7).sin();
+        noise = noise.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let hiss = ((noise >> 16) as f64 / 65536.0 - 0.5) * 400.0;
+        let voice = if talking {
+            let env = 0.5 + 0.5 * (t * 6.0).sin();
+            env * (6000.0 * (2.0 * std::f64::consts::PI * pitch * t).sin()
+                + 2500.0 * (2.0 * std::f64::consts::PI * pitch * 3.0 * t).sin())
+        } else {
+            0.0
+        };
+        data.push(linear_to_mulaw((voice + hiss) as i16));
+    }
+    let mut wav = Vec::with_capacity(n + 58);
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(50 + n as u32).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    // Non-PCM formats carry the cbSize field (18-byte fmt) and a fact chunk.
+    wav.extend_from_slice(&18u32.to_le_bytes());
+    wav.extend_from_slice(&7u16.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&rate.to_le_bytes());
+    wav.extend_from_slice(&rate.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&8u16.to_le_bytes());
+    wav.extend_from_slice(&0u16.to_le_bytes());
+    wav.extend_from_slice(b"fact");
+    wav.extend_from_slice(&4u32.to_le_bytes());
+    wav.extend_from_slice(&(n as u32).to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(n as u32).to_le_bytes());
+    wav.extend_from_slice(&data);
+    wav
+}
+
+/// G.711 mu-law encoding of one 16-bit sample.
+fn linear_to_mulaw(sample: i16) -> u8 {
+    const BIAS: i32 = 0x84;
+    const CLIP: i32 = 32635;
+    let mut s = i32::from(sample);
+    let sign = if s < 0 { 0x80 } else { 0 };
+    if s < 0 {
+        s = -s;
+    }
+    s = s.min(CLIP) + BIAS;
+    let exponent = (7 - (s.leading_zeros() as i32 - 17)).clamp(0, 7);
+    let mantissa = (s >> (exponent + 3)) & 0x0F;
+    !(sign | (exponent << 4) as u8 | mantissa as u8)
+}
+
+/// A scratch PostgreSQL database for one benchmark run.
+struct ScratchPg {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl ScratchPg {
+    async fn create(admin: &str) -> anyhow::Result<ScratchPg> {
+        use sqlx::Connection;
+        let name = format!("cg_bench_{}", hex::encode(rand::random::<[u8; 4]>()));
+        let mut conn = sqlx::PgConnection::connect(admin).await.context("connecting to PostgreSQL")?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await?;
+        let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
+        Ok(ScratchPg {
+            url: format!("{base}/{name}"),
+            admin: admin.to_string(),
+            name,
+        })
+    }
+}
+
+impl Drop for ScratchPg {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            rt.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop)).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::linear_to_mulaw;
+
+    #[test]
+    fn mulaw_matches_g711_reference_points() {
+        assert_eq!(linear_to_mulaw(0), 0xFF);
+        assert_eq!(linear_to_mulaw(-1), 0x7F);
+        assert_eq!(linear_to_mulaw(32767), 0x80);
+        assert_eq!(linear_to_mulaw(-32768), 0x00);
+    }
+}
