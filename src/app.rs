@@ -48,7 +48,9 @@ impl AppState {
 
 pub fn app(state: AppState) -> Router {
     crate::http::router(state)
-        .layer(CatchPanicLayer::custom(|_| crate::http::internal_error_response()))
+        .layer(CatchPanicLayer::custom(|_| {
+            crate::http::internal_error_response()
+        }))
         .layer(TraceLayer::new_for_http())
 }
 

@@ -65,7 +65,10 @@ impl LoginThrottle {
     pub fn check(&self, username: &str) -> Result<(), Duration> {
         let now = Instant::now();
         let map = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get(&username.to_lowercase()).and_then(|f| f.locked_until) {
+        match map
+            .get(&username.to_lowercase())
+            .and_then(|f| f.locked_until)
+        {
             Some(until) if until > now => Err(until - now),
             _ => Ok(()),
         }

@@ -13,7 +13,11 @@ use crate::domain::org::Person;
 use crate::store::tokens;
 
 #[derive(Parser)]
-#[command(name = "callgrade", version, about = "Call-recording quality assurance for contact centers")]
+#[command(
+    name = "callgrade",
+    version,
+    about = "Call-recording quality assurance for contact centers"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -157,7 +161,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let workers = config.decode_workers;
             let state = AppState::open(config).await?;
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let summary = crate::import::import_dir(&state.ingestor, &dir, workers, progress).await?;
+            let summary =
+                crate::import::import_dir(&state.ingestor, &dir, workers, progress).await?;
             summary.print();
             state.db.close().await;
             Ok(())

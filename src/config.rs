@@ -11,13 +11,28 @@ use clap::Args;
 #[derive(Args, Clone)]
 pub struct ConfigArgs {
     /// Folder for the SQLite database and the recordings.
-    #[arg(long, global = true, env = "CALLGRADE_DATA_DIR", default_value = "./data")]
+    #[arg(
+        long,
+        global = true,
+        env = "CALLGRADE_DATA_DIR",
+        default_value = "./data"
+    )]
     pub data_dir: PathBuf,
     /// `postgres://...` to run on PostgreSQL; without it an SQLite file in the data dir is used.
-    #[arg(long, global = true, env = "CALLGRADE_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "CALLGRADE_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// The contact center's time zone (IANA name): months and displayed times use it.
-    #[arg(long, global = true, env = "CALLGRADE_TIME_ZONE", default_value = "Asia/Shanghai")]
+    #[arg(
+        long,
+        global = true,
+        env = "CALLGRADE_TIME_ZONE",
+        default_value = "Asia/Shanghai"
+    )]
     pub time_zone: String,
     /// Largest accepted recording upload, in bytes.
     #[arg(long, global = true, env = "CALLGRADE_MAX_UPLOAD_BYTES", default_value_t = 200 * 1024 * 1024)]
@@ -26,13 +41,23 @@ pub struct ConfigArgs {
     #[arg(long, global = true, env = "CALLGRADE_MAX_DECODED_SECS", default_value_t = 8 * 3600)]
     pub max_decoded_secs: u64,
     /// Calls shorter than this are kept but marked `short_call` (misdials, not worth sampling).
-    #[arg(long, global = true, env = "CALLGRADE_SHORT_CALL_MS", default_value_t = 5_000)]
+    #[arg(
+        long,
+        global = true,
+        env = "CALLGRADE_SHORT_CALL_MS",
+        default_value_t = 5_000
+    )]
     pub short_call_ms: u64,
     /// How many recordings are decoded at the same time (default: the number of cores).
     #[arg(long, global = true, env = "CALLGRADE_DECODE_WORKERS")]
     pub decode_workers: Option<usize>,
     /// Session lifetime in hours.
-    #[arg(long, global = true, env = "CALLGRADE_SESSION_HOURS", default_value_t = 12)]
+    #[arg(
+        long,
+        global = true,
+        env = "CALLGRADE_SESSION_HOURS",
+        default_value_t = 12
+    )]
     pub session_hours: u64,
     /// Mark the session cookie `Secure` (set this when served over HTTPS).
     #[arg(long, global = true, env = "CALLGRADE_SECURE_COOKIE")]

@@ -19,16 +19,56 @@ const ROSTER: &str = include_str!("../fixtures/roster.csv");
 
 /// The fixture recordings the demo copies, with the layout each needs.
 const CLIPS: &[(&str, &[u8], ChannelLayout)] = &[
-    ("mulaw", include_bytes!("../fixtures/audio/mulaw_8k_mono.wav"), ChannelLayout::Mono),
-    ("alaw", include_bytes!("../fixtures/audio/alaw_8k_mono.wav"), ChannelLayout::Mono),
-    ("pcm", include_bytes!("../fixtures/audio/pcm_s16_8k_mono.wav"), ChannelLayout::Mono),
-    ("ima", include_bytes!("../fixtures/audio/ima_adpcm_8k_mono.wav"), ChannelLayout::Mono),
-    ("msadpcm", include_bytes!("../fixtures/audio/ms_adpcm_8k_mono.wav"), ChannelLayout::Mono),
-    ("mp3", include_bytes!("../fixtures/audio/mp3_8k_mono.mp3"), ChannelLayout::Mono),
-    ("stereo", include_bytes!("../fixtures/audio/stereo_mulaw_8k.wav"), ChannelLayout::AgentLeft),
-    ("stereo-r", include_bytes!("../fixtures/audio/stereo_agent_right_mulaw_8k.wav"), ChannelLayout::AgentRight),
-    ("stereo-ima", include_bytes!("../fixtures/audio/stereo_ima_adpcm_8k.wav"), ChannelLayout::AgentLeft),
-    ("short", include_bytes!("../fixtures/audio/short_call_mulaw_8k.wav"), ChannelLayout::Mono),
+    (
+        "mulaw",
+        include_bytes!("../fixtures/audio/mulaw_8k_mono.wav"),
+        ChannelLayout::Mono,
+    ),
+    (
+        "alaw",
+        include_bytes!("../fixtures/audio/alaw_8k_mono.wav"),
+        ChannelLayout::Mono,
+    ),
+    (
+        "pcm",
+        include_bytes!("../fixtures/audio/pcm_s16_8k_mono.wav"),
+        ChannelLayout::Mono,
+    ),
+    (
+        "ima",
+        include_bytes!("../fixtures/audio/ima_adpcm_8k_mono.wav"),
+        ChannelLayout::Mono,
+    ),
+    (
+        "msadpcm",
+        include_bytes!("../fixtures/audio/ms_adpcm_8k_mono.wav"),
+        ChannelLayout::Mono,
+    ),
+    (
+        "mp3",
+        include_bytes!("../fixtures/audio/mp3_8k_mono.mp3"),
+        ChannelLayout::Mono,
+    ),
+    (
+        "stereo",
+        include_bytes!("../fixtures/audio/stereo_mulaw_8k.wav"),
+        ChannelLayout::AgentLeft,
+    ),
+    (
+        "stereo-r",
+        include_bytes!("../fixtures/audio/stereo_agent_right_mulaw_8k.wav"),
+        ChannelLayout::AgentRight,
+    ),
+    (
+        "stereo-ima",
+        include_bytes!("../fixtures/audio/stereo_ima_adpcm_8k.wav"),
+        ChannelLayout::AgentLeft,
+    ),
+    (
+        "short",
+        include_bytes!("../fixtures/audio/short_call_mulaw_8k.wav"),
+        ChannelLayout::Mono,
+    ),
 ];
 
 const QUEUES: &[&str] = &["billing", "broadband", "mobile", "complaints"];
@@ -98,11 +138,18 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
         .await;
     let failed: Vec<_> = results.into_iter().filter_map(Result::err).collect();
     if let Some(e) = failed.first() {
-        anyhow::bail!("demo recordings failed ({} of {DEMO_RECORDINGS}): {e}", failed.len());
+        anyhow::bail!(
+            "demo recordings failed ({} of {DEMO_RECORDINGS}): {e}",
+            failed.len()
+        );
     }
 
     let token = tokens::create(&state.db, "demo-recorder").await?;
-    println!("demo: {} people, {DEMO_RECORDINGS} recordings over {} and {this_month}", people.len(), this_month.prev());
+    println!(
+        "demo: {} people, {DEMO_RECORDINGS} recordings over {} and {this_month}",
+        people.len(),
+        this_month.prev()
+    );
     println!("demo logins (username / password):");
     for (p, pw) in &people {
         println!(

@@ -49,7 +49,11 @@ impl AppError {
     /// Also what a caller gets for something that exists but is not theirs to see: the
     /// answer must not reveal that it exists.
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     pub fn code(&self) -> &'static str {

@@ -76,7 +76,12 @@ enum Outcome {
     Rejected(&'static str, String),
 }
 
-pub async fn import_dir(ingestor: &Ingestor, dir: &Path, workers: usize, progress: bool) -> anyhow::Result<ImportSummary> {
+pub async fn import_dir(
+    ingestor: &Ingestor,
+    dir: &Path,
+    workers: usize,
+    progress: bool,
+) -> anyhow::Result<ImportSummary> {
     let csv_path = dir.join("recordings.csv");
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -95,8 +100,10 @@ pub async fn import_dir(ingestor: &Ingestor, dir: &Path, workers: usize, progres
         indicatif::ProgressBar::hidden()
     };
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed_precise} eta {eta} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} {elapsed_precise} eta {eta} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
 
     let outcomes: Vec<(String, Outcome)> = futures::stream::iter(rows)
@@ -142,7 +149,10 @@ async fn import_row(ingestor: &Ingestor, dir: &Path, row: Result<ImportRow, Stri
     if row.file.is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
         return Outcome::Rejected(
             "invalid_row",
-            format!("file {:?} must be a relative path inside the import folder", row.file),
+            format!(
+                "file {:?} must be a relative path inside the import folder",
+                row.file
+            ),
         );
     }
     let path = dir.join(rel);

@@ -113,7 +113,9 @@ impl Ingestor {
             let mut size = 0u64;
             let mut buf = vec![0u8; 256 * 1024];
             loop {
-                let n = src.read(&mut buf).with_context(|| format!("reading {}", path.display()))?;
+                let n = src
+                    .read(&mut buf)
+                    .with_context(|| format!("reading {}", path.display()))?;
                 if n == 0 {
                     break;
                 }
@@ -187,7 +189,11 @@ impl Ingestor {
             Err(e) => {
                 // The row did not commit: the stored bytes belong to nothing.
                 if let Err(del) = self.blobs.delete(&key) {
-                    tracing::warn!(error = format!("{del:#}"), key, "could not remove orphan blob");
+                    tracing::warn!(
+                        error = format!("{del:#}"),
+                        key,
+                        "could not remove orphan blob"
+                    );
                 }
                 return Err(match e {
                     InsertError::Duplicate => IngestError::Duplicate(meta.call_id.clone()),

@@ -6,8 +6,8 @@ use anyhow::Context;
 
 use crate::auth::{hash_password, verify_password};
 use crate::domain::org::{Person, check_password_strength};
-use crate::store::users::{self, PasswordChange, Upsert};
 use crate::store::Db;
+use crate::store::users::{self, PasswordChange, Upsert};
 
 #[derive(Debug, serde::Deserialize)]
 struct RosterRow {
@@ -33,7 +33,9 @@ pub struct RosterReport {
 /// Parses the whole roster first: one bad row stops the import before anything changes, with
 /// every bad row listed.
 pub fn parse_roster(reader: impl Read) -> anyhow::Result<Vec<(Person, Option<String>)>> {
-    let mut csv = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(reader);
+    let mut csv = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(reader);
     let mut people = Vec::new();
     let mut errors = Vec::new();
     for (i, row) in csv.deserialize::<RosterRow>().enumerate() {
@@ -45,7 +47,13 @@ pub fn parse_roster(reader: impl Read) -> anyhow::Result<Vec<(Person, Option<Str
                 continue;
             }
         };
-        let person = Person::new(&row.username, &row.name, &row.role, &row.team, &row.hire_date);
+        let person = Person::new(
+            &row.username,
+            &row.name,
+            &row.role,
+            &row.team,
+            &row.hire_date,
+        );
         let password = row.password.filter(|p| !p.is_empty());
         let checked = password.as_deref().map(check_password_strength).transpose();
         match (person, checked) {
@@ -59,13 +67,20 @@ pub fn parse_roster(reader: impl Read) -> anyhow::Result<Vec<(Person, Option<Str
             errors.push(format!("username {:?} appears twice", p.username.as_str()));
         }
     }
-    anyhow::ensure!(errors.is_empty(), "the roster has errors, nothing was imported:\n  {}", errors.join("\n  "));
+    anyhow::ensure!(
+        errors.is_empty(),
+        "the roster has errors, nothing was imported:\n  {}",
+        errors.join("\n  ")
+    );
     Ok(people)
 }
 
 /// Applies a parsed roster in one transaction. Idempotent: an unchanged row (same password
 /// included) changes nothing.
-pub async fn import_roster(db: &Db, people: &[(Person, Option<String>)]) -> anyhow::Result<RosterReport> {
+pub async fn import_roster(
+    db: &Db,
+    people: &[(Person, Option<String>)],
+) -> anyhow::Result<RosterReport> {
     // Hashing is slow on purpose, so it happens before the write transaction.
     let mut changes = Vec::with_capacity(people.len());
     for (person, password) in people {
@@ -145,10 +160,21 @@ mod tests {
                    a2,B,boss,t1,,\n\
                    a3,C,agent,,,\n\
                    a1,D,agent,t1,,short\n";
-        let err = parse_roster(csv.as_bytes()).expect_err("invalid").to_string();
-        assert!(err.contains("line 3") && err.contains("unknown role"), "{err}");
-        assert!(err.contains("line 4") && err.contains("needs a team"), "{err}");
-        assert!(err.contains("line 5") && err.contains("at least 8"), "{err}");
+        let err = parse_roster(csv.as_bytes())
+            .expect_err("invalid")
+            .to_string();
+        assert!(
+            err.contains("line 3") && err.contains("unknown role"),
+            "{err}"
+        );
+        assert!(
+            err.contains("line 4") && err.contains("needs a team"),
+            "{err}"
+        );
+        assert!(
+            err.contains("line 5") && err.contains("at least 8"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -176,7 +176,8 @@ pub fn inspect_file(path: &Path, limits: DecodeLimits) -> Result<AudioInfo, Audi
     let mut reasons = Vec::new();
     if let Some(r) = &repair {
         // WAV codecs are constant-rate, so bytes scale to time.
-        let promised_frames = (frames as u128 * r.promised_bytes as u128 / r.actual_bytes.max(1) as u128) as u64;
+        let promised_frames =
+            (frames as u128 * r.promised_bytes as u128 / r.actual_bytes.max(1) as u128) as u64;
         let promised = if r.promised_bytes >= u64::from(u32::MAX) - 1 {
             "an unknown length (placeholder size)".to_string()
         } else {
@@ -209,7 +210,9 @@ pub fn inspect_file(path: &Path, limits: DecodeLimits) -> Result<AudioInfo, Audi
     }
     if bad_packets > 0 {
         let why = first_error.as_deref().unwrap_or("decode error");
-        reasons.push(format!("{bad_packets} packet(s) could not be decoded ({why})"));
+        reasons.push(format!(
+            "{bad_packets} packet(s) could not be decoded ({why})"
+        ));
     }
 
     Ok(AudioInfo {

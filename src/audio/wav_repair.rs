@@ -35,10 +35,13 @@ pub fn plan(prefix: &[u8], file_len: u64) -> Option<WavRepair> {
     let mut pos = 12usize;
     while pos + 8 <= prefix.len() {
         let id = &prefix[pos..pos + 4];
-        let size = u64::from(u32::from_le_bytes(prefix[pos + 4..pos + 8].try_into().ok()?));
+        let size = u64::from(u32::from_le_bytes(
+            prefix[pos + 4..pos + 8].try_into().ok()?,
+        ));
         let body = pos + 8;
         if id == b"fmt " && body + 14 <= prefix.len() {
-            block_align = u64::from(u16::from_le_bytes([prefix[body + 12], prefix[body + 13]])).max(1);
+            block_align =
+                u64::from(u16::from_le_bytes([prefix[body + 12], prefix[body + 13]])).max(1);
         }
         if id == b"data" {
             let available = file_len.saturating_sub(body as u64);
@@ -66,7 +69,9 @@ pub fn plan(prefix: &[u8], file_len: u64) -> Option<WavRepair> {
 pub fn check(file: &mut File) -> io::Result<Option<WavRepair>> {
     let len = file.metadata()?.len();
     let mut prefix = Vec::with_capacity(MAX_HEADER);
-    file.by_ref().take(MAX_HEADER as u64).read_to_end(&mut prefix)?;
+    file.by_ref()
+        .take(MAX_HEADER as u64)
+        .read_to_end(&mut prefix)?;
     file.seek(SeekFrom::Start(0))?;
     Ok(plan(&prefix, len))
 }
@@ -96,7 +101,9 @@ impl Read for PatchedSource {
         if self.pos >= self.len {
             return Ok(0);
         }
-        let want = buf.len().min(usize::try_from(self.len - self.pos).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(self.len - self.pos).unwrap_or(usize::MAX));
         let n = if (self.pos as usize) < self.header.len() {
             let from = &self.header[self.pos as usize..];
             let n = want.min(from.len());
@@ -118,7 +125,8 @@ impl Seek for PatchedSource {
             SeekFrom::End(d) => self.len.checked_add_signed(d),
             SeekFrom::Current(d) => self.pos.checked_add_signed(d),
         };
-        self.pos = target.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
+        self.pos = target
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
         Ok(self.pos)
     }
 }

@@ -59,9 +59,13 @@ async fn ingest(
         Some(url) => Some(ScratchPg::create(url).await?),
         None => None,
     };
-    let config = Config::for_data_dir(dir.path().join("data"), scratch.as_ref().map(|s| s.url.clone()));
+    let config = Config::for_data_dir(
+        dir.path().join("data"),
+        scratch.as_ref().map(|s| s.url.clone()),
+    );
     let state = AppState::open(config).await?;
-    let roster = "username,name,role,team,hire_date,password\nbench-agent,Bench,agent,bench,2024-01-01,\n";
+    let roster =
+        "username,name,role,team,hire_date,password\nbench-agent,Bench,agent,bench,2024-01-01,\n";
     let people = callgrade::org::parse_roster(roster.as_bytes())?;
     callgrade::org::import_roster(&state.db, &people).await?;
     let token = callgrade::store::tokens::create(&state.db, "bench").await?;
@@ -92,9 +96,22 @@ async fn ingest(
                 });
                 let form = reqwest::multipart::Form::new()
                     .text("metadata", meta.to_string())
-                    .part("file", reqwest::multipart::Part::bytes(wav.to_vec()).file_name("call.wav"));
-                let resp = client.post(url).bearer_auth(token).multipart(form).send().await?;
-                anyhow::ensure!(resp.status() == 201, "upload {i}: {} {}", resp.status(), resp.text().await?);
+                    .part(
+                        "file",
+                        reqwest::multipart::Part::bytes(wav.to_vec()).file_name("call.wav"),
+                    );
+                let resp = client
+                    .post(url)
+                    .bearer_auth(token)
+                    .multipart(form)
+                    .send()
+                    .await?;
+                anyhow::ensure!(
+                    resp.status() == 201,
+                    "upload {i}: {} {}",
+                    resp.status(),
+                    resp.text().await?
+                );
                 Ok(())
             }
         })
@@ -234,7 +251,9 @@ impl ScratchPg {
     async fn create(admin: &str) -> anyhow::Result<ScratchPg> {
         use sqlx::Connection;
         let name = format!("cg_bench_{}", hex::encode(rand::random::<[u8; 4]>()));
-        let mut conn = sqlx::PgConnection::connect(admin).await.context("connecting to PostgreSQL")?;
+        let mut conn = sqlx::PgConnection::connect(admin)
+            .await
+            .context("connecting to PostgreSQL")?;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut conn)
             .await?;
@@ -251,14 +270,19 @@ impl Drop for ScratchPg {
     fn drop(&mut self) {
         let (admin, name) = (self.admin.clone(), self.name.clone());
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             rt.block_on(async {
                 use sqlx::Connection;
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
                     let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop)).execute(&mut conn).await;
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+                        .execute(&mut conn)
+                        .await;
                 }
             });
         })

@@ -20,9 +20,7 @@ impl Direction {
         match s.trim() {
             "inbound" => Ok(Direction::Inbound),
             "outbound" => Ok(Direction::Outbound),
-            other => Err(format!(
-                "direction {other:?} must be inbound or outbound"
-            )),
+            other => Err(format!("direction {other:?} must be inbound or outbound")),
         }
     }
 }

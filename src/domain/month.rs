@@ -14,7 +14,8 @@ pub struct Month {
 
 impl Month {
     pub fn new(year: i32, month: u32) -> Option<Month> {
-        ((1..=12).contains(&month) && (1970..=9999).contains(&year)).then_some(Month { year, month })
+        ((1..=12).contains(&month) && (1970..=9999).contains(&year))
+            .then_some(Month { year, month })
     }
 
     pub fn next(self) -> Month {
@@ -63,7 +64,10 @@ impl Month {
     /// `[start, end)` in milliseconds since the epoch: local midnight of the 1st to local
     /// midnight of the next month's 1st.
     pub fn range_ms(self, tz: Tz) -> (i64, i64) {
-        (local_midnight_ms(self.first_day(), tz), local_midnight_ms(self.next().first_day(), tz))
+        (
+            local_midnight_ms(self.first_day(), tz),
+            local_midnight_ms(self.next().first_day(), tz),
+        )
     }
 }
 
@@ -74,9 +78,7 @@ fn local_midnight_ms(day: NaiveDate, tz: Tz) -> i64 {
         chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
             t.timestamp_millis()
         }
-        chrono::LocalResult::None => tz
-            .from_utc_datetime(&naive)
-            .timestamp_millis(),
+        chrono::LocalResult::None => tz.from_utc_datetime(&naive).timestamp_millis(),
     }
 }
 
@@ -109,7 +111,10 @@ mod tests {
         let m: Month = "2026-11".parse().expect("valid");
         assert_eq!(m.to_string(), "2026-11");
         assert_eq!(m.next().to_string(), "2026-12");
-        assert_eq!("2026-12".parse::<Month>().map(Month::next), Ok(Month::new(2027, 1).expect("valid")));
+        assert_eq!(
+            "2026-12".parse::<Month>().map(Month::next),
+            Ok(Month::new(2027, 1).expect("valid"))
+        );
         assert_eq!(Month::new(2027, 1).map(Month::prev), Month::new(2026, 12));
         for bad in ["2026-13", "2026-1", "26-01", "2026/01", "", "abcd-ef"] {
             assert!(bad.parse::<Month>().is_err(), "{bad}");
@@ -124,6 +129,9 @@ mod tests {
         assert_eq!(start, 1_793_462_400_000);
         assert_eq!(end - start, 30 * 86_400_000);
         assert_eq!(Month::containing(start, chrono_tz::Asia::Shanghai), m);
-        assert_eq!(Month::containing(start - 1, chrono_tz::Asia::Shanghai), m.prev());
+        assert_eq!(
+            Month::containing(start - 1, chrono_tz::Asia::Shanghai),
+            m.prev()
+        );
     }
 }

@@ -53,7 +53,9 @@ impl FromStr for Role {
             .into_iter()
             .find(|r| r.as_str() == s.trim())
             .ok_or_else(|| {
-                format!("unknown role {s:?} (expected supervisor, inspector, team_lead, agent or panel)")
+                format!(
+                    "unknown role {s:?} (expected supervisor, inspector, team_lead, agent or panel)"
+                )
             })
     }
 }
@@ -109,7 +111,9 @@ impl Person {
         } else {
             name.to_string()
         };
-        let team = Some(team.trim()).filter(|t| !t.is_empty()).map(str::to_string);
+        let team = Some(team.trim())
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
         if role.needs_team() && team.is_none() {
             return Err(format!("a {role} needs a team"));
         }

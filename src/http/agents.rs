@@ -14,7 +14,10 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/agents", get(list))
 }
 
-async fn list(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> AppResult<axum::Json<Value>> {
+async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> AppResult<axum::Json<Value>> {
     let agents = users::list_agents(&state.db, &user.viewer()).await?;
     let items: Vec<Value> = agents
         .iter()

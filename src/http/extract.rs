@@ -32,6 +32,10 @@ impl From<QueryRejection> for AppError {
 impl From<PathRejection> for AppError {
     fn from(r: PathRejection) -> Self {
         // `/api/recordings/abc`: no such resource rather than a parse lecture.
-        AppError::new(axum::http::StatusCode::NOT_FOUND, "not_found", r.body_text())
+        AppError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "not_found",
+            r.body_text(),
+        )
     }
 }

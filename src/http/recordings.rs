@@ -26,13 +26,16 @@ use crate::store::users;
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 
 pub fn router(state: &AppState) -> Router<AppState> {
-    let limit = state.config.max_upload_bytes.saturating_add(MULTIPART_OVERHEAD);
+    let limit = state
+        .config
+        .max_upload_bytes
+        .saturating_add(MULTIPART_OVERHEAD);
     Router::new()
         .route(
             "/recordings",
-            get(list)
-                .post(upload)
-                .layer(DefaultBodyLimit::max(usize::try_from(limit).unwrap_or(usize::MAX))),
+            get(list).post(upload).layer(DefaultBodyLimit::max(
+                usize::try_from(limit).unwrap_or(usize::MAX),
+            )),
         )
         .route("/recordings/{id}", get(detail))
 }
@@ -95,7 +98,10 @@ async fn upload(
     let mut multipart = multipart.map_err(|r| {
         AppError::bad_request(
             "invalid_multipart",
-            format!("expected multipart/form-data with parts 'metadata' and 'file': {}", r.body_text()),
+            format!(
+                "expected multipart/form-data with parts 'metadata' and 'file': {}",
+                r.body_text()
+            ),
         )
     })?;
 
@@ -113,7 +119,10 @@ async fn upload(
                     .await
                     .map_err(|e| multipart_error(e, state.config.max_upload_bytes))?;
                 let raw: RawCallMeta = serde_json::from_str(&text).map_err(|e| {
-                    AppError::unprocessable("invalid_metadata", format!("metadata is not valid: {e}"))
+                    AppError::unprocessable(
+                        "invalid_metadata",
+                        format!("metadata is not valid: {e}"),
+                    )
                 })?;
                 meta = Some(
                     CallMeta::parse(&raw)
@@ -130,8 +139,16 @@ async fn upload(
     let staged = staged.ok_or_else(|| {
         AppError::bad_request("missing_part", "the multipart body has no 'file' part")
     })?;
-    let recording = state.ingestor.ingest(&meta, staged, &uploader.source).await?;
-    tracing::info!(call_id = recording.call_id, id = recording.id, source = uploader.source, "recording ingested");
+    let recording = state
+        .ingestor
+        .ingest(&meta, staged, &uploader.source)
+        .await?;
+    tracing::info!(
+        call_id = recording.call_id,
+        id = recording.id,
+        source = uploader.source,
+        "recording ingested"
+    );
     Ok((
         StatusCode::CREATED,
         axum::Json(view(&recording, state.config.time_zone, true)),
@@ -143,15 +160,12 @@ async fn upload(
 async fn stage(state: &AppState, mut field: Field<'_>) -> AppResult<Staged> {
     let temp = state.ingestor.blobs.temp_file()?;
     let std_file = temp.reopen().map_err(anyhow::Error::from)?;
-    let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(std_file));
+    let mut out =
+        tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(std_file));
     let mut hasher = sha2::Sha256::new();
     let mut size: u64 = 0;
     let max = state.config.max_upload_bytes;
-    while let Some(chunk) = field
-        .chunk()
-        .await
-        .map_err(|e| multipart_error(e, max))?
-    {
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, max))? {
         size += chunk.len() as u64;
         if size > max {
             return Err(too_large(max));
@@ -171,7 +185,10 @@ fn too_large(max: u64) -> AppError {
     AppError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "too_large",
-        format!("the recording is larger than the {} MB limit", max / (1024 * 1024)),
+        format!(
+            "the recording is larger than the {} MB limit",
+            max / (1024 * 1024)
+        ),
     )
 }
 
@@ -200,7 +217,10 @@ async fn list(
     let tz = state.config.time_zone;
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
-        return Err(AppError::bad_request("invalid_query", "limit must be between 1 and 500"));
+        return Err(AppError::bad_request(
+            "invalid_query",
+            "limit must be between 1 and 500",
+        ));
     }
     let range_ms = match q.month.as_deref().filter(|m| !m.is_empty()) {
         Some(m) => Some(
@@ -238,7 +258,9 @@ async fn list(
         .flatten();
     let full = user.role == crate::domain::org::Role::Supervisor;
     let items: Vec<Value> = rows.iter().map(|r| view(r, tz, full)).collect();
-    Ok(axum::Json(json!({ "items": items, "next_cursor": next_cursor })))
+    Ok(axum::Json(
+        json!({ "items": items, "next_cursor": next_cursor }),
+    ))
 }
 
 fn parse_cursor(c: &str) -> Option<(i64, i64)> {

@@ -27,7 +27,10 @@ struct LoginRequest {
     password: String,
 }
 
-async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>) -> AppResult<Response> {
+async fn login(
+    State(state): State<AppState>,
+    Json(req): Json<LoginRequest>,
+) -> AppResult<Response> {
     let username = req.username.trim();
     if username.is_empty() || username.len() > 64 || req.password.len() > 1024 {
         return Err(invalid_credentials());

@@ -54,7 +54,9 @@ impl Db {
             Some(url) if url.starts_with("sqlite:") => Self::open_sqlite(url).await?,
             Some(other) => {
                 let scheme = other.split(':').next().unwrap_or_default();
-                anyhow::bail!("unsupported database URL scheme {scheme:?} (use postgres:// or sqlite:)")
+                anyhow::bail!(
+                    "unsupported database URL scheme {scheme:?} (use postgres:// or sqlite:)"
+                )
             }
             None => {
                 std::fs::create_dir_all(data_dir)

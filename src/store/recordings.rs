@@ -98,11 +98,13 @@ pub async fn insert(tx: &mut Tx, r: &NewRecording<'_>) -> Result<i64, InsertErro
 }
 
 pub async fn call_id_exists(db: &Db, call_id: &str) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query("SELECT 1 AS one FROM recordings WHERE call_id = $1")
-        .bind(call_id)
-        .fetch_optional(&db.pool)
-        .await?
-        .is_some())
+    Ok(
+        sqlx::query("SELECT 1 AS one FROM recordings WHERE call_id = $1")
+            .bind(call_id)
+            .fetch_optional(&db.pool)
+            .await?
+            .is_some(),
+    )
 }
 
 const COLUMNS: &str = "r.id, r.call_id, r.agent_id, u.username AS agent, u.name AS agent_name, \
@@ -147,9 +149,15 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Recording, sqlx::Error> {
 
 /// A recording the viewer may see; `None` both when it does not exist and when it is not
 /// theirs, so the answer reveals nothing.
-pub async fn get_visible(db: &Db, viewer: &Viewer, id: i64) -> Result<Option<Recording>, sqlx::Error> {
+pub async fn get_visible(
+    db: &Db,
+    viewer: &Viewer,
+    id: i64,
+) -> Result<Option<Recording>, sqlx::Error> {
     let (kind, scope_id) = scope_params(viewer.scope());
-    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} {FROM} WHERE {SCOPE_FILTER} AND r.id = $3"));
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} {FROM} WHERE {SCOPE_FILTER} AND r.id = $3"
+    ));
     let row = sqlx::query(sql)
         .bind(kind)
         .bind(scope_id)
@@ -161,7 +169,10 @@ pub async fn get_visible(db: &Db, viewer: &Viewer, id: i64) -> Result<Option<Rec
 
 pub async fn get_by_call_id(db: &Db, call_id: &str) -> Result<Option<Recording>, sqlx::Error> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} {FROM} WHERE r.call_id = $1"));
-    let row = sqlx::query(sql).bind(call_id).fetch_optional(&db.pool).await?;
+    let row = sqlx::query(sql)
+        .bind(call_id)
+        .fetch_optional(&db.pool)
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 

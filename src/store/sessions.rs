@@ -41,11 +41,12 @@ pub async fn create(db: &Db, user_id: i64, ttl_ms: i64) -> Result<String, sqlx::
 
 /// The user a live session belongs to.
 pub async fn lookup(db: &Db, token: &str) -> Result<Option<User>, sqlx::Error> {
-    let row = sqlx::query("SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at_ms > $2")
-        .bind(hash_token(token))
-        .bind(now_ms())
-        .fetch_optional(&db.pool)
-        .await?;
+    let row =
+        sqlx::query("SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at_ms > $2")
+            .bind(hash_token(token))
+            .bind(now_ms())
+            .fetch_optional(&db.pool)
+            .await?;
     match row {
         Some(row) => users::get(db, row.try_get("user_id")?).await,
         None => Ok(None),

@@ -17,12 +17,13 @@ pub enum TokenError {
 pub async fn create(db: &Db, name: &str) -> Result<String, TokenError> {
     let token = format!("cgt_{}", new_token());
     let mut tx = db.begin_write().await?;
-    let res = sqlx::query("INSERT INTO api_tokens (name, token_hash, created_at_ms) VALUES ($1, $2, $3)")
-        .bind(name)
-        .bind(hash_token(&token))
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await;
+    let res =
+        sqlx::query("INSERT INTO api_tokens (name, token_hash, created_at_ms) VALUES ($1, $2, $3)")
+            .bind(name)
+            .bind(hash_token(&token))
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await;
     match res {
         Ok(_) => {}
         Err(e) if is_unique_violation(&e) => return Err(TokenError::NameTaken(name.into())),
@@ -34,9 +35,10 @@ pub async fn create(db: &Db, name: &str) -> Result<String, TokenError> {
 
 /// The name of the live token, if this is one.
 pub async fn verify(db: &Db, token: &str) -> Result<Option<String>, sqlx::Error> {
-    let row = sqlx::query("SELECT name FROM api_tokens WHERE token_hash = $1 AND revoked_at_ms IS NULL")
-        .bind(hash_token(token))
-        .fetch_optional(&db.pool)
-        .await?;
+    let row =
+        sqlx::query("SELECT name FROM api_tokens WHERE token_hash = $1 AND revoked_at_ms IS NULL")
+            .bind(hash_token(token))
+            .fetch_optional(&db.pool)
+            .await?;
     row.map(|r| r.try_get("name")).transpose()
 }

@@ -28,7 +28,8 @@ impl User {
     }
 }
 
-const USER_COLUMNS: &str = "u.id, u.username, u.name, u.role, u.team_id, t.name AS team, u.hire_date";
+const USER_COLUMNS: &str =
+    "u.id, u.username, u.name, u.role, u.team_id, t.name AS team, u.hire_date";
 
 fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
     let role: String = row.try_get("role")?;
@@ -36,7 +37,9 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
         id: row.try_get("id")?,
         username: row.try_get("username")?,
         name: row.try_get("name")?,
-        role: role.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+        role: role
+            .parse()
+            .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
         team_id: row.try_get("team_id")?,
         team: row.try_get("team")?,
         hire_date: row.try_get("hire_date")?,
@@ -52,7 +55,10 @@ pub async fn find_for_login(
         "SELECT {USER_COLUMNS}, u.password_hash FROM users u LEFT JOIN teams t ON t.id = u.team_id \
          WHERE u.username = $1 AND u.active = 1"
     ));
-    let row = sqlx::query(sql).bind(username).fetch_optional(&db.pool).await?;
+    let row = sqlx::query(sql)
+        .bind(username)
+        .fetch_optional(&db.pool)
+        .await?;
     row.map(|r| Ok((user_from_row(&r)?, r.try_get("password_hash")?)))
         .transpose()
 }
@@ -72,7 +78,10 @@ pub async fn find_agent(db: &Db, username: &str) -> Result<Option<User>, sqlx::E
         "SELECT {USER_COLUMNS} FROM users u LEFT JOIN teams t ON t.id = u.team_id \
          WHERE u.username = $1 AND u.role = 'agent'"
     ));
-    let row = sqlx::query(sql).bind(username).fetch_optional(&db.pool).await?;
+    let row = sqlx::query(sql)
+        .bind(username)
+        .fetch_optional(&db.pool)
+        .await?;
     row.as_ref().map(user_from_row).transpose()
 }
 
@@ -84,7 +93,11 @@ pub async fn list_agents(db: &Db, viewer: &Viewer) -> Result<Vec<User>, sqlx::Er
          WHERE u.role = 'agent' AND u.active = 1 AND {SCOPE_FILTER} \
          ORDER BY t.name, u.username"
     ));
-    let rows = sqlx::query(sql).bind(kind).bind(id).fetch_all(&db.pool).await?;
+    let rows = sqlx::query(sql)
+        .bind(kind)
+        .bind(id)
+        .fetch_all(&db.pool)
+        .await?;
     rows.iter().map(user_from_row).collect()
 }
 
@@ -204,7 +217,10 @@ pub async fn password_hash_of(db: &Db, username: &str) -> Result<Option<String>,
         .bind(username)
         .fetch_optional(&db.pool)
         .await?;
-    Ok(row.map(|r| r.try_get("password_hash")).transpose()?.flatten())
+    Ok(row
+        .map(|r| r.try_get("password_hash"))
+        .transpose()?
+        .flatten())
 }
 
 pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {

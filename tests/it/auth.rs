@@ -27,7 +27,10 @@ async fn login_sets_a_safe_cookie_and_logout_ends_the_session(db: TestDb) {
     assert_eq!(resp.status(), StatusCode::OK);
     let cookie = resp.headers()[SET_COOKIE].to_str().unwrap().to_string();
     assert!(cookie.starts_with("callgrade_session="), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["user"]["username"], "agent-a1");
     assert_eq!(body["user"]["role"], "agent");
@@ -37,15 +40,35 @@ async fn login_sets_a_safe_cookie_and_logout_ends_the_session(db: TestDb) {
     // The raw cookie works until logout, and not after: the server forgot it.
     let value = cookie.split(';').next().unwrap().to_string();
     let raw = reqwest::Client::new();
-    let me = raw.get(app.url("/api/me")).header("cookie", &value).send().await.unwrap();
+    let me = raw
+        .get(app.url("/api/me"))
+        .header("cookie", &value)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(me.status(), StatusCode::OK);
-    let out = raw.post(app.url("/api/logout")).header("cookie", &value).send().await.unwrap();
+    let out = raw
+        .post(app.url("/api/logout"))
+        .header("cookie", &value)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
-    let me = raw.get(app.url("/api/me")).header("cookie", &value).send().await.unwrap();
+    let me = raw
+        .get(app.url("/api/me"))
+        .header("cookie", &value)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
     let body: serde_json::Value = me.json().await.unwrap();
     assert_eq!(code(&body), "unauthenticated");
-    let list = raw.get(app.url("/api/recordings")).header("cookie", &value).send().await.unwrap();
+    let list = raw
+        .get(app.url("/api/recordings"))
+        .header("cookie", &value)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(list.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -74,7 +97,10 @@ async fn each_login_gets_a_new_session_id(db: TestDb) {
 
 async fn wrong_password_and_unknown_user_look_the_same(db: TestDb) {
     let app = TestApp::spawn(db).await;
-    for (user, pw) in [("agent-a1", "wrong-password"), ("nobody", "whatever-password")] {
+    for (user, pw) in [
+        ("agent-a1", "wrong-password"),
+        ("nobody", "whatever-password"),
+    ] {
         let resp = client()
             .post(app.url("/api/login"))
             .json(&json!({ "username": user, "password": pw }))
@@ -104,7 +130,10 @@ async fn repeated_failures_are_slowed_down(db: TestDb) {
         }
     };
     for _ in 0..callgrade::auth::FREE_FAILURES {
-        assert_eq!(attempt("bad-password".into()).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            attempt("bad-password".into()).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
     // Locked now: even the right password is turned away until the wait is over.
     let locked = attempt(password_of("agent-b1")).await;
@@ -116,7 +145,10 @@ async fn repeated_failures_are_slowed_down(db: TestDb) {
     let (status, _) = get_json(&app.login("agent-a1").await, &app.url("/api/me")).await;
     assert_eq!(status, StatusCode::OK);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_eq!(attempt(password_of("agent-b1")).await.status(), StatusCode::OK);
+    assert_eq!(
+        attempt(password_of("agent-b1")).await.status(),
+        StatusCode::OK
+    );
 }
 
 async fn bad_json_gets_a_json_error(db: TestDb) {

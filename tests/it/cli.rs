@@ -28,7 +28,12 @@ fn callgrade(app: &TestApp, args: &[&str], stdin: Option<&str>) -> (bool, String
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     drop(child.stdin.take());
     let out = child.wait_with_output().unwrap();
@@ -43,7 +48,16 @@ async fn users_add_and_tokens_create_work_beside_the_server(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let (ok, out, err) = callgrade(
         &app,
-        &["users", "add", "agent-a9", "--role", "agent", "--team", "team-a", "--password-stdin"],
+        &[
+            "users",
+            "add",
+            "agent-a9",
+            "--role",
+            "agent",
+            "--team",
+            "team-a",
+            "--password-stdin",
+        ],
         Some("a-long-secret\n"),
     );
     assert!(ok, "{out}{err}");
@@ -55,18 +69,52 @@ async fn users_add_and_tokens_create_work_beside_the_server(db: TestDb) {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 
-    let (ok, _, err) = callgrade(&app, &["users", "add", "agent-a9", "--role", "agent", "--team", "team-a", "--password-stdin"], Some("another-secret\n"));
+    let (ok, _, err) = callgrade(
+        &app,
+        &[
+            "users",
+            "add",
+            "agent-a9",
+            "--role",
+            "agent",
+            "--team",
+            "team-a",
+            "--password-stdin",
+        ],
+        Some("another-secret\n"),
+    );
     assert!(!ok);
     assert!(err.contains("already exists"), "{err}");
-    let (ok, _, err) = callgrade(&app, &["users", "add", "x1", "--role", "boss", "--password-stdin"], Some("a-long-secret\n"));
+    let (ok, _, err) = callgrade(
+        &app,
+        &["users", "add", "x1", "--role", "boss", "--password-stdin"],
+        Some("a-long-secret\n"),
+    );
     assert!(!ok && err.contains("unknown role"), "{err}");
-    let (ok, _, err) = callgrade(&app, &["users", "add", "x2", "--role", "supervisor", "--password-stdin"], Some("short\n"));
+    let (ok, _, err) = callgrade(
+        &app,
+        &[
+            "users",
+            "add",
+            "x2",
+            "--role",
+            "supervisor",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
     assert!(!ok && err.contains("at least 8"), "{err}");
 
     let (ok, token, err) = callgrade(&app, &["tokens", "create", "recorder-1"], None);
     assert!(ok, "{err}");
     let token = token.trim();
-    let (status, body) = upload(&app, &Auth::Token(token), &meta("CLI-1", "agent-a9"), fixture("mulaw_8k_mono.wav")).await;
+    let (status, body) = upload(
+        &app,
+        &Auth::Token(token),
+        &meta("CLI-1", "agent-a9"),
+        fixture("mulaw_8k_mono.wav"),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["agent"], "agent-a9");
     let (ok, _, err) = callgrade(&app, &["tokens", "create", "recorder-1"], None);
@@ -90,15 +138,32 @@ async fn org_import_is_idempotent_and_updates_changed_rows(db: TestDb) {
     assert!(out.contains("0 created, 0 updated, 2 unchanged"), "{out}");
 
     // A changed row updates the person (here: moved to another team).
-    std::fs::write(&roster, rows.replace("agent-c1,Agent One,agent,team-c", "agent-c1,Agent One,agent,team-a")).unwrap();
+    std::fs::write(
+        &roster,
+        rows.replace(
+            "agent-c1,Agent One,agent,team-c",
+            "agent-c1,Agent One,agent,team-a",
+        ),
+    )
+    .unwrap();
     let (ok, out, _) = callgrade(&app, &["org", "import", path], None);
     assert!(ok);
     assert!(out.contains("0 created, 1 updated, 1 unchanged"), "{out}");
     let (_, agents) = get_json(&app.login("lead-a").await, &app.url("/api/agents")).await;
-    assert!(agents["items"].as_array().unwrap().iter().any(|a| a["username"] == "agent-c1"));
+    assert!(
+        agents["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["username"] == "agent-c1")
+    );
 
     // A bad roster changes nothing and names every bad line.
-    std::fs::write(&roster, "username,name,role,team,hire_date\nz1,Z,agent,,\nz2,Z,wizard,t,\n").unwrap();
+    std::fs::write(
+        &roster,
+        "username,name,role,team,hire_date\nz1,Z,agent,,\nz2,Z,wizard,t,\n",
+    )
+    .unwrap();
     let (ok, _, err) = callgrade(&app, &["org", "import", path], None);
     assert!(!ok);
     assert!(err.contains("line 2") && err.contains("line 3"), "{err}");
@@ -107,21 +172,45 @@ async fn org_import_is_idempotent_and_updates_changed_rows(db: TestDb) {
 async fn bulk_import_is_idempotent_and_explains_rejections(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let (ok, _, err) = callgrade(&app, &["org", "import", fixtures.join("roster.csv").to_str().unwrap()], None);
+    let (ok, _, err) = callgrade(
+        &app,
+        &[
+            "org",
+            "import",
+            fixtures.join("roster.csv").to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(ok, "{err}");
-    let rows = csv::Reader::from_path(fixtures.join("audio/recordings.csv")).unwrap().records().count();
+    let rows = csv::Reader::from_path(fixtures.join("audio/recordings.csv"))
+        .unwrap()
+        .records()
+        .count();
     let audio = fixtures.join("audio");
     let (ok, out, err) = callgrade(&app, &["import", audio.to_str().unwrap()], None);
     assert!(ok, "{out}{err}");
     // GSM 6.10 and Opus are refused as unsupported until their decoders exist.
     let accepted = rows - 2;
-    assert!(out.contains(&format!("accepted {accepted}, duplicates 0, rejected 2")), "{out}");
+    assert!(
+        out.contains(&format!("accepted {accepted}, duplicates 0, rejected 2")),
+        "{out}"
+    );
     assert!(out.contains("unsupported_codec: 2"), "{out}");
-    assert!(out.contains("gsm_8k_mono.wav") && out.contains("opus_8k_mono.opus"), "{out}");
+    assert!(
+        out.contains("gsm_8k_mono.wav") && out.contains("opus_8k_mono.opus"),
+        "{out}"
+    );
 
     let (ok, out, _) = callgrade(&app, &["import", audio.to_str().unwrap()], None);
     assert!(ok);
-    assert!(out.contains(&format!("accepted 0, duplicates {accepted}, rejected 2")), "{out}");
-    let (_, list) = get_json(&app.login("sup").await, &app.url("/api/recordings?limit=500")).await;
+    assert!(
+        out.contains(&format!("accepted 0, duplicates {accepted}, rejected 2")),
+        "{out}"
+    );
+    let (_, list) = get_json(
+        &app.login("sup").await,
+        &app.url("/api/recordings?limit=500"),
+    )
+    .await;
     assert_eq!(list["items"].as_array().unwrap().len(), accepted);
 }

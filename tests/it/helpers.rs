@@ -46,7 +46,9 @@ impl TestDb {
         match std::env::var("CALLGRADE_TEST_DATABASE_URL") {
             Ok(url) if !url.is_empty() => Some(TestDb::Postgres(url)),
             _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-                panic!("CI=true but CALLGRADE_TEST_DATABASE_URL is not set: PostgreSQL tests must run")
+                panic!(
+                    "CI=true but CALLGRADE_TEST_DATABASE_URL is not set: PostgreSQL tests must run"
+                )
             }
             _ => {
                 eprintln!("CALLGRADE_TEST_DATABASE_URL not set: skipping the PostgreSQL variant");
@@ -76,7 +78,9 @@ impl PgDatabase {
         let name = format!("cg_test_{}", hex::encode(rand::random::<[u8; 6]>()));
         let mut conn = sqlx::PgConnection::connect(admin_url)
             .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at CALLGRADE_TEST_DATABASE_URL is unreachable: {e}"));
+            .unwrap_or_else(|e| {
+                panic!("PostgreSQL at CALLGRADE_TEST_DATABASE_URL is unreachable: {e}")
+            });
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut conn)
             .await
@@ -97,7 +101,10 @@ impl Drop for PgDatabase {
         let name = self.name.clone();
         // Drop runs inside the test's runtime; a separate thread gets its own.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 use sqlx::Connection;
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
@@ -152,13 +159,17 @@ impl TestApp {
             TestDb::Sqlite => None,
             TestDb::Postgres(url) => Some(PgDatabase::create(url).await),
         };
-        let mut config =
-            Config::for_data_dir(data_dir.path().to_path_buf(), pg.as_ref().map(|p| p.url.clone()));
+        let mut config = Config::for_data_dir(
+            data_dir.path().to_path_buf(),
+            pg.as_ref().map(|p| p.url.clone()),
+        );
         tweak(&mut config);
         let state = AppState::open(config.clone()).await.unwrap();
         assert_eq!(state.db.backend, db.backend());
         let people = callgrade::org::parse_roster(ROSTER.as_bytes()).unwrap();
-        callgrade::org::import_roster(&state.db, &people).await.unwrap();
+        callgrade::org::import_roster(&state.db, &people)
+            .await
+            .unwrap();
         let mut app = TestApp {
             base: String::new(),
             state,
@@ -218,20 +229,32 @@ impl TestApp {
     }
 
     pub async fn token(&self, name: &str) -> String {
-        callgrade::store::tokens::create(&self.state.db, name).await.unwrap()
+        callgrade::store::tokens::create(&self.state.db, name)
+            .await
+            .unwrap()
     }
 
     pub async fn health(&self) -> StatusCode {
-        client().get(self.url("/api/health")).send().await.unwrap().status()
+        client()
+            .get(self.url("/api/health"))
+            .send()
+            .await
+            .unwrap()
+            .status()
     }
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).build().unwrap()
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap()
 }
 
 pub fn fixture_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/audio").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/audio")
+        .join(name)
 }
 
 pub fn fixture(name: &str) -> Vec<u8> {
@@ -258,7 +281,10 @@ pub async fn upload(
 ) -> (StatusCode, Value) {
     let form = reqwest::multipart::Form::new()
         .text("metadata", metadata.to_string())
-        .part("file", reqwest::multipart::Part::bytes(bytes).file_name("call.wav"));
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("call.wav"),
+        );
     let req = match auth {
         Auth::Token(t) => client().post(app.url("/api/recordings")).bearer_auth(t),
         Auth::Session(c) => c.post(app.url("/api/recordings")),

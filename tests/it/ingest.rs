@@ -31,7 +31,11 @@ struct Expected {
 
 fn expected() -> Vec<Expected> {
     let path = crate::helpers::fixture_path("expected.csv");
-    csv::Reader::from_path(path).unwrap().deserialize().map(Result::unwrap).collect()
+    csv::Reader::from_path(path)
+        .unwrap()
+        .deserialize()
+        .map(Result::unwrap)
+        .collect()
 }
 
 async fn every_fixture_format_ingests_with_exact_facts(db: TestDb) {
@@ -46,7 +50,12 @@ async fn every_fixture_format_ingests_with_exact_facts(db: TestDb) {
         // GSM 6.10 and Opus need decoders of our own (the streaming issue); until then they
         // are refused as unsupported, never as corrupt.
         if e.codec == "gsm_ms" || e.codec == "opus" {
-            assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}: {body}", e.file);
+            assert_eq!(
+                status,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{}: {body}",
+                e.file
+            );
             assert_eq!(code(&body), "unsupported_codec");
             continue;
         }
@@ -58,19 +67,37 @@ async fn every_fixture_format_ingests_with_exact_facts(db: TestDb) {
         let lossy = ["mp3", "aac", "vorbis"].contains(&e.codec.as_str());
         if lossy {
             // Encoders pad to whole packets and tools disagree on trimming: within a packet.
-            assert!((frames - e.frames).abs() <= 2048, "{}: {frames} vs {}", e.file, e.frames);
+            assert!(
+                (frames - e.frames).abs() <= 2048,
+                "{}: {frames} vs {}",
+                e.file,
+                e.frames
+            );
         } else {
             assert_eq!(frames, e.frames, "{}", e.file);
         }
-        assert_eq!(body["duration_ms"], frames * 1000 / e.sample_rate, "{}", e.file);
+        assert_eq!(
+            body["duration_ms"],
+            frames * 1000 / e.sample_rate,
+            "{}",
+            e.file
+        );
         let layout = match (e.channels, e.file.starts_with("stereo_agent_right")) {
             (1, _) => "mono",
             (_, true) => "agent_right",
             _ => "agent_left",
         };
         assert_eq!(body["channel_layout"], layout, "{}", e.file);
-        assert_eq!(body["short_call"], e.file.starts_with("short_call"), "{}", e.file);
-        assert_eq!(body["sha256"], hex::encode(sha2::Sha256::digest(fixture(&e.file))));
+        assert_eq!(
+            body["short_call"],
+            e.file.starts_with("short_call"),
+            "{}",
+            e.file
+        );
+        assert_eq!(
+            body["sha256"],
+            hex::encode(sha2::Sha256::digest(fixture(&e.file)))
+        );
     }
 }
 
@@ -104,18 +131,35 @@ async fn bad_files_get_clear_errors_and_the_server_stays_healthy(db: TestDb) {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty", Vec::new(), "empty"),
         ("random bytes", random, "not a recognised audio file"),
-        ("text", b"call notes: customer asked about billing\n".repeat(50), "not a recognised audio file"),
-        ("header only", good[..data].to_vec(), "no audio could be decoded"),
+        (
+            "text",
+            b"call notes: customer asked about billing\n".repeat(50),
+            "not a recognised audio file",
+        ),
+        (
+            "header only",
+            good[..data].to_vec(),
+            "no audio could be decoded",
+        ),
         ("zero channels", zero_channels, "channel"),
         ("zero sample rate", zero_rate, "sample rate"),
         ("riff magic only", b"RIFF".to_vec(), ""),
     ];
     for (i, (what, bytes, says)) in cases.into_iter().enumerate() {
-        let (status, body) = upload(&app, &Auth::Token(&token), &meta(&format!("B-{i}"), "agent-a1"), bytes).await;
+        let (status, body) = upload(
+            &app,
+            &Auth::Token(&token),
+            &meta(&format!("B-{i}"), "agent-a1"),
+            bytes,
+        )
+        .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {body}");
         assert_eq!(code(&body), "invalid_audio", "{what}");
         let message = body["error"]["message"].as_str().unwrap();
-        assert!(message.contains(says), "{what}: {message:?} should say {says:?}");
+        assert!(
+            message.contains(says),
+            "{what}: {message:?} should say {says:?}"
+        );
         assert_eq!(app.health().await, StatusCode::OK, "after {what}");
     }
     // Nothing was stored for the rejected files.
@@ -129,7 +173,13 @@ fn walk_files(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()
-                .map(|e| if e.path().is_dir() { walk_files(&e.path()) } else { 1 })
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk_files(&e.path())
+                    } else {
+                        1
+                    }
+                })
                 .sum()
         })
         .unwrap_or(0)
@@ -143,11 +193,20 @@ async fn truncated_and_lying_files_are_kept_as_damaged(db: TestDb) {
 
     // A recorder crash: the header promises every frame, the file stops at 60 %.
     let cut = data + size * 6 / 10;
-    let (status, body) =
-        upload(&app, &Auth::Token(&token), &meta("T-1", "agent-a1"), good[..cut].to_vec()).await;
+    let (status, body) = upload(
+        &app,
+        &Auth::Token(&token),
+        &meta("T-1", "agent-a1"),
+        good[..cut].to_vec(),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["damaged"], true);
-    assert_eq!(body["frames"], (size * 6 / 10) as i64, "mu-law: one byte per frame");
+    assert_eq!(
+        body["frames"],
+        (size * 6 / 10) as i64,
+        "mu-law: one byte per frame"
+    );
     let reason = body["damage_reason"].as_str().unwrap();
     assert!(reason.contains("truncated"), "{reason}");
 
@@ -157,7 +216,10 @@ async fn truncated_and_lying_files_are_kept_as_damaged(db: TestDb) {
     let (status, body) = upload(&app, &Auth::Token(&token), &meta("T-2", "agent-a1"), lying).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["damaged"], true);
-    assert_eq!(body["frames"], size as i64, "the real length, not the promised one");
+    assert_eq!(
+        body["frames"], size as i64,
+        "the real length, not the promised one"
+    );
 
     // A whole file is not damaged.
     let (_, body) = upload(&app, &Auth::Token(&token), &meta("T-3", "agent-a1"), good).await;
@@ -169,9 +231,21 @@ async fn duplicate_call_ids_are_refused_even_when_concurrent(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let token = app.token("recorder").await;
     let bytes = fixture("alaw_8k_mono.wav");
-    let (status, _) = upload(&app, &Auth::Token(&token), &meta("D-1", "agent-a1"), bytes.clone()).await;
+    let (status, _) = upload(
+        &app,
+        &Auth::Token(&token),
+        &meta("D-1", "agent-a1"),
+        bytes.clone(),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, body) = upload(&app, &Auth::Token(&token), &meta("D-1", "agent-a2"), bytes.clone()).await;
+    let (status, body) = upload(
+        &app,
+        &Auth::Token(&token),
+        &meta("D-1", "agent-a2"),
+        bytes.clone(),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(code(&body), "duplicate_call");
 
@@ -179,7 +253,10 @@ async fn duplicate_call_ids_are_refused_even_when_concurrent(db: TestDb) {
     let auth = Auth::Token(&token);
     let tries = (0..4).map(|_| upload(&app, &auth, &m, bytes.clone()));
     let results = futures::future::join_all(tries).await;
-    let created = results.iter().filter(|(s, _)| *s == StatusCode::CREATED).count();
+    let created = results
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .count();
     let conflicts = results
         .iter()
         .filter(|(s, b)| *s == StatusCode::CONFLICT && code(b) == "duplicate_call")
@@ -187,7 +264,11 @@ async fn duplicate_call_ids_are_refused_even_when_concurrent(db: TestDb) {
     assert_eq!((created, conflicts), (1, 3), "{results:?}");
     let (_, list) = get_json(&app.login("sup").await, &app.url("/api/recordings")).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
-    assert_eq!(walk_files(&app.data_dir.path().join("recordings")), 2, "losers' bytes removed");
+    assert_eq!(
+        walk_files(&app.data_dir.path().join("recordings")),
+        2,
+        "losers' bytes removed"
+    );
 }
 
 async fn metadata_and_agent_are_validated(db: TestDb) {
@@ -197,28 +278,50 @@ async fn metadata_and_agent_are_validated(db: TestDb) {
     let auth = Auth::Token(&token);
 
     let (status, body) = upload(&app, &auth, &meta("V-1", "ghost"), bytes.clone()).await;
-    assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "unknown_agent"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "unknown_agent")
+    );
     // A team lead is not an agent: calls belong to agents.
     let (status, body) = upload(&app, &auth, &meta("V-2", "lead-a"), bytes.clone()).await;
-    assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "unknown_agent"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "unknown_agent")
+    );
 
     let mut m = meta("V-3", "agent-a1");
     m["started_at"] = "last tuesday".into();
     let (status, body) = upload(&app, &auth, &m, bytes.clone()).await;
-    assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_metadata"));
-    assert!(body["error"]["message"].as_str().unwrap().contains("started_at"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_metadata")
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("started_at")
+    );
 
     let mut m = meta("V-4", "agent-a1");
     m["channel_layout"] = "agent_left".into();
     let (status, body) = upload(&app, &auth, &m, bytes.clone()).await;
-    assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_metadata"), "{body}");
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_metadata"),
+        "{body}"
+    );
 
     let m = serde_json::json!({ "call_id": "V-5" });
     let (status, body) = upload(&app, &auth, &m, bytes.clone()).await;
-    assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_metadata"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_metadata")
+    );
 
     // Parts missing, or not multipart at all.
-    let form = reqwest::multipart::Form::new().text("metadata", meta("V-6", "agent-a1").to_string());
+    let form =
+        reqwest::multipart::Form::new().text("metadata", meta("V-6", "agent-a1").to_string());
     let resp = client()
         .post(app.url("/api/recordings"))
         .bearer_auth(&token)
@@ -245,14 +348,42 @@ async fn only_supervisors_and_recorders_may_upload(db: TestDb) {
     let bytes = fixture("mulaw_8k_mono.wav");
     for (i, who) in ["agent-a1", "lead-a", "insp", "panel"].iter().enumerate() {
         let c = app.login(who).await;
-        let (status, body) = upload(&app, &Auth::Session(&c), &meta(&format!("P-{i}"), "agent-a1"), bytes.clone()).await;
-        assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"), "{who}");
+        let (status, body) = upload(
+            &app,
+            &Auth::Session(&c),
+            &meta(&format!("P-{i}"), "agent-a1"),
+            bytes.clone(),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::FORBIDDEN, "forbidden"),
+            "{who}"
+        );
     }
     let anonymous = client();
-    let (status, body) = upload(&app, &Auth::Session(&anonymous), &meta("P-9", "agent-a1"), bytes.clone()).await;
-    assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "unauthenticated"));
-    let (status, body) = upload(&app, &Auth::Token("cgt_forged"), &meta("P-9", "agent-a1"), bytes.clone()).await;
-    assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "invalid_token"));
+    let (status, body) = upload(
+        &app,
+        &Auth::Session(&anonymous),
+        &meta("P-9", "agent-a1"),
+        bytes.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "unauthenticated")
+    );
+    let (status, body) = upload(
+        &app,
+        &Auth::Token("cgt_forged"),
+        &meta("P-9", "agent-a1"),
+        bytes.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "invalid_token")
+    );
     let sup = app.login("sup").await;
     let (status, body) = upload(&app, &Auth::Session(&sup), &meta("P-9", "agent-a1"), bytes).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -263,9 +394,18 @@ async fn oversized_uploads_are_refused_before_the_body_is_read(db: TestDb) {
     let app = TestApp::spawn_with(db, |c| c.max_upload_bytes = 100_000).await;
     let token = app.token("recorder").await;
     // 137 KB > 100 KB.
-    let (status, body) =
-        upload(&app, &Auth::Token(&token), &meta("L-1", "agent-a1"), fixture("pcm_s16_8k_mono.wav")).await;
-    assert_eq!((status, code(&body)), (StatusCode::PAYLOAD_TOO_LARGE, "too_large"), "{body}");
+    let (status, body) = upload(
+        &app,
+        &Auth::Token(&token),
+        &meta("L-1", "agent-a1"),
+        fixture("pcm_s16_8k_mono.wav"),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+        "{body}"
+    );
 
     // Declares 10 GB and sends nothing: the answer comes from the header alone.
     let addr = app.base.trim_start_matches("http://").to_string();
@@ -284,8 +424,13 @@ async fn oversized_uploads_are_refused_before_the_body_is_read(db: TestDb) {
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("too_large"), "{answer}");
 
-    let (status, _) =
-        upload(&app, &Auth::Token(&token), &meta("L-2", "agent-a1"), fixture("mulaw_8k_mono.wav")).await;
+    let (status, _) = upload(
+        &app,
+        &Auth::Token(&token),
+        &meta("L-2", "agent-a1"),
+        fixture("mulaw_8k_mono.wav"),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
 }
 
@@ -293,18 +438,35 @@ async fn acknowledged_recordings_survive_a_restart(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let token = app.token("recorder").await;
     let bytes = fixture("stereo_mulaw_8k.wav");
-    let (status, created) = upload(&app, &Auth::Token(&token), &meta("R-1", "agent-b1"), bytes.clone()).await;
+    let (status, created) = upload(
+        &app,
+        &Auth::Token(&token),
+        &meta("R-1", "agent-b1"),
+        bytes.clone(),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
     let id = created["id"].as_i64().unwrap();
 
     let app = app.restart().await;
-    let (status, body) = get_json(&app.login("lead-b").await, &app.url(&format!("/api/recordings/{id}"))).await;
+    let (status, body) = get_json(
+        &app.login("lead-b").await,
+        &app.url(&format!("/api/recordings/{id}")),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["frames"], created["frames"]);
     assert_eq!(body["channel_layout"], "agent_left");
-    let rec = callgrade::store::recordings::get_by_call_id(&app.state.db, "R-1").await.unwrap().unwrap();
+    let rec = callgrade::store::recordings::get_by_call_id(&app.state.db, "R-1")
+        .await
+        .unwrap()
+        .unwrap();
     let path = app.state.ingestor.blobs.path(&rec.blob_key).unwrap();
-    assert_eq!(std::fs::read(path).unwrap(), bytes, "stored bytes are exactly the upload");
+    assert_eq!(
+        std::fs::read(path).unwrap(),
+        bytes,
+        "stored bytes are exactly the upload"
+    );
     // The token still works after the restart, and the call id is still taken.
     let (status, _) = upload(&app, &Auth::Token(&token), &meta("R-1", "agent-b1"), bytes).await;
     assert_eq!(status, StatusCode::CONFLICT);

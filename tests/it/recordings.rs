@@ -75,18 +75,31 @@ async fn every_role_sees_exactly_its_scope(db: TestDb) {
                 assert_eq!(body["agent"], agent.as_str());
             } else {
                 // Not "forbidden": the answer must not reveal that the call exists.
-                assert_eq!(status, StatusCode::NOT_FOUND, "{who} reading {agent}'s call");
+                assert_eq!(
+                    status,
+                    StatusCode::NOT_FOUND,
+                    "{who} reading {agent}'s call"
+                );
                 assert_eq!(code(&body), "not_found");
                 assert!(body.get("call_id").is_none());
             }
         }
         // Filtering on someone out of scope gives nothing, not their calls.
         let (_, filtered) = get_json(&c, &app.url("/api/recordings?agent=agent-b1")).await;
-        let expected: &[&str] = if visible.contains(&"agent-b1") { &["agent-b1"] } else { &[] };
+        let expected: &[&str] = if visible.contains(&"agent-b1") {
+            &["agent-b1"]
+        } else {
+            &[]
+        };
         assert_eq!(agents_in(&filtered), expected, "filter as {who}");
     }
     // Nobody signed in: nothing at all.
-    for path in ["/api/recordings", "/api/agents", "/api/me", &format!("/api/recordings/{}", ids[0].1)] {
+    for path in [
+        "/api/recordings",
+        "/api/agents",
+        "/api/me",
+        &format!("/api/recordings/{}", ids[0].1),
+    ] {
         let (status, body) = get_json(&client(), &app.url(path)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
         assert_eq!(code(&body), "unauthenticated");
@@ -115,7 +128,10 @@ async fn list_filters_by_agent_and_month_and_pages(db: TestDb) {
     ];
     let bytes = fixture("short_call_mulaw_8k.wav");
     for (i, t) in times.iter().enumerate() {
-        let mut m = meta(&format!("M-{i}"), if i % 2 == 0 { "agent-a1" } else { "agent-a2" });
+        let mut m = meta(
+            &format!("M-{i}"),
+            if i % 2 == 0 { "agent-a1" } else { "agent-a2" },
+        );
         m["started_at"] = (*t).into();
         let (status, body) = upload(&app, &Auth::Token(&token), &m, bytes.clone()).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -125,15 +141,22 @@ async fn list_filters_by_agent_and_month_and_pages(db: TestDb) {
     assert_eq!(nov["items"].as_array().unwrap().len(), 7);
     let (_, oct) = get_json(&sup, &app.url("/api/recordings?month=2026-10")).await;
     assert_eq!(oct["items"].as_array().unwrap().len(), 2);
-    let (_, a1) = get_json(&sup, &app.url("/api/recordings?month=2026-11&agent=agent-a1")).await;
+    let (_, a1) = get_json(
+        &sup,
+        &app.url("/api/recordings?month=2026-11&agent=agent-a1"),
+    )
+    .await;
     assert_eq!(agents_in(&a1), vec!["agent-a1"; 4]);
 
     // Pages of 3, newest first, every call exactly once.
     let mut seen = Vec::new();
     let mut cursor = String::new();
     loop {
-        let (status, page) =
-            get_json(&sup, &app.url(&format!("/api/recordings?limit=3&cursor={cursor}"))).await;
+        let (status, page) = get_json(
+            &sup,
+            &app.url(&format!("/api/recordings?limit=3&cursor={cursor}")),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
         for r in page["items"].as_array().unwrap() {
             seen.push(r["started_at"].as_str().unwrap().to_string());
@@ -148,7 +171,14 @@ async fn list_filters_by_agent_and_month_and_pages(db: TestDb) {
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(seen, sorted, "newest first");
 
-    for bad in ["month=2026-13", "month=11-2026", "limit=0", "limit=501", "cursor=xyz", "limit=abc"] {
+    for bad in [
+        "month=2026-13",
+        "month=11-2026",
+        "limit=0",
+        "limit=501",
+        "cursor=xyz",
+        "limit=abc",
+    ] {
         let (status, body) = get_json(&sup, &app.url(&format!("/api/recordings?{bad}"))).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(code(&body), "invalid_query", "{bad}");
@@ -159,12 +189,20 @@ async fn customer_numbers_are_masked_except_for_supervisors(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let ids = one_call_each(&app).await;
     let id = ids[0].1;
-    let (_, as_agent) = get_json(&app.login("agent-a1").await, &app.url(&format!("/api/recordings/{id}"))).await;
+    let (_, as_agent) = get_json(
+        &app.login("agent-a1").await,
+        &app.url(&format!("/api/recordings/{id}")),
+    )
+    .await;
     assert_eq!(as_agent["customer_number_masked"], "138****5678");
     assert!(as_agent.get("customer_number").is_none());
     let (_, as_lead) = get_json(&app.login("lead-a").await, &app.url("/api/recordings")).await;
     assert!(as_lead["items"][0].get("customer_number").is_none());
-    let (_, as_sup) = get_json(&app.login("sup").await, &app.url(&format!("/api/recordings/{id}"))).await;
+    let (_, as_sup) = get_json(
+        &app.login("sup").await,
+        &app.url(&format!("/api/recordings/{id}")),
+    )
+    .await;
     assert_eq!(as_sup["customer_number"], "13812345678");
 }
 
@@ -183,6 +221,9 @@ async fn openapi_describes_every_route(db: TestDb) {
         ("/api/recordings", "post"),
         ("/api/recordings/{id}", "get"),
     ] {
-        assert!(spec["paths"][path][method].is_object(), "{method} {path} missing from openapi.json");
+        assert!(
+            spec["paths"][path][method].is_object(),
+            "{method} {path} missing from openapi.json"
+        );
     }
 }
