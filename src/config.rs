@@ -8,6 +8,13 @@ use clap::Args;
 
 /// Options every subcommand shares, so `serve`, `import`, `users`, ... all work on the same
 /// database (SQLite allows this while the server runs: WAL plus a busy timeout).
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 200 * 1024 * 1024;
+pub const DEFAULT_MAX_DECODED_SECS: u64 = 8 * 3600;
+pub const DEFAULT_SHORT_CALL_MS: u64 = 5_000;
+pub const DEFAULT_SESSION_HOURS: u64 = 12;
+/// The product is built for Chinese contact centers first; other centers set their zone.
+pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
+
 #[derive(Args, Clone)]
 pub struct ConfigArgs {
     /// Folder for the SQLite database and the recordings.
@@ -35,10 +42,10 @@ pub struct ConfigArgs {
     )]
     pub time_zone: String,
     /// Largest accepted recording upload, in bytes.
-    #[arg(long, global = true, env = "CALLGRADE_MAX_UPLOAD_BYTES", default_value_t = 200 * 1024 * 1024)]
+    #[arg(long, global = true, env = "CALLGRADE_MAX_UPLOAD_BYTES", default_value_t = DEFAULT_MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: u64,
     /// Longest accepted decoded recording, in seconds (protects against decode bombs).
-    #[arg(long, global = true, env = "CALLGRADE_MAX_DECODED_SECS", default_value_t = 8 * 3600)]
+    #[arg(long, global = true, env = "CALLGRADE_MAX_DECODED_SECS", default_value_t = DEFAULT_MAX_DECODED_SECS)]
     pub max_decoded_secs: u64,
     /// Calls shorter than this are kept but marked `short_call` (misdials, not worth sampling).
     #[arg(
@@ -116,18 +123,18 @@ impl Config {
         })
     }
 
-    /// Defaults for a given data folder (tests, benchmark).
+    /// Defaults for a given data folder (tests, benchmark), ignoring the environment.
     pub fn for_data_dir(data_dir: PathBuf, database_url: Option<String>) -> Config {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Config {
             data_dir,
             database_url,
             time_zone: chrono_tz::Asia::Shanghai,
-            max_upload_bytes: 200 * 1024 * 1024,
-            max_decoded_secs: 8 * 3600,
-            short_call_ms: 5_000,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_decoded_secs: DEFAULT_MAX_DECODED_SECS,
+            short_call_ms: DEFAULT_SHORT_CALL_MS,
             decode_workers: cores,
-            session_ttl: Duration::from_secs(12 * 3600),
+            session_ttl: Duration::from_secs(DEFAULT_SESSION_HOURS * 3600),
             secure_cookie: false,
         }
     }

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
 use callgrade::app::{AppState, serve};
 use callgrade::config::Config;
+use callgrade::store::scratch::ScratchPostgres;
 use clap::{Parser, Subcommand};
 use futures::StreamExt;
 use serde_json::json;
@@ -56,7 +56,7 @@ async fn ingest(
     let wav = Arc::new(mulaw_call(call_seconds));
     let dir = tempfile::tempdir()?;
     let scratch = match &database_url {
-        Some(url) => Some(ScratchPg::create(url).await?),
+        Some(url) => Some(ScratchPostgres::create(url, "cg_bench").await?),
         None => None,
     };
     let config = Config::for_data_dir(
@@ -238,56 +238,6 @@ fn linear_to_mulaw(sample: i16) -> u8 {
     let exponent = (7 - (s.leading_zeros() as i32 - 17)).clamp(0, 7);
     let mantissa = (s >> (exponent + 3)) & 0x0F;
     !(sign | (exponent << 4) as u8 | mantissa as u8)
-}
-
-/// A scratch PostgreSQL database for one benchmark run.
-struct ScratchPg {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl ScratchPg {
-    async fn create(admin: &str) -> anyhow::Result<ScratchPg> {
-        use sqlx::Connection;
-        let name = format!("cg_bench_{}", hex::encode(rand::random::<[u8; 4]>()));
-        let mut conn = sqlx::PgConnection::connect(admin)
-            .await
-            .context("connecting to PostgreSQL")?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await?;
-        let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
-        Ok(ScratchPg {
-            url: format!("{base}/{name}"),
-            admin: admin.to_string(),
-            name,
-        })
-    }
-}
-
-impl Drop for ScratchPg {
-    fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                use sqlx::Connection;
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
-                        .execute(&mut conn)
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 #[cfg(test)]

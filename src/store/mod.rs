@@ -5,6 +5,7 @@
 //! start, migrations, connection set-up) [`Db`] hides it.
 
 pub mod recordings;
+pub mod scratch;
 pub mod sessions;
 pub mod tokens;
 pub mod users;

@@ -13,14 +13,21 @@ both_backends!(
     users_add_and_tokens_create_work_beside_the_server,
     org_import_is_idempotent_and_updates_changed_rows,
     bulk_import_is_idempotent_and_explains_rejections,
+    an_acknowledged_upload_survives_kill_9,
 );
 
-fn callgrade(app: &TestApp, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+/// The binary, pointed at the test's database.
+fn command(app: &TestApp) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_callgrade"));
     cmd.arg("--data-dir").arg(app.data_dir.path());
     if let Some(url) = &app.config.database_url {
         cmd.arg("--database-url").arg(url);
     }
+    cmd
+}
+
+fn callgrade(app: &TestApp, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    let mut cmd = command(app);
     cmd.args(args)
         .env_remove("CALLGRADE_DATABASE_URL")
         .stdin(Stdio::piped())
@@ -213,4 +220,55 @@ async fn bulk_import_is_idempotent_and_explains_rejections(db: TestDb) {
     )
     .await;
     assert_eq!(list["items"].as_array().unwrap().len(), accepted);
+}
+
+async fn an_acknowledged_upload_survives_kill_9(db: TestDb) {
+    use std::io::BufRead;
+    let app = TestApp::spawn(db).await;
+    let token = app.token("recorder").await;
+    // A second server process on the same database, killed without warning after the 201.
+    let mut child = command(&app)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("CALLGRADE_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .trim_start_matches("callgrade listening on ")
+        .trim_end_matches('/')
+        .to_string();
+    assert!(base.starts_with("http://"), "{line}");
+
+    let bytes = fixture("ima_adpcm_8k_mono.wav");
+    let form = reqwest::multipart::Form::new()
+        .text("metadata", meta("K-1", "agent-a1").to_string())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes.clone()).file_name("k.wav"),
+        );
+    let resp = client()
+        .post(format!("{base}/api/recordings"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (_, list) = get_json(&app.login("sup").await, &app.url("/api/recordings")).await;
+    assert_eq!(list["items"][0]["call_id"], "K-1");
+    let rec = callgrade::store::recordings::get_by_call_id(&app.state.db, "K-1")
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = std::fs::read(app.state.ingestor.blobs.path(&rec.blob_key).unwrap()).unwrap();
+    assert_eq!(stored, bytes);
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use callgrade::app::{AppState, serve};
 use callgrade::config::Config;
 use callgrade::store::Backend;
+use callgrade::store::scratch::ScratchPostgres;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -65,61 +66,6 @@ impl TestDb {
     }
 }
 
-/// A fresh PostgreSQL database, dropped when the test ends (pass or fail).
-pub struct PgDatabase {
-    admin_url: String,
-    name: String,
-    pub url: String,
-}
-
-impl PgDatabase {
-    pub async fn create(admin_url: &str) -> PgDatabase {
-        use sqlx::Connection;
-        let name = format!("cg_test_{}", hex::encode(rand::random::<[u8; 6]>()));
-        let mut conn = sqlx::PgConnection::connect(admin_url)
-            .await
-            .unwrap_or_else(|e| {
-                panic!("PostgreSQL at CALLGRADE_TEST_DATABASE_URL is unreachable: {e}")
-            });
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-        let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
-        PgDatabase {
-            admin_url: admin_url.to_string(),
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let admin = self.admin_url.clone();
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime; a separate thread gets its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                use sqlx::Connection;
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&mut conn)
-                    .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 pub struct TestApp {
     pub base: String,
     pub state: AppState,
@@ -128,7 +74,7 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     // Kept for their Drop: the data folder and the PostgreSQL database.
     pub data_dir: tempfile::TempDir,
-    _pg: Option<PgDatabase>,
+    _pg: Option<ScratchPostgres>,
 }
 
 /// The small organisation every test starts with: two teams, their leads and agents, and
@@ -157,7 +103,13 @@ impl TestApp {
         let data_dir = tempfile::tempdir().unwrap();
         let pg = match &db {
             TestDb::Sqlite => None,
-            TestDb::Postgres(url) => Some(PgDatabase::create(url).await),
+            TestDb::Postgres(url) => Some(
+                ScratchPostgres::create(url, "cg_test")
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!("PostgreSQL at CALLGRADE_TEST_DATABASE_URL is unusable: {e:#}")
+                    }),
+            ),
         };
         let mut config = Config::for_data_dir(
             data_dir.path().to_path_buf(),
