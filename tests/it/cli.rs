@@ -14,6 +14,7 @@ both_backends!(
     org_import_is_idempotent_and_updates_changed_rows,
     bulk_import_is_idempotent_and_explains_rejections,
     an_acknowledged_upload_survives_kill_9,
+    sigterm_stops_the_server_cleanly,
 );
 
 /// The binary, pointed at the test's database.
@@ -222,12 +223,10 @@ async fn bulk_import_is_idempotent_and_explains_rejections(db: TestDb) {
     assert_eq!(list["items"].as_array().unwrap().len(), accepted);
 }
 
-async fn an_acknowledged_upload_survives_kill_9(db: TestDb) {
+/// A second server process on the test's database; returns it and its base URL.
+fn spawn_server(app: &TestApp) -> (std::process::Child, String) {
     use std::io::BufRead;
-    let app = TestApp::spawn(db).await;
-    let token = app.token("recorder").await;
-    // A second server process on the same database, killed without warning after the 201.
-    let mut child = command(&app)
+    let mut child = command(app)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env_remove("CALLGRADE_DATABASE_URL")
         .stdout(Stdio::piped())
@@ -244,6 +243,14 @@ async fn an_acknowledged_upload_survives_kill_9(db: TestDb) {
         .trim_end_matches('/')
         .to_string();
     assert!(base.starts_with("http://"), "{line}");
+    (child, base)
+}
+
+async fn an_acknowledged_upload_survives_kill_9(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let token = app.token("recorder").await;
+    // Killed without warning right after the 201.
+    let (mut child, base) = spawn_server(&app);
 
     let bytes = fixture("ima_adpcm_8k_mono.wav");
     let form = reqwest::multipart::Form::new()
@@ -271,4 +278,36 @@ async fn an_acknowledged_upload_survives_kill_9(db: TestDb) {
         .unwrap();
     let stored = std::fs::read(app.state.ingestor.blobs.path(&rec.blob_key).unwrap()).unwrap();
     assert_eq!(stored, bytes);
+}
+
+async fn sigterm_stops_the_server_cleanly(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let (mut child, base) = spawn_server(&app);
+    let (status, _) = get_json(&client(), &format!("{base}/api/health")).await;
+    assert_eq!(status, StatusCode::OK);
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "still running 10 s after SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+    // It stopped accepting.
+    assert!(
+        client()
+            .get(format!("{base}/api/health"))
+            .send()
+            .await
+            .is_err()
+    );
 }
