@@ -1,0 +1,292 @@
+// End-to-end smoke test of the web app in a real Chromium.
+//
+//   node smoke.mjs BASE_URL
+//
+// Expects a fresh server (see tests/it/browser.rs) holding the standard test roster and, in
+// November 2026, two calls of agent-a1 (W-1, W-2) and one of agent-b1 (W-3).
+// Prints one line per passed step; on the first failure prints why and exits with code 1.
+
+import { chromium } from 'playwright-core';
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const MONTH = '2026-11';
+const STEP_TIMEOUT_MS = 15_000;
+const TOTAL_TIMEOUT_MS = 180_000;
+
+const base = (process.argv[2] ?? '').replace(/\/+$/, '');
+if (!/^https?:\/\//.test(base)) {
+  console.error('usage: node smoke.mjs BASE_URL   (e.g. http://127.0.0.1:8080)');
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------------------
+// Assertions
+
+class StepFailure extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'StepFailure';
+  }
+}
+
+function check(condition, message) {
+  if (!condition) throw new StepFailure(message);
+}
+
+const show = (value) => JSON.stringify(value);
+
+function checkEqual(actual, expected, what) {
+  check(show(actual) === show(expected), `${what}: expected ${show(expected)}, got ${show(actual)}`);
+}
+
+/** Polls `read` until `ok(value)` holds; fails with `what` and the last value seen. */
+async function eventually(read, ok, what, timeoutMs = STEP_TIMEOUT_MS) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await read();
+      if (ok(last)) return last;
+    } catch (err) {
+      last = `<error: ${err.message.split('\n')[0]}>`;
+    }
+    if (Date.now() > deadline) {
+      throw new StepFailure(`${what} (waited ${timeoutMs} ms; last value: ${show(last)})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+let stepNo = 0;
+function pass(description) {
+  stepNo += 1;
+  console.log(`ok ${stepNo} - ${description}`);
+}
+
+// ---------------------------------------------------------------------------
+// Page helpers
+
+const isVisible = (page, selector) => page.locator(selector).first().isVisible();
+
+async function waitVisible(page, selector, what) {
+  await eventually(() => isVisible(page, selector), Boolean, `${what}: ${selector} never became visible`);
+}
+
+async function showsLoginForm(page, what) {
+  await waitVisible(page, '#login-form', what);
+  checkEqual(await page.locator('#current-user').count(), 0, `${what}: #current-user elements`);
+  checkEqual(await page.locator('#logout').count(), 0, `${what}: #logout buttons`);
+}
+
+async function logIn(page, username, password) {
+  await page.locator('#username').fill(username);
+  await page.locator('#password').fill(password);
+  await page.locator('#login-form [type=submit]').click();
+}
+
+/** Waits until the recordings list has finished loading, then returns its rows. */
+async function settledRows(page, what) {
+  await eventually(
+    () => page.evaluate(() => {
+      const table = document.querySelector('#recordings-table');
+      const loading = document.querySelector('#recordings-loading');
+      return Boolean(table && loading && loading.hidden && !table.hasAttribute('aria-busy'));
+    }),
+    Boolean,
+    `${what}: the recordings list never finished loading`,
+  );
+  const listError = page.locator('#recordings-error');
+  if (await listError.isVisible()) {
+    throw new StepFailure(`${what}: the list shows an error: ${show(await listError.innerText())}`);
+  }
+  return page.locator('#recordings-table tbody tr[data-recording-id]').evaluateAll((rows) =>
+    rows.map((row) => ({
+      id: row.dataset.recordingId,
+      callId: row.cells[1]?.textContent.trim(),
+      agent: row.querySelector('.agent-username')?.textContent.trim(),
+    })),
+  );
+}
+
+/** Shows the test month in the recordings list (the default is the current month). */
+async function showTestMonth(page, what) {
+  const month = page.locator('#filter-month');
+  await waitVisible(page, '#filter-month', what);
+  if ((await month.inputValue()) !== MONTH) {
+    await month.fill(MONTH);
+    await eventually(() => page.evaluate(() => location.hash), (h) => h.includes(`month=${MONTH}`),
+      `${what}: after choosing ${MONTH} the URL should carry month=${MONTH}`);
+  }
+  checkEqual(await month.inputValue(), MONTH, `${what}: #filter-month value`);
+  return settledRows(page, what);
+}
+
+const sortedCallIds = (rows) => rows.map((r) => r.callId).sort();
+const htmlLang = (page) => page.evaluate(() => document.documentElement.lang);
+const CJK = /[\u3400-\u9fff]/;
+
+// ---------------------------------------------------------------------------
+// Scenario
+
+async function scenario(page) {
+  // --- login page, wrong password
+  await page.goto(`${base}/`);
+  await showsLoginForm(page, 'first visit');
+  checkEqual(await htmlLang(page), 'en', 'first visit: <html lang>');
+  pass('the login form appears on first visit');
+
+  await logIn(page, 'agent-a1', 'not-the-password');
+  const loginError = page.locator('#login-error');
+  await waitVisible(page, '#login-error', 'wrong password');
+  checkEqual(await loginError.getAttribute('data-error-code'), 'invalid_credentials',
+    'wrong password: #login-error data-error-code');
+  check((await loginError.innerText()).trim() !== '', 'wrong password: #login-error has no text');
+  checkEqual(await page.locator('#current-user').count(), 0, 'wrong password: #current-user elements');
+  pass('a wrong password shows #login-error with code invalid_credentials');
+
+  // --- agent
+  await logIn(page, 'agent-a1', 'pw-agent-a11234');
+  await waitVisible(page, '#current-user', 'agent login');
+  check(!(await loginError.isVisible()), 'agent login: #login-error is still visible');
+  const agentUser = page.locator('#current-user');
+  const agentText = await agentUser.innerText();
+  check(agentText.includes('Agent Li'), `agent login: #current-user should name Agent Li, shows ${show(agentText)}`);
+  checkEqual(await agentUser.getAttribute('data-role'), 'agent', 'agent login: #current-user data-role');
+  pass('agent-a1 logs in and #current-user shows Agent Li');
+
+  const agentRows = await showTestMonth(page, 'agent list');
+  checkEqual(agentRows.length, 2, `agent list for ${MONTH}: number of rows`);
+  checkEqual(sortedCallIds(agentRows), ['W-1', 'W-2'], `agent list for ${MONTH}: call ids`);
+  checkEqual([...new Set(agentRows.map((r) => r.agent))], ['agent-a1'], 'agent list: agents shown');
+  check(!(await isVisible(page, '#empty-state')), 'agent list: #empty-state is visible next to rows');
+  checkEqual(await page.locator('#filter-agent').count(), 0, 'agent list: #filter-agent elements for an agent');
+  pass(`the agent sees exactly their 2 calls for ${MONTH} and no agent filter`);
+
+  // --- language
+  const logoutButton = page.locator('#logout');
+  const englishLogout = (await logoutButton.innerText()).trim();
+  await page.locator('#lang-switch').selectOption('zh-CN');
+  await eventually(() => htmlLang(page), (l) => l === 'zh-CN', 'after switching: <html lang>');
+  const chineseLogout = await eventually(
+    async () => (await logoutButton.innerText()).trim(),
+    (text) => text !== englishLogout && CJK.test(text),
+    `after switching: #logout text should turn Chinese (English was ${show(englishLogout)})`,
+  );
+  const heading = (await page.locator('#app h1').first().innerText()).trim();
+  check(CJK.test(heading), `after switching: the page heading should be Chinese, is ${show(heading)}`);
+  checkEqual((await settledRows(page, 'after switching')).length, 2, 'after switching: number of rows');
+  pass(`switching to zh-CN sets <html lang> and translates the page (${chineseLogout})`);
+
+  await page.reload();
+  await waitVisible(page, '#current-user', 'reload');
+  checkEqual(await htmlLang(page), 'zh-CN', 'after reload: <html lang>');
+  checkEqual(await page.locator('#lang-switch').inputValue(), 'zh-CN', 'after reload: #lang-switch value');
+  checkEqual((await logoutButton.innerText()).trim(), chineseLogout, 'after reload: #logout text');
+  checkEqual(await page.evaluate(() => localStorage.getItem('callgrade.lang')), 'zh-CN',
+    'after reload: stored language');
+  checkEqual((await settledRows(page, 'after reload')).length, 2, 'after reload: number of rows');
+  pass('after a reload the language is still zh-CN and the session is kept');
+
+  // --- logout
+  await logoutButton.click();
+  await showsLoginForm(page, 'logout');
+  pass('logging out shows the login form');
+
+  await page.goto(`${base}/#/recordings`);
+  await page.reload(); // a fresh page load, so the app asks the server for the session
+  await showsLoginForm(page, 'recordings after logout');
+  checkEqual(await page.locator('#recordings-table').count(), 0, 'recordings after logout: tables');
+  const meStatus = await page.evaluate(async () => (await fetch('/api/me')).status);
+  checkEqual(meStatus, 401, 'after logout: status of GET /api/me');
+  pass('after logout #/recordings shows the login form and the session is gone on the server');
+
+  // --- team lead
+  await logIn(page, 'lead-a', 'pw-lead-a1234');
+  await waitVisible(page, '#current-user', 'lead login');
+  checkEqual(await page.locator('#current-user').getAttribute('data-role'), 'team_lead',
+    'lead login: #current-user data-role');
+  const leadRows = await showTestMonth(page, 'lead list');
+  const agentFilter = page.locator('#filter-agent');
+  check((await agentFilter.count()) === 1, 'lead list: #filter-agent should exist for a team lead');
+  const agentOptions = await eventually(
+    () => agentFilter.locator('option').evaluateAll((options) =>
+      options.map((o) => o.value).filter(Boolean).sort()),
+    (values) => values.length > 0,
+    'lead list: #filter-agent never listed any agent',
+  );
+  checkEqual(agentOptions, ['agent-a1', 'agent-a2'], 'lead list: agents in #filter-agent');
+  pass('the team lead has an agent filter listing agent-a1 and agent-a2 only');
+
+  checkEqual(leadRows.length, 2, `lead list for ${MONTH}: number of rows`);
+  checkEqual(sortedCallIds(leadRows), ['W-1', 'W-2'], `lead list for ${MONTH}: call ids`);
+  pass(`the team lead sees team A's 2 calls for ${MONTH} and not agent-b1's`);
+
+  await agentFilter.selectOption('agent-a2');
+  checkEqual((await settledRows(page, 'filter agent-a2')).length, 0, 'filter agent-a2: number of rows');
+  await waitVisible(page, '#empty-state', 'filter agent-a2');
+  await agentFilter.selectOption('');
+  checkEqual((await settledRows(page, 'filter all agents')).length, 2, 'filter all agents: number of rows');
+  check(!(await isVisible(page, '#empty-state')), 'filter all agents: #empty-state is still visible');
+  pass('filtering by an agent without calls shows #empty-state; all agents shows 2 rows again');
+}
+
+// ---------------------------------------------------------------------------
+// Runner
+
+/** Console errors a healthy run produces: the browser's log line for an expected 401. */
+function isExpectedConsoleError(msg) {
+  return /status of 401/.test(msg.text()) && new URL(msg.location().url || base, base).pathname.startsWith('/api/');
+}
+
+async function main() {
+  const watchdog = setTimeout(() => {
+    console.error(`FAIL: the smoke test did not finish within ${TOTAL_TIMEOUT_MS / 1000} s`);
+    process.exit(1);
+  }, TOTAL_TIMEOUT_MS);
+  watchdog.unref();
+
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync',
+    ],
+  });
+  const pageErrors = [];
+  const consoleErrors = [];
+  const consoleLog = [];
+  let page;
+  try {
+    // A fixed locale: the app picks its language from navigator.language until one is chosen.
+    const context = await browser.newContext({ locale: 'en-US', timezoneId: 'Asia/Shanghai' });
+    context.setDefaultTimeout(STEP_TIMEOUT_MS);
+    page = await context.newPage();
+    page.on('pageerror', (err) => pageErrors.push(err.stack || String(err)));
+    page.on('console', (msg) => {
+      const line = `[${msg.type()}] ${msg.text()} (${msg.location().url || 'no url'})`;
+      consoleLog.push(line);
+      if (msg.type() === 'error' && !isExpectedConsoleError(msg)) consoleErrors.push(line);
+    });
+
+    await scenario(page);
+
+    check(pageErrors.length === 0, `uncaught page errors:\n  ${pageErrors.join('\n  ')}`);
+    check(consoleErrors.length === 0, `unexpected console errors:\n  ${consoleErrors.join('\n  ')}`);
+    pass('no uncaught page errors and no console errors besides expected 401s');
+  } catch (err) {
+    console.error(`FAIL (after step ${stepNo}): ${err instanceof StepFailure ? err.message : err.stack}`);
+    if (page && !page.isClosed()) {
+      const url = page.url();
+      const text = await page.locator('body').innerText({ timeout: 2_000 }).catch(() => '<unavailable>');
+      console.error(`page URL: ${url}\npage text:\n${text.slice(0, 2_000)}`);
+    }
+    if (pageErrors.length) console.error(`page errors:\n  ${pageErrors.join('\n  ')}`);
+    if (consoleLog.length) console.error(`console:\n  ${consoleLog.join('\n  ')}`);
+    process.exitCode = 1;
+  } finally {
+    await browser.close();
+    clearTimeout(watchdog);
+  }
+}
+
+await main();

@@ -1,0 +1,88 @@
+//! The web app in a real Chromium: `tests/browser/smoke.mjs` (Playwright) drives login,
+//! the recordings list, the language switch and logout against a server started here.
+//!
+//! Needs Node.js, `/usr/bin/chromium` and `npm ci --prefix tests/browser`. Without them the
+//! test is skipped, except under `CI=true`, where it fails instead.
+
+use std::path::Path;
+use std::process::Command;
+
+use reqwest::StatusCode;
+
+use crate::helpers::{Auth, TestApp, TestDb, fixture, meta, upload};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// What is missing to run the browser test, as "what to install" hints.
+fn missing_prerequisites(browser_dir: &Path) -> Vec<String> {
+    let mut missing = Vec::new();
+    let node_runs = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !node_runs {
+        missing.push("Node.js (`node` on PATH; e.g. `apt-get install -y nodejs npm`)".to_string());
+    }
+    if !Path::new(CHROMIUM).exists() {
+        missing.push(format!(
+            "Chromium at {CHROMIUM} (`apt-get install -y chromium`)"
+        ));
+    }
+    if !browser_dir.join("node_modules/playwright-core").is_dir() {
+        missing.push("playwright-core (`npm ci --prefix tests/browser`)".to_string());
+    }
+    missing
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_app_works_in_chromium() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let missing = missing_prerequisites(&root.join("tests/browser"));
+    if !missing.is_empty() {
+        let what = missing.join("; ");
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true but the browser test cannot run; install: {what}");
+        }
+        eprintln!("skipping the browser test; to run it, install: {what}");
+        return;
+    }
+
+    // Browser behaviour does not depend on the backend: SQLite is enough.
+    let app = TestApp::spawn(TestDb::Sqlite).await;
+    let token = app.token("recorder").await;
+    for (call_id, agent) in [
+        ("W-1", "agent-a1"),
+        ("W-2", "agent-a1"),
+        ("W-3", "agent-b1"),
+    ] {
+        let (status, body) = upload(
+            &app,
+            &Auth::Token(&token),
+            &meta(call_id, agent),
+            fixture("mulaw_8k_mono.wav"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "upload {call_id}: {body}");
+    }
+
+    let base = app.base.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg("tests/browser/smoke.mjs")
+            .arg(&base)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("could not start `node tests/browser/smoke.mjs`");
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the browser smoke test failed ({}).\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        output.status
+    );
+    print!("{stdout}");
+}
