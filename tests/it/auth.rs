@@ -40,35 +40,25 @@ async fn login_sets_a_safe_cookie_and_logout_ends_the_session(db: TestDb) {
     // The raw cookie works until logout, and not after: the server forgot it.
     let value = cookie.split(';').next().unwrap().to_string();
     let raw = reqwest::Client::new();
-    let me = raw
-        .get(app.url("/api/me"))
-        .header("cookie", &value)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status(), StatusCode::OK);
-    let out = raw
-        .post(app.url("/api/logout"))
-        .header("cookie", &value)
-        .send()
-        .await
-        .unwrap();
+    let send = |method: reqwest::Method, path: &str| {
+        raw.request(method, app.url(path))
+            .header("cookie", &value)
+            .send()
+    };
+    assert_eq!(
+        send(reqwest::Method::GET, "/api/me")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let out = send(reqwest::Method::POST, "/api/logout").await.unwrap();
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
-    let me = raw
-        .get(app.url("/api/me"))
-        .header("cookie", &value)
-        .send()
-        .await
-        .unwrap();
+    let me = send(reqwest::Method::GET, "/api/me").await.unwrap();
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
     let body: serde_json::Value = me.json().await.unwrap();
     assert_eq!(code(&body), "unauthenticated");
-    let list = raw
-        .get(app.url("/api/recordings"))
-        .header("cookie", &value)
-        .send()
-        .await
-        .unwrap();
+    let list = send(reqwest::Method::GET, "/api/recordings").await.unwrap();
     assert_eq!(list.status(), StatusCode::UNAUTHORIZED);
 }
 

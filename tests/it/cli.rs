@@ -54,20 +54,17 @@ fn callgrade(app: &TestApp, args: &[&str], stdin: Option<&str>) -> (bool, String
 
 async fn users_add_and_tokens_create_work_beside_the_server(db: TestDb) {
     let app = TestApp::spawn(db).await;
-    let (ok, out, err) = callgrade(
-        &app,
-        &[
-            "users",
-            "add",
-            "agent-a9",
-            "--role",
-            "agent",
-            "--team",
-            "team-a",
-            "--password-stdin",
-        ],
-        Some("a-long-secret\n"),
-    );
+    let add_a9 = [
+        "users",
+        "add",
+        "agent-a9",
+        "--role",
+        "agent",
+        "--team",
+        "team-a",
+        "--password-stdin",
+    ];
+    let (ok, out, err) = callgrade(&app, &add_a9, Some("a-long-secret\n"));
     assert!(ok, "{out}{err}");
     let resp = client()
         .post(app.url("/api/login"))
@@ -77,20 +74,7 @@ async fn users_add_and_tokens_create_work_beside_the_server(db: TestDb) {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 
-    let (ok, _, err) = callgrade(
-        &app,
-        &[
-            "users",
-            "add",
-            "agent-a9",
-            "--role",
-            "agent",
-            "--team",
-            "team-a",
-            "--password-stdin",
-        ],
-        Some("another-secret\n"),
-    );
+    let (ok, _, err) = callgrade(&app, &add_a9, Some("another-secret\n"));
     assert!(!ok);
     assert!(err.contains("already exists"), "{err}");
     let (ok, _, err) = callgrade(
