@@ -4,6 +4,7 @@
 //! (see `ingest`), with panics caught, because a malicious or broken file must never take
 //! the server down.
 
+pub mod decode;
 pub mod probe;
 pub mod wav_repair;
 

@@ -181,22 +181,29 @@ async fn bulk_import_is_idempotent_and_explains_rejections(db: TestDb) {
     let audio = fixtures.join("audio");
     let (ok, out, err) = callgrade(&app, &["import", audio.to_str().unwrap()], None);
     assert!(ok, "{out}{err}");
-    // GSM 6.10 and Opus are refused as unsupported until their decoders exist.
-    let accepted = rows - 2;
+    // GSM 6.10 is refused as unsupported until its decoder exists.
+    let unsupported = ["gsm_8k_mono.wav"];
+    let accepted = rows - unsupported.len();
+    let rejected = unsupported.len();
     assert!(
-        out.contains(&format!("accepted {accepted}, duplicates 0, rejected 2")),
+        out.contains(&format!(
+            "accepted {accepted}, duplicates 0, rejected {rejected}"
+        )),
         "{out}"
     );
-    assert!(out.contains("unsupported_codec: 2"), "{out}");
-    assert!(
-        out.contains("gsm_8k_mono.wav") && out.contains("opus_8k_mono.opus"),
-        "{out}"
-    );
+    for file in unsupported {
+        assert!(
+            out.contains(file) && out.contains("unsupported_codec"),
+            "{out}"
+        );
+    }
 
     let (ok, out, _) = callgrade(&app, &["import", audio.to_str().unwrap()], None);
     assert!(ok);
     assert!(
-        out.contains(&format!("accepted 0, duplicates {accepted}, rejected 2")),
+        out.contains(&format!(
+            "accepted 0, duplicates {accepted}, rejected {rejected}"
+        )),
         "{out}"
     );
     let (_, list) = get_json(

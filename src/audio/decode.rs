@@ -1,0 +1,311 @@
+//! Decoded audio as a stream of 16-bit interleaved PCM that can start at any frame.
+//!
+//! One reader serves ingest (which counts every frame), the waveform and analysis, and the
+//! player's byte ranges, so the length stored at ingest is exactly the length streamed.
+//!
+//! Seeking: a container seek lands at or before the target; for codecs whose output depends
+//! on earlier packets (MP3's bit reservoir, the MDCT overlap of Vorbis/AAC, Opus' predictors)
+//! the seek aims a little earlier still (`PREROLL_SECONDS`), and frames before the target are
+//! decoded and dropped, placed by packet timestamp. Output after a seek is then the same as
+//! the continuous decode. Only when the container cannot seek at all is the file decoded
+//! again from the start.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::codecs::registry::CodecRegistry;
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo, TrackType};
+use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptions};
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::units::Timestamp;
+
+use super::probe::AudioError;
+use super::wav_repair::{self, WavRepair};
+
+/// How far before a seek target decoding starts, so decoder state has settled by the target.
+const PREROLL_SECONDS: f64 = 0.25;
+
+/// Every decoder callgrade knows: symphonia's own, plus Opus through libopus.
+pub fn codecs() -> &'static CodecRegistry {
+    static REGISTRY: LazyLock<CodecRegistry> = LazyLock::new(|| {
+        let mut registry = CodecRegistry::new();
+        symphonia::default::register_enabled_codecs(&mut registry);
+        registry.register_audio_decoder::<symphonia_adapter_libopus::OpusDecoder>();
+        registry
+    });
+    &REGISTRY
+}
+
+/// Decoded audio, readable in order from any starting frame.
+pub trait PcmStream: Send {
+    fn sample_rate(&self) -> u32;
+    fn channels(&self) -> usize;
+    /// Positions the stream so that the next `read` starts exactly at `frame`.
+    fn seek(&mut self, frame: u64) -> Result<(), AudioError>;
+    /// Appends the next decoded frames (interleaved) to `out` and returns how many frames were
+    /// appended; 0 at the end.
+    fn read(&mut self, out: &mut Vec<i16>) -> Result<usize, AudioError>;
+    /// Problems met while reading so far (corrupt packets skipped, early end).
+    fn damage(&self) -> &Damage;
+}
+
+/// What went wrong while decoding, for the `damaged` flag and its reason.
+#[derive(Clone, Debug, Default)]
+pub struct Damage {
+    pub bad_packets: u64,
+    pub first_error: Option<String>,
+    pub ended_abruptly: bool,
+}
+
+/// What the container and codec say about the audio, before decoding it.
+#[derive(Clone, Debug)]
+pub struct Described {
+    pub container: String,
+    pub codec: String,
+    /// Frame count the header declares, when it declares one.
+    pub promised_frames: Option<u64>,
+    pub max_frames_per_packet: u64,
+    /// Set when a WAV header promised more than the file holds (see `wav_repair`).
+    pub repair: Option<WavRepair>,
+}
+
+pub fn open(path: &Path) -> Result<(Box<dyn PcmStream>, Described), AudioError> {
+    let stream = SymphoniaStream::open(path)?;
+    let described = stream.described.clone();
+    Ok((Box::new(stream), described))
+}
+
+struct SymphoniaStream {
+    path: PathBuf,
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn AudioDecoder>,
+    track_id: u32,
+    rate: u32,
+    channels: usize,
+    described: Described,
+    /// Frames before this absolute position are decoded but not returned (after a seek).
+    discard_until: u64,
+    /// Absolute frame index of the next frame `read` returns, when known.
+    next_frame: u64,
+    scratch: Vec<i16>,
+    damage: Damage,
+}
+
+fn source_for(path: &Path) -> Result<(Box<dyn MediaSource>, Option<WavRepair>), AudioError> {
+    let mut file = File::open(path)
+        .map_err(|e| AudioError::Invalid(format!("cannot read the recording: {e}")))?;
+    let repair = wav_repair::check(&mut file)
+        .map_err(|e| AudioError::Invalid(format!("cannot read the recording: {e}")))?;
+    let source: Box<dyn MediaSource> = match &repair {
+        Some(r) => Box::new(wav_repair::PatchedSource::new(file, r)),
+        None => Box::new(file),
+    };
+    Ok((source, repair))
+}
+
+impl SymphoniaStream {
+    fn open(path: &Path) -> Result<SymphoniaStream, AudioError> {
+        let (source, repair) = source_for(path)?;
+        let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
+        // No hint from the name: the content alone decides.
+        let format = symphonia::default::get_probe()
+            .probe(
+                &Hint::new(),
+                mss,
+                FormatOptions::default(),
+                MetadataOptions::default(),
+            )
+            .map_err(|e| probe_error(&e))?;
+        let container = format.format_info().short_name.to_string();
+        let track = format.default_track(TrackType::Audio).ok_or_else(|| {
+            AudioError::Invalid(format!("the {container} file has no audio track"))
+        })?;
+        let track_id = track.id;
+        let promised_frames = track.num_frames;
+        let params = track
+            .codec_params
+            .as_ref()
+            .and_then(|p| p.audio())
+            .ok_or_else(|| AudioError::Invalid(format!("the {container} file has no audio track")))?
+            .clone();
+        if params.sample_rate == Some(0) {
+            return Err(AudioError::Invalid(
+                "the header declares a sample rate of 0 Hz".into(),
+            ));
+        }
+        if params.channels.as_ref().is_some_and(|c| c.count() == 0) {
+            return Err(AudioError::Invalid("the header declares 0 channels".into()));
+        }
+        let decoder = codecs()
+            .make_audio_decoder(&params, &AudioDecoderOptions::default().gapless(true))
+            .map_err(|e| match e {
+                SymError::Unsupported(what) => AudioError::Unsupported(format!(
+                    "the {container} file uses a codec callgrade cannot decode yet ({what})"
+                )),
+                other => AudioError::Invalid(format!("the codec parameters are invalid: {other}")),
+            })?;
+        let codec = decoder.codec_info().short_name.to_string();
+        Ok(SymphoniaStream {
+            path: path.to_path_buf(),
+            rate: params.sample_rate.unwrap_or(0),
+            channels: params.channels.as_ref().map_or(0, |c| c.count()),
+            described: Described {
+                container,
+                codec,
+                promised_frames,
+                max_frames_per_packet: params.max_frames_per_packet.unwrap_or(0),
+                repair,
+            },
+            format,
+            decoder,
+            track_id,
+            discard_until: 0,
+            next_frame: 0,
+            scratch: Vec::new(),
+            damage: Damage::default(),
+        })
+    }
+
+    /// Starts over from the first frame (only for containers that cannot seek).
+    fn restart(&mut self) -> Result<(), AudioError> {
+        let fresh = SymphoniaStream::open(&self.path)?;
+        let damage = std::mem::take(&mut self.damage);
+        *self = fresh;
+        self.damage = damage;
+        Ok(())
+    }
+}
+
+impl PcmStream for SymphoniaStream {
+    fn sample_rate(&self) -> u32 {
+        self.rate
+    }
+
+    fn channels(&self) -> usize {
+        self.channels
+    }
+
+    fn damage(&self) -> &Damage {
+        &self.damage
+    }
+
+    fn seek(&mut self, frame: u64) -> Result<(), AudioError> {
+        if frame == self.next_frame {
+            return Ok(());
+        }
+        let preroll = (PREROLL_SECONDS * f64::from(self.rate)) as u64;
+        let aim = frame.saturating_sub(preroll.max(2 * self.described.max_frames_per_packet));
+        let seeked = if aim == 0 {
+            Err(SymError::SeekError(
+                symphonia::core::errors::SeekErrorKind::OutOfRange,
+            ))
+        } else {
+            self.format.seek(
+                SeekMode::Accurate,
+                SeekTo::Timestamp {
+                    ts: Timestamp::from(aim as i64),
+                    track_id: self.track_id,
+                },
+            )
+        };
+        match seeked {
+            Ok(_) => self.decoder.reset(),
+            Err(_) => self.restart()?,
+        }
+        self.discard_until = frame;
+        self.next_frame = frame;
+        Ok(())
+    }
+
+    fn read(&mut self, out: &mut Vec<i16>) -> Result<usize, AudioError> {
+        loop {
+            let packet = match self.format.next_packet() {
+                Ok(Some(packet)) => packet,
+                Ok(None) => return Ok(0),
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    self.damage.ended_abruptly = true;
+                    return Ok(0);
+                }
+                Err(SymError::ResetRequired) => return Ok(0),
+                Err(e) => {
+                    self.damage.first_error.get_or_insert_with(|| e.to_string());
+                    self.damage.ended_abruptly = true;
+                    return Ok(0);
+                }
+            };
+            if packet.track_id != self.track_id {
+                continue;
+            }
+            // Where this packet's first output frame sits on the timeline (after the
+            // decoder's gapless trim).
+            let start = (packet.pts.get() + packet.trim_start.get() as i64).max(0) as u64;
+            let decoded = match self.decoder.decode(&packet) {
+                Ok(buf) => buf,
+                Err(SymError::DecodeError(msg)) => {
+                    self.damage.bad_packets += 1;
+                    self.damage
+                        .first_error
+                        .get_or_insert_with(|| msg.to_string());
+                    continue;
+                }
+                Err(SymError::IoError(e)) => {
+                    self.damage.bad_packets += 1;
+                    self.damage.first_error.get_or_insert_with(|| e.to_string());
+                    continue;
+                }
+                Err(SymError::Unsupported(what)) => {
+                    return Err(AudioError::Unsupported(format!(
+                        "the {} stream uses a feature callgrade cannot decode yet ({what})",
+                        self.described.codec
+                    )));
+                }
+                Err(e) => {
+                    self.damage.first_error.get_or_insert_with(|| e.to_string());
+                    self.damage.ended_abruptly = true;
+                    return Ok(0);
+                }
+            };
+            let frames = decoded.frames();
+            if frames == 0 {
+                continue;
+            }
+            let spec = decoded.spec();
+            self.rate = spec.rate();
+            self.channels = spec.channels().count();
+            decoded.copy_to_vec_interleaved(&mut self.scratch);
+            let end = start + frames as u64;
+            if end <= self.discard_until {
+                continue;
+            }
+            let skip = self.discard_until.saturating_sub(start) as usize;
+            self.discard_until = 0;
+            out.extend_from_slice(&self.scratch[skip * self.channels..]);
+            let n = frames - skip;
+            self.next_frame += n as u64;
+            return Ok(n);
+        }
+    }
+}
+
+pub(crate) fn probe_error(e: &SymError) -> AudioError {
+    match e {
+        SymError::Unsupported(what) if what.contains("no suitable format reader") => {
+            AudioError::Invalid(
+                "not a recognised audio file (the content is not WAV, MP3, Ogg, FLAC, MP4/M4A, \
+                 AIFF, CAF or Matroska)"
+                    .into(),
+            )
+        }
+        SymError::Unsupported(what) => AudioError::Unsupported(format!(
+            "the file is audio in a form callgrade cannot decode yet ({what})"
+        )),
+        SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            AudioError::Invalid("the file ends inside its header".into())
+        }
+        other => AudioError::Invalid(format!("the audio header is invalid: {other}")),
+    }
+}
