@@ -1,6 +1,9 @@
-//! Benchmarks with figures the issues ask for. `cargo run --release --bin bench -- ingest`
+//! Benchmarks with figures the issues ask for:
+//! `cargo run --release --bin bench -- ingest` and `... -- audio`.
 //!
 //! The last line printed is a JSON object with the figures, for scripts and closing notes.
+
+mod audio;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -33,6 +36,13 @@ enum Bench {
         #[arg(long, default_value_t = 240)]
         call_seconds: u32,
     },
+    /// Decode speed per codec against ffmpeg on the same 12-minute files, and the streaming
+    /// endpoint's time to first byte, seeks and many concurrent listeners.
+    Audio {
+        /// Length of the generated test calls, in minutes.
+        #[arg(long, default_value_t = 12)]
+        minutes: u32,
+    },
 }
 
 #[tokio::main]
@@ -44,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             call_seconds,
         } => ingest(database_url, count, concurrency, call_seconds).await,
+        Bench::Audio { minutes } => audio::run(minutes).await,
     }
 }
 
@@ -177,7 +188,7 @@ async fn ingest(
     Ok(())
 }
 
-fn round3(x: f64) -> f64 {
+pub fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
