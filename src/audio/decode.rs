@@ -29,6 +29,9 @@ use super::wav_repair::{self, WavRepair};
 /// How far before a seek target decoding starts, so decoder state has settled by the target.
 const PREROLL_SECONDS: f64 = 0.25;
 
+/// Segment length of the canonical decode for codecs that are not bit-exact after a reset.
+const CHECKPOINT_SECONDS: u64 = 4;
+
 /// Every decoder callgrade knows: symphonia's own, plus Opus through libopus.
 pub fn codecs() -> &'static CodecRegistry {
     static REGISTRY: LazyLock<CodecRegistry> = LazyLock::new(|| {
@@ -89,8 +92,17 @@ struct SymphoniaStream {
     described: Described,
     /// Frames before this absolute position are decoded but not returned (after a seek).
     discard_until: u64,
-    /// Absolute frame index of the next frame `read` returns, when known.
+    /// Absolute frame index of the next frame `read` returns.
     next_frame: u64,
+    /// The container timestamp of output frame 0, learnt from the first packet: decoders
+    /// may drop frames of their own (Opus pre-skip) that packet timestamps still count.
+    origin: Option<i64>,
+    /// For codecs whose output after a reset never becomes bit-identical to the continuous
+    /// decode (libopus' float filters), the canonical output itself restarts the decoder
+    /// every `checkpoint` frames, so a seek reproduces it exactly; `next_checkpoint` is the
+    /// next restart of the sequential read.
+    checkpoint: Option<u64>,
+    next_checkpoint: u64,
     scratch: Vec<i16>,
     damage: Damage,
 }
@@ -149,6 +161,8 @@ impl SymphoniaStream {
                 other => AudioError::Invalid(format!("the codec parameters are invalid: {other}")),
             })?;
         let codec = decoder.codec_info().short_name.to_string();
+        let checkpoint = (codec == "opus")
+            .then(|| CHECKPOINT_SECONDS * u64::from(params.sample_rate.unwrap_or(48_000)));
         Ok(SymphoniaStream {
             path: path.to_path_buf(),
             rate: params.sample_rate.unwrap_or(0),
@@ -165,9 +179,49 @@ impl SymphoniaStream {
             track_id,
             discard_until: 0,
             next_frame: 0,
+            origin: None,
+            checkpoint,
+            next_checkpoint: checkpoint.unwrap_or(u64::MAX),
             scratch: Vec::new(),
             damage: Damage::default(),
         })
+    }
+
+    /// Repositions the decoder so output resumes exactly at `frame`: seek the container a
+    /// little before it (before its checkpoint, for checkpointed codecs), reset the decoder,
+    /// and drop the frames before `frame` as they decode.
+    fn jump(&mut self, frame: u64) -> Result<(), AudioError> {
+        let origin = self.origin.unwrap_or(0);
+        let base = match self.checkpoint {
+            Some(k) => frame / k * k,
+            None => frame,
+        };
+        let preroll = ((PREROLL_SECONDS * f64::from(self.rate)) as u64)
+            .max(2 * self.described.max_frames_per_packet);
+        let aim = (base.saturating_sub(preroll) as i64).saturating_add(origin);
+        let seeked = if base == 0 || aim <= origin {
+            None
+        } else {
+            self.format
+                .seek(
+                    SeekMode::Accurate,
+                    SeekTo::Timestamp {
+                        ts: Timestamp::from(aim),
+                        track_id: self.track_id,
+                    },
+                )
+                .ok()
+        };
+        match seeked {
+            Some(_) => self.decoder.reset(),
+            None => self.restart()?,
+        }
+        self.discard_until = frame;
+        self.next_frame = frame;
+        if let Some(k) = self.checkpoint {
+            self.next_checkpoint = base + k;
+        }
+        Ok(())
     }
 
     /// Starts over from the first frame (only for containers that cannot seek).
@@ -197,28 +251,12 @@ impl PcmStream for SymphoniaStream {
         if frame == self.next_frame {
             return Ok(());
         }
-        let preroll = (PREROLL_SECONDS * f64::from(self.rate)) as u64;
-        let aim = frame.saturating_sub(preroll.max(2 * self.described.max_frames_per_packet));
-        let seeked = if aim == 0 {
-            Err(SymError::SeekError(
-                symphonia::core::errors::SeekErrorKind::OutOfRange,
-            ))
-        } else {
-            self.format.seek(
-                SeekMode::Accurate,
-                SeekTo::Timestamp {
-                    ts: Timestamp::from(aim as i64),
-                    track_id: self.track_id,
-                },
-            )
-        };
-        match seeked {
-            Ok(_) => self.decoder.reset(),
-            Err(_) => self.restart()?,
+        if self.origin.is_none() {
+            // Learn the timeline from the first packet before jumping away from it.
+            let mut first = Vec::new();
+            self.read(&mut first)?;
         }
-        self.discard_until = frame;
-        self.next_frame = frame;
-        Ok(())
+        self.jump(frame)
     }
 
     fn read(&mut self, out: &mut Vec<i16>) -> Result<usize, AudioError> {
@@ -240,9 +278,10 @@ impl PcmStream for SymphoniaStream {
             if packet.track_id != self.track_id {
                 continue;
             }
-            // Where this packet's first output frame sits on the timeline (after the
-            // decoder's gapless trim).
-            let start = (packet.pts.get() + packet.trim_start.get() as i64).max(0) as u64;
+            let raw_start = packet.pts.get() + packet.trim_start.get() as i64;
+            let expected = packet.dur.get() as i64
+                - packet.trim_start.get() as i64
+                - packet.trim_end.get() as i64;
             let decoded = match self.decoder.decode(&packet) {
                 Ok(buf) => buf,
                 Err(SymError::DecodeError(msg)) => {
@@ -273,6 +312,11 @@ impl PcmStream for SymphoniaStream {
             if frames == 0 {
                 continue;
             }
+            // Frames the decoder itself dropped from the front of this packet.
+            let dropped = (expected - frames as i64).max(0);
+            let origin = *self.origin.get_or_insert(raw_start + dropped);
+            // Where this packet's first output frame sits in the output.
+            let start = (raw_start + dropped - origin).max(0) as u64;
             let spec = decoded.spec();
             self.rate = spec.rate();
             self.channels = spec.channels().count();
@@ -283,9 +327,21 @@ impl PcmStream for SymphoniaStream {
             }
             let skip = self.discard_until.saturating_sub(start) as usize;
             self.discard_until = 0;
-            out.extend_from_slice(&self.scratch[skip * self.channels..]);
-            let n = frames - skip;
+            let mut n = frames - skip;
+            let room = self.next_checkpoint.saturating_sub(self.next_frame);
+            let at_checkpoint = n as u64 >= room;
+            if at_checkpoint {
+                // The rest belongs to the next segment, decoded afresh.
+                n = room as usize;
+            }
+            out.extend_from_slice(&self.scratch[skip * self.channels..(skip + n) * self.channels]);
             self.next_frame += n as u64;
+            if at_checkpoint {
+                self.jump(self.next_frame)?;
+            }
+            if n == 0 {
+                continue;
+            }
             return Ok(n);
         }
     }

@@ -5,6 +5,8 @@
 //! the server down.
 
 pub mod decode;
+#[cfg(test)]
+mod decode_tests;
 pub mod probe;
 pub mod wav_repair;
 
