@@ -3,6 +3,11 @@
 //! Decode: each codec's 12-minute file is made once from the fixtures with ffmpeg (sox for
 //! GSM), then decoded fully by callgrade (in process) and by
 //! `ffmpeg -nostdin -v error -i F -f s16le -y /dev/null`, best of three each.
+//!
+//! Streaming: the same files are ingested into a server running as a separate process (this
+//! binary, `bench serve`), so its peak memory is its own. Measured over loopback: time to
+//! first byte idle and with 16 concurrent opens, a seek into the last 10 % per codec, and
+//! many concurrent listeners, each of which must receive audio faster than real time.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -90,7 +95,7 @@ enum Encoder {
     SoxGsm,
 }
 
-pub async fn run(minutes: u32) -> anyhow::Result<()> {
+pub async fn run(minutes: u32, listeners: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/audio");
     let mut files = Vec::new();
@@ -132,6 +137,7 @@ pub async fn run(minutes: u32) -> anyhow::Result<()> {
         decode.insert((*name).to_string(), entry);
     }
 
+    let streaming = streaming(dir.path(), &files, listeners).await?;
     println!(
         "{}",
         json!({
@@ -140,9 +146,230 @@ pub async fn run(minutes: u32) -> anyhow::Result<()> {
             "decode": Value::Object(decode),
             "decode_worst_ratio": round3(worst),
             "goal_decode_ratio": 1.0,
+            "streaming": streaming,
+            "goals": {
+                "ttfb_idle_ms": 2.0,
+                "ttfb_16_concurrent_p99_ms": 40.0,
+                "seek_last_10pct_ms": 3.0,
+                "listeners_peak_rss_mb": 200.0,
+                "listeners_below_realtime": 0,
+            },
         })
     );
     Ok(())
+}
+
+/// The child process: serve the data folder until killed.
+pub async fn serve_child(data_dir: PathBuf) -> anyhow::Result<()> {
+    let config = callgrade::config::Config::for_data_dir(data_dir, None);
+    let state = callgrade::app::AppState::open(config).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    println!("{}", listener.local_addr()?);
+    callgrade::app::serve(listener, state, std::future::pending()).await
+}
+
+/// Kills the server child when the benchmark ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn streaming(
+    dir: &Path,
+    files: &[(&str, PathBuf)],
+    listeners: usize,
+) -> anyhow::Result<Value> {
+    use std::io::BufRead;
+    let data_dir = dir.join("server");
+    let config = callgrade::config::Config::for_data_dir(data_dir.clone(), None);
+    let state = callgrade::app::AppState::open(config).await?;
+    let roster = "username,name,role,team,hire_date,password\n\
+                  bench-agent,Bench Agent,agent,bench,2024-01-01,\n\
+                  bench-sup,Bench Supervisor,supervisor,,2024-01-01,bench-password\n";
+    let people = callgrade::org::parse_roster(roster.as_bytes())?;
+    callgrade::org::import_roster(&state.db, &people).await?;
+    let token = callgrade::store::tokens::create(&state.db, "bench").await?;
+    state.db.close().await;
+
+    let mut child = Child(
+        Command::new(std::env::current_exe()?)
+            .arg("serve")
+            .arg(&data_dir)
+            .stdout(std::process::Stdio::piped())
+            .spawn()?,
+    );
+    let mut line = String::new();
+    let stdout = child.0.stdout.take().context("child stdout")?;
+    std::io::BufReader::new(stdout).read_line(&mut line)?;
+    let base = format!("http://{}", line.trim());
+    let pid = child.0.id();
+
+    // Ingest every codec's long file; remember id, WAV length and bytes per second.
+    let client = reqwest::Client::builder().cookie_store(true).build()?;
+    let mut calls = Vec::new();
+    for (i, (name, path)) in files.iter().enumerate() {
+        let meta = json!({
+            "call_id": format!("AUDIO-{i}"), "agent": "bench-agent",
+            "started_at": "2026-11-02T09:15:00+08:00", "direction": "inbound", "queue": "q",
+        });
+        let form = reqwest::multipart::Form::new()
+            .text("metadata", meta.to_string())
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(std::fs::read(path)?).file_name("f"),
+            );
+        let resp = client
+            .post(format!("{base}/api/recordings"))
+            .bearer_auth(&token)
+            .multipart(form)
+            .send()
+            .await?;
+        if resp.status() != 201 {
+            println!("stream {name:<14} not ingested: {}", resp.text().await?);
+            continue;
+        }
+        let rec: Value = resp.json().await?;
+        let frames = rec["frames"].as_u64().unwrap_or(0);
+        let channels = rec["channels"].as_u64().unwrap_or(1);
+        let rate = rec["sample_rate"].as_u64().unwrap_or(8000);
+        let id = rec["id"].as_i64().unwrap_or(0);
+        calls.push((*name, id, 44 + frames * channels * 2, rate * channels * 2));
+    }
+    let login = client
+        .post(format!("{base}/api/login"))
+        .json(&json!({ "username": "bench-sup", "password": "bench-password" }))
+        .send()
+        .await?;
+    anyhow::ensure!(login.status() == 200, "bench login failed");
+    let (_, mulaw_id, mulaw_len, mulaw_rate) = *calls
+        .iter()
+        .find(|c| c.0 == "pcm_mulaw")
+        .context("the mu-law call did not ingest")?;
+
+    // Time to first byte, idle: one request at a time.
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        idle.push(first_byte(&client, &base, mulaw_id, 0).await?);
+    }
+    // 16 opens at once, 20 rounds.
+    let mut busy = Vec::new();
+    for _ in 0..20 {
+        let round =
+            futures::future::join_all((0..16).map(|_| first_byte(&client, &base, mulaw_id, 0)))
+                .await;
+        for t in round {
+            busy.push(t?);
+        }
+    }
+    let idle_ms = percentile(&mut idle, 0.5);
+    let busy_p99 = percentile(&mut busy, 0.99);
+    println!("ttfb idle median {idle_ms:.3} ms; 16 concurrent p99 {busy_p99:.3} ms");
+
+    // A seek into the last 10 %: a 32 KiB-aligned offset at 95 %, as Chromium asks.
+    let mut seeks = Map::new();
+    let mut worst_seek: f64 = 0.0;
+    for (name, id, len, _) in &calls {
+        let offset = (len * 95 / 100) / 32768 * 32768;
+        let mut times = Vec::new();
+        for _ in 0..9 {
+            times.push(first_byte(&client, &base, *id, offset).await?);
+        }
+        let ms = percentile(&mut times, 0.5);
+        worst_seek = worst_seek.max(ms);
+        println!("seek {name:<14} to byte {offset}: first byte in {ms:.3} ms");
+        seeks.insert((*name).to_string(), json!(round3(ms)));
+    }
+
+    // Many listeners at once, each reading the whole mu-law call for a few seconds.
+    let window = std::time::Duration::from_secs(6);
+    let started = Instant::now();
+    let rates = futures::future::join_all((0..listeners).map(|i| {
+        let client = client.clone();
+        let url = format!("{base}/api/recordings/{mulaw_id}/audio");
+        async move {
+            let offset = (i as u64 * 7919 * 32768) % (mulaw_len / 2);
+            let t0 = Instant::now();
+            let resp = client
+                .get(url)
+                .header("range", format!("bytes={offset}-"))
+                .send()
+                .await?;
+            let mut body = resp.bytes_stream();
+            let mut got = 0u64;
+            while let Some(chunk) = futures::StreamExt::next(&mut body).await {
+                got += chunk?.len() as u64;
+                if t0.elapsed() >= window {
+                    break;
+                }
+            }
+            anyhow::Ok(got as f64 / t0.elapsed().as_secs_f64())
+        }
+    }))
+    .await;
+    let load_s = started.elapsed().as_secs_f64();
+    let rates: Vec<f64> = rates.into_iter().collect::<anyhow::Result<_>>()?;
+    let slowest = rates.iter().cloned().fold(f64::INFINITY, f64::min);
+    let below = rates.iter().filter(|r| **r < mulaw_rate as f64).count();
+    let rss_mb = peak_rss_mb(pid)?;
+    println!(
+        "{listeners} listeners for {load_s:.1} s: slowest {:.1}x real time, {below} below real time; server peak RSS {rss_mb:.1} MB",
+        slowest / mulaw_rate as f64
+    );
+
+    Ok(json!({
+        "ttfb_idle_median_ms": round3(idle_ms),
+        "ttfb_16_concurrent_p99_ms": round3(busy_p99),
+        "seek_last_10pct_ms": Value::Object(seeks),
+        "seek_last_10pct_worst_ms": round3(worst_seek),
+        "listeners": listeners,
+        "listeners_slowest_x_realtime": round3(slowest / mulaw_rate as f64),
+        "listeners_below_realtime": below,
+        "server_peak_rss_mb": round3(rss_mb),
+    }))
+}
+
+/// Milliseconds from sending a ranged GET to holding the first body bytes.
+async fn first_byte(
+    client: &reqwest::Client,
+    base: &str,
+    id: i64,
+    offset: u64,
+) -> anyhow::Result<f64> {
+    let t0 = Instant::now();
+    let resp = client
+        .get(format!("{base}/api/recordings/{id}/audio"))
+        .header("range", format!("bytes={offset}-"))
+        .send()
+        .await?;
+    anyhow::ensure!(resp.status() == 206, "range answered {}", resp.status());
+    let mut body = resp.bytes_stream();
+    let first = futures::StreamExt::next(&mut body)
+        .await
+        .context("empty body")??;
+    anyhow::ensure!(!first.is_empty(), "empty first chunk");
+    Ok(t0.elapsed().as_secs_f64() * 1e3)
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(((v.len() as f64 - 1.0) * p).round() as usize)
+        .copied()
+        .unwrap_or(f64::NAN)
+}
+
+/// The child's high-water resident set (VmHWM), in MB.
+fn peak_rss_mb(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc status")?;
+    Ok(kb / 1024.0)
 }
 
 fn make_long(src: &Path, out: &Path, minutes: u32, encoder: Encoder) -> anyhow::Result<()> {

@@ -42,7 +42,13 @@ enum Bench {
         /// Length of the generated test calls, in minutes.
         #[arg(long, default_value_t = 12)]
         minutes: u32,
+        /// Concurrent streaming listeners in the load part.
+        #[arg(long, default_value_t = 500)]
+        listeners: usize,
     },
+    /// (internal) The server process `audio` measures, on an existing data folder.
+    #[command(hide = true)]
+    Serve { data_dir: std::path::PathBuf },
 }
 
 #[tokio::main]
@@ -54,7 +60,8 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             call_seconds,
         } => ingest(database_url, count, concurrency, call_seconds).await,
-        Bench::Audio { minutes } => audio::run(minutes).await,
+        Bench::Audio { minutes, listeners } => audio::run(minutes, listeners).await,
+        Bench::Serve { data_dir } => audio::serve_child(data_dir).await,
     }
 }
 
