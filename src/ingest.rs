@@ -3,6 +3,9 @@
 //! Order matters for durability and for cost: cheap checks first (agent, duplicate call id),
 //! then the full decode (off the async runtime, bounded, panics caught), then the bytes are
 //! made durable, and only then is the row committed. The caller acknowledges after that.
+//!
+//! The one decode pass also yields what the player shows (waveform peaks, call analysis);
+//! they are committed in the same transaction as the recording row.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -13,12 +16,15 @@ use axum::http::StatusCode;
 use sha2::Digest;
 use tokio::sync::Semaphore;
 
-use crate::audio::{AudioError, AudioInfo, DecodeLimits, inspect_file};
+use crate::audio::analysis::{Analysis, AnalysisBuilder};
+use crate::audio::peaks::{Peaks, PeaksBuilder};
+use crate::audio::probe::inspect_with;
+use crate::audio::{AudioError, AudioInfo, DecodeLimits, decode};
 use crate::blobs::BlobStore;
 use crate::domain::call::{CallMeta, ChannelLayout};
 use crate::error::AppError;
 use crate::store::recordings::{self, InsertError, NewRecording, Recording};
-use crate::store::{Db, users};
+use crate::store::{Db, media, users};
 
 /// An upload written to a temporary file, with what was learnt while writing it.
 pub struct Staged {
@@ -74,6 +80,14 @@ impl From<IngestError> for AppError {
         };
         AppError::new(status, e.code(), e.to_string())
     }
+}
+
+/// What the full decode of a recording yields.
+pub struct Decoded {
+    pub audio: AudioInfo,
+    /// Waveform and analysis; `None` only when the audio could not give them (more than two
+    /// channels, which ingest refuses anyway).
+    pub media: Option<(Peaks, Analysis)>,
 }
 
 pub struct Ingestor {
@@ -152,7 +166,7 @@ impl Ingestor {
             return Err(IngestError::Duplicate(meta.call_id.clone()));
         }
 
-        let audio = self.decode(staged.temp.path()).await?;
+        let Decoded { audio, media } = self.decode(staged.temp.path()).await?;
         let layout = match meta.channel_layout {
             Some(layout) => layout,
             None if audio.channels > 2 => {
@@ -184,7 +198,13 @@ impl Ingestor {
             sha256: &sha256,
             source,
         };
-        match self.insert(&new).await {
+        if media.is_none() {
+            tracing::warn!(
+                call_id = meta.call_id,
+                "no waveform or analysis could be computed for this recording"
+            );
+        }
+        match self.insert(&new, media.as_ref()).await {
             Ok(()) => {}
             Err(e) => {
                 // The row did not commit: the stored bytes belong to nothing.
@@ -207,16 +227,25 @@ impl Ingestor {
             .ok_or_else(|| IngestError::Internal(anyhow::anyhow!("new recording vanished")))
     }
 
-    async fn insert(&self, new: &NewRecording<'_>) -> Result<(), InsertError> {
+    /// The recording row and its media, in one transaction: a recording is never visible
+    /// without its waveform.
+    async fn insert(
+        &self,
+        new: &NewRecording<'_>,
+        computed: Option<&(Peaks, Analysis)>,
+    ) -> Result<(), InsertError> {
         let mut tx = self.db.begin_write().await?;
-        recordings::insert(&mut tx, new).await?;
+        let id = recordings::insert(&mut tx, new).await?;
+        if let Some((peaks, analysis)) = computed {
+            media::insert(&mut tx, id, peaks, analysis).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
 
     /// Full decode on a blocking thread, at most `decode_workers` at a time. A panic inside
     /// a decoder is caught and reported as an invalid file; it never unwinds into the server.
-    pub async fn decode(&self, path: &Path) -> Result<AudioInfo, IngestError> {
+    pub async fn decode(&self, path: &Path) -> Result<Decoded, IngestError> {
         let _slot = self
             .decode_slots
             .acquire()
@@ -225,12 +254,12 @@ impl Ingestor {
         let path = path.to_path_buf();
         let limits = self.limits;
         let result = tokio::task::spawn_blocking(move || {
-            std::panic::catch_unwind(|| inspect_file(&path, limits))
+            std::panic::catch_unwind(|| decode_with_media(&path, limits))
         })
         .await
         .context("decode task")?;
         match result {
-            Ok(Ok(info)) => Ok(info),
+            Ok(Ok(decoded)) => Ok(decoded),
             Ok(Err(AudioError::Invalid(msg))) => Err(IngestError::InvalidAudio(msg)),
             Ok(Err(AudioError::Unsupported(msg))) => Err(IngestError::Unsupported(msg)),
             Err(panic) => {
@@ -246,4 +275,25 @@ impl Ingestor {
             }
         }
     }
+}
+
+/// Decodes the whole file once, computing the waveform and the analysis from the same blocks
+/// that are counted.
+fn decode_with_media(path: &Path, limits: DecodeLimits) -> Result<Decoded, AudioError> {
+    // Pixels and analysis frames are lengths of time, and the blocks come without their
+    // rate: read it from the header first (a probe, nothing is decoded). A file that does not
+    // open gets its error from `inspect_with`, worded as always.
+    let rate = decode::open(path).map_or(0, |(stream, _)| stream.sample_rate());
+    let mut peaks = PeaksBuilder::new(rate);
+    let mut analysis = AnalysisBuilder::new(rate);
+    let audio = inspect_with(path, limits, |block, channels| {
+        peaks.push(block, channels);
+        analysis.push(block, channels);
+    })?;
+    let media = if audio.sample_rate == rate {
+        peaks.finish().zip(analysis.finish())
+    } else {
+        None
+    };
+    Ok(Decoded { audio, media })
 }

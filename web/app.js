@@ -1,4 +1,11 @@
+import {
+  ApiError, api, errorMessage, formatAudio, formatDateTime, formatDuration, h, isAbort, orNone,
+  setUnauthorizedHandler,
+} from './common.js';
 import { LANGS, getLang, hasKey, missingKeys, setLang, t } from './i18n.js';
+import { mountPlayer } from './player.js';
+
+export { ApiError, api };
 
 // ---------------------------------------------------------------------------
 // State
@@ -12,99 +19,12 @@ const state = {
   returnTo: null,
   /** i18n key of a notice to show once on the login page. */
   loginNotice: null,
+  /** The recordings list as last shown (hash with its filters), for the player's back link. */
+  listHash: null,
 };
 
 const DEFAULT_ROUTE = '/recordings';
 const PAGE_SIZE = 50;
-
-// ---------------------------------------------------------------------------
-// DOM helper. Children that are strings become text nodes, so server-provided
-// text is never parsed as HTML.
-
-function h(tag, props, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(props ?? {})) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith('on') && typeof value === 'function') {
-      el.addEventListener(key.slice(2).toLowerCase(), value);
-    } else if (key === 'class') {
-      el.className = value;
-    } else if (value === true) {
-      el.setAttribute(key, '');
-    } else {
-      el.setAttribute(key, String(value));
-    }
-  }
-  appendChildren(el, children);
-  return el;
-}
-
-function appendChildren(el, children) {
-  for (const child of children.flat(Infinity)) {
-    if (child === undefined || child === null || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-}
-
-// ---------------------------------------------------------------------------
-// API
-
-export class ApiError extends Error {
-  constructor(status, code, message, retryAfter = null) {
-    super(message || code);
-    this.name = 'ApiError';
-    this.status = status;
-    this.code = code;
-    this.serverMessage = message || '';
-    this.retryAfter = retryAfter;
-  }
-}
-
-/**
- * JSON request against the same-origin API. Resolves to the parsed body (null
- * for 204), rejects with ApiError. A 401 sends the user to the login page
- * unless `authRedirect` is false (login itself and the initial session probe).
- */
-export async function api(method, path, body, { signal, authRedirect = true } = {}) {
-  const headers = { Accept: 'application/json', 'Accept-Language': getLang() };
-  const init = { method, headers, credentials: 'same-origin', signal };
-  if (body !== undefined) {
-    headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-
-  let res;
-  try {
-    res = await fetch(path, init);
-  } catch (err) {
-    if (err.name === 'AbortError') throw err;
-    throw new ApiError(0, 'network', '');
-  }
-
-  let data = null;
-  if (res.status !== 204) {
-    const text = await res.text();
-    if (text) {
-      try {
-        data = JSON.parse(text);
-      } catch {
-        data = null;
-      }
-    }
-  }
-  if (res.ok) return data;
-
-  const error = data && typeof data.error === 'object' && data.error ? data.error : {};
-  const retryAfter = res.headers.get('Retry-After');
-  const apiError = new ApiError(
-    res.status,
-    typeof error.code === 'string' ? error.code : `http_${res.status}`,
-    typeof error.message === 'string' ? error.message : '',
-    retryAfter && /^\d+$/.test(retryAfter) ? Number(retryAfter) : null,
-  );
-  if (res.status === 401 && authRedirect) sessionEnded();
-  throw apiError;
-}
 
 function sessionEnded() {
   const wasSignedIn = state.user !== null;
@@ -116,25 +36,7 @@ function sessionEnded() {
   navigate('/login');
 }
 
-/**
- * User-facing text for an API error. English shows the server's own message;
- * other languages prefer the catalog's translation of the error code, because
- * the server writes its messages in English.
- */
-function errorMessage(err) {
-  if (!(err instanceof ApiError)) return t('error.page');
-  if (err.code === 'network') return t('error.network');
-  const key = `error.${err.code}`;
-  const translated = hasKey(key) ? t(key) : '';
-  const preferred = getLang() === 'en'
-    ? err.serverMessage || translated
-    : translated || err.serverMessage;
-  let text = preferred || t('error.unknown', { status: err.status });
-  if (err.retryAfter !== null) text += ` ${t('error.retry_after', { seconds: err.retryAfter })}`;
-  return text;
-}
-
-const isAbort = (err) => err?.name === 'AbortError';
+setUnauthorizedHandler(sessionEnded);
 
 // ---------------------------------------------------------------------------
 // Router. Patterns may contain `:name` segments, e.g. '/recordings/:id'.
@@ -142,6 +44,7 @@ const isAbort = (err) => err?.name === 'AbortError';
 const routes = [
   { path: '/login', render: renderLogin, title: 'login.title', public: true },
   { path: '/recordings', render: renderRecordings, title: 'recordings.title', nav: 'recordings' },
+  { path: '/recordings/:id', render: renderPlayerPage, title: 'player.title', nav: 'recordings' },
 ];
 
 function parseHash() {
@@ -388,49 +291,26 @@ function currentMonth() {
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`;
 }
 
-function pad2(n) {
-  return String(n).padStart(2, '0');
-}
+const recordingHash = (id) => hashFor(`/recordings/${encodeURIComponent(id)}`);
 
-function formatDateTime(iso) {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return { text: String(iso ?? ''), title: '' };
-  const text = `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} `
-    + `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
-  const title = new Intl.DateTimeFormat(getLang(), {
-    dateStyle: 'full', timeStyle: 'long',
-  }).format(d);
-  return { text, title };
-}
-
-function formatDuration(ms) {
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return t('common.none');
-  const total = Math.round(ms / 1000);
-  return `${Math.floor(total / 60)}:${pad2(total % 60)}`;
-}
-
-function formatAudio(sampleRate, channels) {
-  const parts = [];
-  if (typeof sampleRate === 'number' && sampleRate > 0) {
-    const value = new Intl.NumberFormat(getLang(), { maximumFractionDigits: 1 }).format(sampleRate / 1000);
-    parts.push(t('audio.khz', { value }));
-  }
-  if (channels === 1) parts.push(t('audio.mono'));
-  else if (channels === 2) parts.push(t('audio.stereo'));
-  else if (typeof channels === 'number' && channels > 0) parts.push(t('audio.channels', { count: channels }));
-  return parts.length ? parts.join(' · ') : t('common.none');
-}
-
-function orNone(value) {
-  return value === null || value === undefined || value === '' ? t('common.none') : String(value);
+/** A click on a row opens its player, unless it was on a control or ended a text selection. */
+function onRowClick(e) {
+  if (e.button !== 0 || e.defaultPrevented || e.target.closest('a, button, input, select, [tabindex]')) return;
+  if (String(window.getSelection?.() ?? '') !== '') return;
+  const id = e.currentTarget.dataset.recordingId;
+  if (e.ctrlKey || e.metaKey || e.shiftKey) window.open(recordingHash(id), '_blank', 'noopener');
+  else location.hash = recordingHash(id);
 }
 
 function recordingRow(rec) {
   const started = formatDateTime(rec.started_at);
   const direction = hasKey(`direction.${rec.direction}`) ? t(`direction.${rec.direction}`) : orNone(rec.direction);
-  return h('tr', { 'data-recording-id': rec.id, 'data-damaged': rec.damaged ? 'true' : null },
+  return h('tr', {
+    'data-recording-id': rec.id, 'data-damaged': rec.damaged ? 'true' : null, class: 'row-link', onclick: onRowClick,
+  },
     h('td', { class: 'nowrap tabular' }, h('time', { datetime: rec.started_at, title: started.title }, started.text)),
-    h('td', { class: 'mono nowrap' }, orNone(rec.call_id)),
+    h('td', { class: 'mono nowrap' },
+      h('a', { href: recordingHash(rec.id), class: 'recording-link', title: t('recordings.open') }, orNone(rec.call_id))),
     h('td', null,
       h('span', { class: 'agent-name' }, orNone(rec.agent_name)),
       h('span', { class: 'agent-username muted' }, orNone(rec.agent)),
@@ -482,6 +362,7 @@ function agentOptions(agents, selected) {
 
 async function renderRecordings(root, { query, signal, rerender }) {
   const isAgent = state.user.role === 'agent';
+  state.listHash = location.hash;
   const filters = {
     agent: isAgent ? '' : query.get('agent') ?? '',
     month: MONTH_RE.test(query.get('month') ?? '') ? query.get('month') : currentMonth(),
@@ -615,6 +496,7 @@ async function renderRecordings(root, { query, signal, rerender }) {
       ...(filters.agent ? { agent: filters.agent } : {}),
       month: filters.month,
     });
+    state.listHash = location.hash;
     load({ append: false });
   }
 
@@ -651,6 +533,40 @@ async function loadAgents(select, note, filters, signal) {
   if (signal.aborted) return;
   select.replaceChildren(...agentOptions(state.agents, filters.agent));
   select.value = filters.agent;
+}
+
+// ---------------------------------------------------------------------------
+// Recording player
+
+// Where the open player was (position, speed, skip silence, what was heard), so re-rendering
+// the page for a language switch picks up where it was instead of starting over.
+let playerResume = null;
+
+async function renderPlayerPage(root, { params, signal, rerender }) {
+  const id = params.id;
+  if (!/^\d+$/.test(id)) {
+    renderNotFound(root);
+    return;
+  }
+  const resume = rerender && playerResume?.id === id ? playerResume : null;
+  playerResume = null;
+
+  root.append(h('p', { class: 'back-link' },
+    h('a', { id: 'back-to-list', href: state.listHash ?? hashFor('/recordings') }, t('player.back'))));
+  const host = h('div', { class: 'player-host' });
+  root.append(host);
+  const player = mountPlayer(host, id, {
+    user: state.user,
+    resume,
+    onRecording: (rec) => {
+      if (!signal.aborted) document.title = `${t('player.heading', { call_id: rec.call_id })} · ${t('app.name')}`;
+    },
+  });
+  signal.addEventListener('abort', () => {
+    playerResume = { id, ...player.snapshot() };
+    player.destroy();
+  }, { once: true });
+  await player.ready;
 }
 
 // ---------------------------------------------------------------------------

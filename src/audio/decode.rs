@@ -29,8 +29,12 @@ use super::wav_repair::{self, WavRepair};
 /// How far before a seek target decoding starts, so decoder state has settled by the target.
 const PREROLL_SECONDS: f64 = 0.25;
 
-/// Segment length of the canonical decode for codecs that are not bit-exact after a reset.
-const CHECKPOINT_SECONDS: u64 = 4;
+/// Segment length of the canonical decode for codecs that are not bit-exact after a reset:
+/// a seek decodes at most this much plus the pre-roll.
+const CHECKPOINT_SECONDS: f64 = 2.0;
+
+/// Opus needs only 80 ms of pre-roll for its decoder to converge (RFC 7845, section 4.6).
+const OPUS_PREROLL_SECONDS: f64 = 0.08;
 
 /// Every decoder callgrade knows: symphonia's own, plus Opus through libopus.
 pub fn codecs() -> &'static CodecRegistry {
@@ -38,6 +42,7 @@ pub fn codecs() -> &'static CodecRegistry {
         let mut registry = CodecRegistry::new();
         symphonia::default::register_enabled_codecs(&mut registry);
         registry.register_audio_decoder::<symphonia_adapter_libopus::OpusDecoder>();
+        registry.register_audio_decoder::<super::gsm::GsmMsDecoder>();
         registry
     });
     &REGISTRY
@@ -77,6 +82,10 @@ pub struct Described {
 }
 
 pub fn open(path: &Path) -> Result<(Box<dyn PcmStream>, Described), AudioError> {
+    // RIFF/WAVE files are read by our own reader (exact seeking, GSM 6.10).
+    if let Some(opened) = super::wav::open(path)? {
+        return Ok(opened);
+    }
     let stream = SymphoniaStream::open(path)?;
     let described = stream.described.clone();
     Ok((Box::new(stream), described))
@@ -103,6 +112,8 @@ struct SymphoniaStream {
     /// next restart of the sequential read.
     checkpoint: Option<u64>,
     next_checkpoint: u64,
+    /// How far before a seek target (or checkpoint) decoding starts.
+    preroll_frames: u64,
     scratch: Vec<i16>,
     damage: Damage,
 }
@@ -161,8 +172,16 @@ impl SymphoniaStream {
                 other => AudioError::Invalid(format!("the codec parameters are invalid: {other}")),
             })?;
         let codec = decoder.codec_info().short_name.to_string();
-        let checkpoint = (codec == "opus")
-            .then(|| CHECKPOINT_SECONDS * u64::from(params.sample_rate.unwrap_or(48_000)));
+        let rate = f64::from(params.sample_rate.unwrap_or(48_000));
+        let opus = codec == "opus";
+        let checkpoint = opus.then_some((CHECKPOINT_SECONDS * rate) as u64);
+        let preroll = if opus {
+            OPUS_PREROLL_SECONDS
+        } else {
+            PREROLL_SECONDS
+        };
+        let preroll_frames =
+            ((preroll * rate) as u64).max(2 * params.max_frames_per_packet.unwrap_or(0));
         Ok(SymphoniaStream {
             path: path.to_path_buf(),
             rate: params.sample_rate.unwrap_or(0),
@@ -182,6 +201,7 @@ impl SymphoniaStream {
             origin: None,
             checkpoint,
             next_checkpoint: checkpoint.unwrap_or(u64::MAX),
+            preroll_frames,
             scratch: Vec::new(),
             damage: Damage::default(),
         })
@@ -196,9 +216,7 @@ impl SymphoniaStream {
             Some(k) => frame / k * k,
             None => frame,
         };
-        let preroll = ((PREROLL_SECONDS * f64::from(self.rate)) as u64)
-            .max(2 * self.described.max_frames_per_packet);
-        let aim = (base.saturating_sub(preroll) as i64).saturating_add(origin);
+        let aim = (base.saturating_sub(self.preroll_frames) as i64).saturating_add(origin);
         let seeked = if base == 0 || aim <= origin {
             None
         } else {

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use super::decode::open;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/audio").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/audio")
+        .join(name)
 }
 
 fn decode_all(name: &str) -> (Vec<i16>, usize) {
@@ -50,9 +52,15 @@ fn seeks_land_exactly_for_every_container() {
             let want = &all[start..(start + 2000 * ch).min(all.len())];
             let mismatch = got.iter().zip(want).position(|(a, b)| a != b);
             assert_eq!(got.len(), want.len(), "{name} at {target}: length");
-            let worst = got.iter().zip(want).map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs()).max();
-            assert_eq!(mismatch, None, "{name} at frame {target}: first differing sample (worst diff {worst:?})");
+            let worst = got
+                .iter()
+                .zip(want)
+                .map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs())
+                .max();
+            assert_eq!(
+                mismatch, None,
+                "{name} at frame {target}: first differing sample (worst diff {worst:?})"
+            );
         }
     }
 }
-

@@ -4,10 +4,15 @@
 //! (see `ingest`), with panics caught, because a malicious or broken file must never take
 //! the server down.
 
+pub mod analysis;
 pub mod decode;
 #[cfg(test)]
 mod decode_tests;
+pub mod gsm;
+pub mod peaks;
 pub mod probe;
+pub mod wav;
 pub mod wav_repair;
+pub mod wavout;
 
 pub use probe::{AudioError, AudioInfo, DecodeLimits, inspect_file};

@@ -1,9 +1,11 @@
 //! The HTTP API and the web app. One module per resource, each with its own `router()`.
 
 pub mod agents;
+pub mod audio;
 pub mod auth;
 pub mod extract;
 pub mod openapi;
+pub mod player;
 pub mod recordings;
 pub mod session;
 pub mod web;
@@ -20,6 +22,8 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .merge(session::router())
         .merge(recordings::router(&state))
+        .merge(audio::router())
+        .merge(player::router())
         .merge(agents::router())
         .merge(openapi::router())
         .fallback(|| async { AppError::not_found("API route") });

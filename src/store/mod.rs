@@ -4,6 +4,8 @@
 //! times as integer milliseconds, flags as 0/1 integers. Where the two differ (transaction
 //! start, migrations, connection set-up) [`Db`] hides it.
 
+pub mod listening;
+pub mod media;
 pub mod recordings;
 pub mod scratch;
 pub mod sessions;

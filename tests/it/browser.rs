@@ -1,5 +1,7 @@
 //! The web app in a real Chromium: `tests/browser/smoke.mjs` (Playwright) drives login,
-//! the recordings list, the language switch and logout against a server started here.
+//! the recordings list, the language switch and logout against a server started here;
+//! `tests/browser/player.mjs` drives the grader's recording player (play, seek, speed,
+//! comments, listen coverage) on a mu-law WAV and an MP3 call.
 //!
 //! Needs Node.js, `/usr/bin/chromium` and `npm ci --prefix tests/browser`. Without them the
 //! test is skipped, except under `CI=true`, where it fails instead.
@@ -34,16 +36,49 @@ fn missing_prerequisites(browser_dir: &Path) -> Vec<String> {
     missing
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn web_app_works_in_chromium() {
+/// Whether the browser tests can run here. Outside CI a missing prerequisite skips them
+/// (false); under `CI=true` it fails the test instead.
+fn can_run_browser_tests() -> bool {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let missing = missing_prerequisites(&root.join("tests/browser"));
-    if !missing.is_empty() {
-        let what = missing.join("; ");
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI=true but the browser test cannot run; install: {what}");
-        }
-        eprintln!("skipping the browser test; to run it, install: {what}");
+    if missing.is_empty() {
+        return true;
+    }
+    let what = missing.join("; ");
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true but the browser test cannot run; install: {what}");
+    }
+    eprintln!("skipping the browser test; to run it, install: {what}");
+    false
+}
+
+/// Runs `node <script> <args…>` from the crate root and fails the test with its output
+/// unless it succeeds.
+async fn run_node(script: &'static str, args: Vec<String>) {
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("could not start `node {script}`: {e}"));
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "`node {script}` failed ({}).\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        output.status
+    );
+    print!("{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_app_works_in_chromium() {
+    if !can_run_browser_tests() {
         return;
     }
 
@@ -65,24 +100,37 @@ async fn web_app_works_in_chromium() {
         assert_eq!(status, StatusCode::CREATED, "upload {call_id}: {body}");
     }
 
-    let base = app.base.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg("tests/browser/smoke.mjs")
-            .arg(&base)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("could not start `node tests/browser/smoke.mjs`");
+    run_node("tests/browser/smoke.mjs", vec![app.base.clone()]).await;
+}
 
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the browser smoke test failed ({}).\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        output.status
-    );
-    print!("{stdout}");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_player_plays_and_seeks_in_chromium() {
+    if !can_run_browser_tests() {
+        return;
+    }
+
+    let app = TestApp::spawn(TestDb::Sqlite).await;
+    let token = app.token("recorder").await;
+    let mut ids = Vec::new();
+    for (call_id, file) in [
+        ("P-MULAW", "mulaw_8k_mono.wav"),
+        ("P-MP3", "mp3_8k_mono.mp3"),
+    ] {
+        let (status, body) = upload(
+            &app,
+            &Auth::Token(&token),
+            &meta(call_id, "agent-a1"),
+            fixture(file),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "upload {call_id}: {body}");
+        let id = body["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("upload {call_id}: no id in {body}"));
+        ids.push(id.to_string());
+    }
+
+    let mut args = vec![app.base.clone()];
+    args.extend(ids);
+    run_node("tests/browser/player.mjs", args).await;
 }

@@ -181,8 +181,8 @@ async fn bulk_import_is_idempotent_and_explains_rejections(db: TestDb) {
     let audio = fixtures.join("audio");
     let (ok, out, err) = callgrade(&app, &["import", audio.to_str().unwrap()], None);
     assert!(ok, "{out}{err}");
-    // GSM 6.10 is refused as unsupported until its decoder exists.
-    let unsupported = ["gsm_8k_mono.wav"];
+    // Every fixture format decodes (GSM 6.10 included).
+    let unsupported: [&str; 0] = [];
     let accepted = rows - unsupported.len();
     let rejected = unsupported.len();
     assert!(

@@ -7,8 +7,10 @@
 
 mod helpers;
 
+mod audio;
 mod auth;
 mod browser;
 mod cli;
 mod ingest;
+mod player;
 mod recordings;

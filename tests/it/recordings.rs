@@ -220,6 +220,14 @@ async fn openapi_describes_every_route(db: TestDb) {
         ("/api/recordings", "get"),
         ("/api/recordings", "post"),
         ("/api/recordings/{id}", "get"),
+        ("/api/recordings/{id}/audio", "get"),
+        ("/api/recordings/{id}/audio", "head"),
+        ("/api/recordings/{id}/peaks", "get"),
+        ("/api/recordings/{id}/analysis", "get"),
+        ("/api/recordings/{id}/coverage", "get"),
+        ("/api/recordings/{id}/coverage", "post"),
+        ("/api/recordings/{id}/comments", "get"),
+        ("/api/recordings/{id}/comments", "post"),
     ] {
         assert!(
             spec["paths"][path][method].is_object(),

@@ -416,7 +416,7 @@ fn best_of<T>(
     best.context("no runs")
 }
 
-fn decode_ours(path: &PathBuf) -> anyhow::Result<(f64, u64)> {
+fn decode_ours(path: &Path) -> anyhow::Result<(f64, u64)> {
     let started = Instant::now();
     let (mut stream, _) = callgrade::audio::decode::open(path).map_err(anyhow::Error::msg)?;
     let mut buf = Vec::with_capacity(64 * 1024);
@@ -432,7 +432,7 @@ fn decode_ours(path: &PathBuf) -> anyhow::Result<(f64, u64)> {
     Ok((started.elapsed().as_secs_f64(), frames))
 }
 
-fn decode_ffmpeg(path: &PathBuf) -> anyhow::Result<(f64, ())> {
+fn decode_ffmpeg(path: &Path) -> anyhow::Result<(f64, ())> {
     let started = Instant::now();
     let status = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])

@@ -1,0 +1,1342 @@
+//! Our own RIFF/WAVE reader, used for every file whose content starts `RIFF....WAVE`.
+//!
+//! WAV audio is a run of fixed-size blocks (one frame for PCM and G.711, a self-contained
+//! block of a few hundred frames for IMA and MS ADPCM, two 20 ms frames for GSM 6.10), so a
+//! frame's block is found by arithmetic: seeking is exact and costs one block. (symphonia's
+//! own reader multiplies an ADPCM timestamp by the block size without first dividing by the
+//! frames per block, and has no GSM.) GSM blocks are not self-contained, so GSM seeks resume
+//! from saved decoder states instead (see `GSM_SNAPSHOT_BLOCKS`). Packets are whole blocks,
+//! about `TARGET_PACKET_FRAMES` frames each, decoded by the decoders of `decode::codecs()`.
+//!
+//! A header that promises more audio than the file holds (a recorder that stopped
+//! mid-call, or streaming placeholders of 0xFFFFFFFF) is read up to the last whole block and
+//! reported in `Described::repair`, as `wav_repair` describes.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use symphonia::core::audio::{Channels, Position};
+use symphonia::core::codecs::audio::well_known::{
+    CODEC_ID_ADPCM_IMA_WAV, CODEC_ID_ADPCM_MS, CODEC_ID_PCM_ALAW, CODEC_ID_PCM_F32LE,
+    CODEC_ID_PCM_F64LE, CODEC_ID_PCM_MULAW, CODEC_ID_PCM_S16LE, CODEC_ID_PCM_S24LE,
+    CODEC_ID_PCM_S32LE, CODEC_ID_PCM_U8,
+};
+use symphonia::core::codecs::audio::{
+    AudioCodecId, AudioCodecParameters, AudioDecoder, AudioDecoderOptions,
+};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::packet::PacketRef;
+use symphonia::core::units::{Duration, Timestamp};
+
+use super::decode::{self, Damage, Described, PcmStream};
+use super::gsm;
+use super::probe::AudioError;
+use super::wav_repair::WavRepair;
+
+/// About how many frames one packet (one `read`) holds: whole blocks, at least one.
+const TARGET_PACKET_FRAMES: u64 = 1024;
+/// Chunks walked before `data` is given up on (each costs a seek).
+const MAX_CHUNKS: usize = 4096;
+/// Largest `fmt ` body read; real ones are 16 to 50 bytes.
+const MAX_FMT_BYTES: u64 = 4096;
+/// Most channels accepted (symphonia's own WAV reader's limit): decoders allocate a packet's
+/// worth of samples per channel up front.
+const MAX_CHANNELS: u16 = 26;
+/// A repaired header is kept (`WavRepair::header`) when it is at most this long.
+const MAX_REPAIR_HEADER: u64 = 64 * 1024;
+/// GSM 6.10 carries decoder state from block to block, and a decoder restarted mid-stream
+/// need never converge to the continuous decode (steady tones and hold music keep the
+/// difference alive indefinitely). So the state itself is saved every this many blocks
+/// (0.96 s) as the stream decodes, and a seek resumes from the saved state at or before its
+/// target. Packets never straddle a save point.
+pub const GSM_SNAPSHOT_BLOCKS: u64 = 24;
+/// GSM states kept, over all files, for files recently read (about 280 bytes each, one per
+/// 0.96 s of audio: 16384 are 4.5 MB for 4.4 hours), so that the streams the player opens
+/// for each range request of a recording, and ingest's full decode before them, share them.
+const GSM_SNAPSHOT_CACHE_STATES: usize = 16 * 1024;
+
+const WAVE_FORMAT_PCM: u16 = 0x0001;
+const WAVE_FORMAT_ADPCM: u16 = 0x0002;
+const WAVE_FORMAT_IEEE_FLOAT: u16 = 0x0003;
+const WAVE_FORMAT_ALAW: u16 = 0x0006;
+const WAVE_FORMAT_MULAW: u16 = 0x0007;
+const WAVE_FORMAT_IMA_ADPCM: u16 = 0x0011;
+const WAVE_FORMAT_GSM610: u16 = 0x0031;
+const WAVE_FORMAT_EXTENSIBLE: u16 = 0xFFFE;
+
+/// The last 14 bytes of every `KSDATAFORMAT_SUBTYPE_*` GUID made from a format tag; the
+/// first two hold the tag.
+const KSDATAFORMAT_SUFFIX: [u8; 14] = [
+    0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71,
+];
+
+/// The coefficient pairs every MS ADPCM file carries; symphonia's decoder knows only these.
+const MS_ADPCM_COEFFS: [(i16, i16); 7] = [
+    (256, 0),
+    (512, -256),
+    (0, 0),
+    (192, 64),
+    (240, 0),
+    (460, -208),
+    (392, -232),
+];
+
+/// True when `prefix` starts like a RIFF/WAVE file.
+pub fn is_wave(prefix: &[u8]) -> bool {
+    prefix.len() >= 12 && &prefix[0..4] == b"RIFF" && &prefix[8..12] == b"WAVE"
+}
+
+/// What the `fmt ` chunk says, reduced to what reading and decoding need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WavFormat {
+    /// The format tag (for WAVE_FORMAT_EXTENSIBLE, the sub-format's).
+    pub tag: u16,
+    pub codec: AudioCodecId,
+    pub channels: u16,
+    pub sample_rate: u32,
+    /// Bytes per block: one frame for PCM and G.711, the block align for ADPCM and GSM.
+    pub block_bytes: u64,
+    pub frames_per_block: u64,
+    /// Valid bits per sample, for integer PCM.
+    pub pcm_bits: Option<u32>,
+}
+
+/// Where the audio is and how much of it the file really holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WavLayout {
+    pub format: WavFormat,
+    /// Offset of the first byte of the `data` body.
+    pub data_start: u64,
+    /// Whole blocks of audio present in the file (and within the declared `data` size).
+    pub blocks: u64,
+    /// Set when the `data` chunk promises more than the file holds.
+    pub repair: Option<WavRepair>,
+}
+
+impl WavLayout {
+    pub fn frames(&self) -> u64 {
+        self.blocks * self.format.frames_per_block
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> AudioError {
+    AudioError::Invalid(msg.into())
+}
+
+fn io_error(e: &io::Error) -> AudioError {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        invalid("the file ends inside its header")
+    } else {
+        invalid(format!("cannot read the recording: {e}"))
+    }
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// Interprets a `fmt ` chunk body.
+pub fn parse_fmt(b: &[u8]) -> Result<WavFormat, AudioError> {
+    if b.len() < 16 {
+        return Err(invalid(format!(
+            "the WAV fmt chunk is {} bytes long, shorter than the 16 it needs",
+            b.len()
+        )));
+    }
+    let header_tag = u16_at(b, 0);
+    let channels = u16_at(b, 2);
+    let sample_rate = u32_at(b, 4);
+    let block_align = u16_at(b, 12);
+    let bits = u16_at(b, 14);
+    if channels == 0 {
+        return Err(invalid("the header declares 0 channels"));
+    }
+    if sample_rate == 0 {
+        return Err(invalid("the header declares a sample rate of 0 Hz"));
+    }
+    if block_align == 0 {
+        return Err(invalid(
+            "the header declares a block align of 0 bytes (the size of one block of audio)",
+        ));
+    }
+    if channels > MAX_CHANNELS {
+        return Err(AudioError::Unsupported(format!(
+            "the WAV file has {channels} channels; callgrade decodes at most {MAX_CHANNELS}"
+        )));
+    }
+    let extra: &[u8] = if b.len() >= 18 {
+        let size = usize::from(u16_at(b, 16));
+        &b[18..b.len().min(18 + size)]
+    } else {
+        &[]
+    };
+
+    let (tag, valid_bits) = if header_tag == WAVE_FORMAT_EXTENSIBLE {
+        if extra.len() < 22 {
+            return Err(invalid(
+                "the WAV fmt chunk says WAVE_FORMAT_EXTENSIBLE but is too short to name a \
+                 sub-format",
+            ));
+        }
+        let guid = &extra[6..22];
+        let sub = u16_at(guid, 0);
+        if guid[2..] != KSDATAFORMAT_SUFFIX {
+            let hex: String = guid.iter().map(|x| format!("{x:02x}")).collect();
+            return Err(AudioError::Unsupported(format!(
+                "the WAV file's extensible sub-format {hex} is one callgrade cannot decode"
+            )));
+        }
+        if ![
+            WAVE_FORMAT_PCM,
+            WAVE_FORMAT_IEEE_FLOAT,
+            WAVE_FORMAT_ALAW,
+            WAVE_FORMAT_MULAW,
+        ]
+        .contains(&sub)
+        {
+            return Err(AudioError::Unsupported(format!(
+                "the WAV file uses extensible sub-format 0x{sub:04X}{}, which callgrade cannot \
+                 decode",
+                tag_name(sub)
+            )));
+        }
+        (sub, Some(u16_at(extra, 0)))
+    } else {
+        (header_tag, None)
+    };
+
+    let ch = u64::from(channels);
+    let whole = |codec, bytes_per_sample: u64| WavFormat {
+        tag,
+        codec,
+        channels,
+        sample_rate,
+        block_bytes: ch * bytes_per_sample,
+        frames_per_block: 1,
+        pcm_bits: None,
+    };
+    let unsupported_bits = |what: &str| {
+        AudioError::Unsupported(format!(
+            "the WAV file holds {bits}-bit {what}, which callgrade cannot decode"
+        ))
+    };
+    let format = match tag {
+        WAVE_FORMAT_PCM => {
+            let codec = match bits {
+                8 => CODEC_ID_PCM_U8,
+                16 => CODEC_ID_PCM_S16LE,
+                24 => CODEC_ID_PCM_S24LE,
+                32 => CODEC_ID_PCM_S32LE,
+                _ => return Err(unsupported_bits("PCM")),
+            };
+            let valid = valid_bits.filter(|&v| v > 0 && v <= bits).unwrap_or(bits);
+            WavFormat {
+                pcm_bits: Some(u32::from(valid)),
+                ..whole(codec, u64::from(bits / 8))
+            }
+        }
+        WAVE_FORMAT_IEEE_FLOAT => match bits {
+            32 => whole(CODEC_ID_PCM_F32LE, 4),
+            64 => whole(CODEC_ID_PCM_F64LE, 8),
+            _ => return Err(unsupported_bits("floating-point audio")),
+        },
+        WAVE_FORMAT_ALAW => whole(CODEC_ID_PCM_ALAW, 1),
+        WAVE_FORMAT_MULAW => whole(CODEC_ID_PCM_MULAW, 1),
+        WAVE_FORMAT_IMA_ADPCM | WAVE_FORMAT_ADPCM => {
+            let name = if tag == WAVE_FORMAT_ADPCM {
+                "MS ADPCM"
+            } else {
+                "IMA ADPCM"
+            };
+            if bits != 4 {
+                return Err(unsupported_bits(name));
+            }
+            if channels > 2 {
+                return Err(AudioError::Unsupported(format!(
+                    "the WAV file holds {name} with {channels} channels; callgrade decodes \
+                     mono and stereo"
+                )));
+            }
+            let ba = u64::from(block_align);
+            // Block header: IMA has a 4-byte preamble per channel, MS a 7-byte one.
+            let (preamble, codec) = if tag == WAVE_FORMAT_ADPCM {
+                (7 * ch, CODEC_ID_ADPCM_MS)
+            } else {
+                (4 * ch, CODEC_ID_ADPCM_IMA_WAV)
+            };
+            if ba <= preamble {
+                return Err(invalid(format!(
+                    "the {name} block align of {block_align} bytes leaves no room for audio"
+                )));
+            }
+            // Nibbles per block after the preamble, one per sample.
+            let coded = (ba - preamble) * 2 / ch;
+            let frames_per_block = if tag == WAVE_FORMAT_ADPCM {
+                coded + 2
+            } else {
+                coded + 1
+            };
+            if tag == WAVE_FORMAT_IMA_ADPCM && channels == 2 && !(ba - preamble).is_multiple_of(8) {
+                return Err(invalid(format!(
+                    "the stereo IMA ADPCM block align of {block_align} bytes does not hold \
+                     whole 8-sample groups per channel"
+                )));
+            }
+            if tag == WAVE_FORMAT_ADPCM && !ms_coefficients_are_standard(extra) {
+                return Err(AudioError::Unsupported(
+                    "the WAV file uses MS ADPCM with a non-standard coefficient table, which \
+                     callgrade cannot decode"
+                        .into(),
+                ));
+            }
+            WavFormat {
+                block_bytes: ba,
+                frames_per_block,
+                ..whole(codec, 0)
+            }
+        }
+        WAVE_FORMAT_GSM610 => {
+            if channels != 1 {
+                return Err(AudioError::Unsupported(format!(
+                    "the WAV file holds GSM 6.10 with {channels} channels; callgrade decodes \
+                     mono GSM"
+                )));
+            }
+            if usize::from(block_align) != gsm::BLOCK_BYTES {
+                return Err(AudioError::Unsupported(format!(
+                    "the WAV file holds GSM 6.10 in {block_align}-byte blocks; callgrade \
+                     decodes the 65-byte Microsoft (WAV49) packing"
+                )));
+            }
+            WavFormat {
+                block_bytes: gsm::BLOCK_BYTES as u64,
+                frames_per_block: gsm::BLOCK_SAMPLES as u64,
+                ..whole(gsm::CODEC_ID_GSM_MS, 0)
+            }
+        }
+        other => {
+            return Err(AudioError::Unsupported(format!(
+                "the WAV file uses format tag 0x{other:04X}{}, which callgrade cannot decode",
+                tag_name(other)
+            )));
+        }
+    };
+    if format.block_bytes == 0 {
+        return Err(invalid("the header declares 0-byte samples"));
+    }
+    Ok(format)
+}
+
+/// Names of some format tags met in call recordings, for error messages.
+fn tag_name(tag: u16) -> &'static str {
+    match tag {
+        0x0000 => " (unknown)",
+        0x0022 => " (DSP Group TrueSpeech)",
+        0x0050 => " (MPEG audio)",
+        0x0055 => " (MP3)",
+        0x0161 => " (Windows Media Audio)",
+        0x1600 => " (AAC)",
+        _ => "",
+    }
+}
+
+/// MS ADPCM's fmt extension: samples per block, the coefficient count and the pairs. Files
+/// that leave the table out get the standard one.
+fn ms_coefficients_are_standard(extra: &[u8]) -> bool {
+    if extra.len() < 4 {
+        return true;
+    }
+    let count = usize::from(u16_at(extra, 2));
+    let pairs = &extra[4..];
+    if count != MS_ADPCM_COEFFS.len() {
+        return false;
+    }
+    if pairs.len() < 4 * count {
+        // A cut-short table: nothing says it differs.
+        return true;
+    }
+    MS_ADPCM_COEFFS.iter().enumerate().all(|(i, &(a, b))| {
+        u16_at(pairs, 4 * i) as i16 == a && u16_at(pairs, 4 * i + 2) as i16 == b
+    })
+}
+
+/// Walks the chunks of a RIFF/WAVE file of `file_len` bytes to `fmt ` and `data`.
+pub fn parse_layout<R: Read + Seek>(r: &mut R, file_len: u64) -> Result<WavLayout, AudioError> {
+    let mut head = [0u8; 12];
+    read_at(r, 0, &mut head)?;
+    if !is_wave(&head) {
+        return Err(invalid("not a RIFF/WAVE file"));
+    }
+    let mut format: Option<WavFormat> = None;
+    let mut pos: u64 = 12;
+    for _ in 0..MAX_CHUNKS {
+        if pos + 8 > file_len {
+            break;
+        }
+        let mut chunk = [0u8; 8];
+        read_at(r, pos, &mut chunk)?;
+        let id = [chunk[0], chunk[1], chunk[2], chunk[3]];
+        let size = u64::from(u32_at(&chunk, 4));
+        let body = pos + 8;
+        match &id {
+            b"fmt " if format.is_none() => {
+                let mut b = vec![0u8; size.min(MAX_FMT_BYTES) as usize];
+                read_at(r, body, &mut b)?;
+                format = Some(parse_fmt(&b)?);
+            }
+            b"data" => {
+                let format = format.ok_or_else(|| {
+                    invalid("the WAV data chunk comes before any fmt chunk describing it")
+                })?;
+                return layout_from_data(r, format, body, size, file_len);
+            }
+            _ => {}
+        }
+        pos = body + size + (size & 1);
+    }
+    Err(invalid(if format.is_some() {
+        "the WAV file has no data chunk"
+    } else {
+        "the WAV file has no fmt chunk"
+    }))
+}
+
+fn layout_from_data<R: Read + Seek>(
+    r: &mut R,
+    format: WavFormat,
+    data_start: u64,
+    declared: u64,
+    file_len: u64,
+) -> Result<WavLayout, AudioError> {
+    let available = file_len.saturating_sub(data_start);
+    let usable = declared.min(available);
+    let blocks = usable / format.block_bytes;
+    let repair = if declared > available {
+        let actual = blocks * format.block_bytes;
+        Some(WavRepair {
+            header: corrected_header(r, data_start, actual)?,
+            promised_bytes: declared,
+            actual_bytes: actual,
+        })
+    } else {
+        None
+    };
+    Ok(WavLayout {
+        format,
+        data_start,
+        blocks,
+        repair,
+    })
+}
+
+/// The header up to the `data` body with the RIFF and data sizes set to what the file
+/// holds, as `wav_repair` makes it; empty when the header is unusually long.
+fn corrected_header<R: Read + Seek>(
+    r: &mut R,
+    data_start: u64,
+    actual: u64,
+) -> Result<Vec<u8>, AudioError> {
+    let (Ok(riff), Ok(data)) = (
+        u32::try_from(data_start - 8 + actual),
+        u32::try_from(actual),
+    ) else {
+        return Ok(Vec::new());
+    };
+    if data_start > MAX_REPAIR_HEADER {
+        return Ok(Vec::new());
+    }
+    let mut header = vec![0u8; data_start as usize];
+    read_at(r, 0, &mut header)?;
+    let end = header.len();
+    header[4..8].copy_from_slice(&riff.to_le_bytes());
+    header[end - 4..end].copy_from_slice(&data.to_le_bytes());
+    Ok(header)
+}
+
+fn read_at<R: Read + Seek>(r: &mut R, pos: u64, buf: &mut [u8]) -> Result<(), AudioError> {
+    r.seek(SeekFrom::Start(pos)).map_err(|e| io_error(&e))?;
+    r.read_exact(buf).map_err(|e| io_error(&e))
+}
+
+fn channels_of(count: u16) -> Channels {
+    match Position::from_count(u32::from(count)) {
+        Some(positions) => Channels::Positioned(positions),
+        None => Channels::Discrete(count),
+    }
+}
+
+/// Codec parameters as symphonia's RIFF reader builds them.
+fn codec_params(format: &WavFormat, blocks_per_packet: u64) -> AudioCodecParameters {
+    let mut params = AudioCodecParameters::new();
+    params
+        .for_codec(format.codec)
+        .with_sample_rate(format.sample_rate)
+        .with_channels(channels_of(format.channels))
+        .with_frames_per_block(format.frames_per_block)
+        .with_max_frames_per_packet(blocks_per_packet * format.frames_per_block);
+    if let Some(bits) = format.pcm_bits {
+        params
+            .with_bits_per_sample(bits)
+            .with_bits_per_coded_sample(bits);
+    }
+    params
+}
+
+/// A stream ready to read, and what its header says.
+pub type Opened = (Box<dyn PcmStream>, Described);
+
+/// Opens `path` with the WAV reader when its content is RIFF/WAVE; `None` otherwise.
+pub fn open(path: &Path) -> Result<Option<Opened>, AudioError> {
+    let cannot_read = |e: io::Error| invalid(format!("cannot read the recording: {e}"));
+    let mut file = File::open(path).map_err(cannot_read)?;
+    let mut head = Vec::with_capacity(12);
+    (&mut file)
+        .take(12)
+        .read_to_end(&mut head)
+        .map_err(cannot_read)?;
+    if !is_wave(&head) {
+        return Ok(None);
+    }
+    let meta = file.metadata().map_err(cannot_read)?;
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    let layout = parse_layout(&mut reader, meta.len())?;
+    let mut stream = WavStream::new(reader, layout)?;
+    stream.share_snapshots(FileKey::of(path, &meta));
+    let described = stream.described();
+    Ok(Some((Box::new(stream), described)))
+}
+
+/// The decoder of a stream: symphonia's, or our GSM one, whose state a seek restores.
+enum BlockDecoder {
+    Symphonia(Box<dyn AudioDecoder>),
+    Gsm(Box<gsm::GsmMsDecoder>),
+}
+
+impl BlockDecoder {
+    fn decoder(&mut self) -> &mut dyn AudioDecoder {
+        match self {
+            BlockDecoder::Symphonia(d) => d.as_mut(),
+            BlockDecoder::Gsm(d) => d.as_mut(),
+        }
+    }
+}
+
+/// Identifies a file's content across opens (and the rename ingest does): recordings are
+/// never rewritten in place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct FileKey {
+    id: (u64, u64),
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileKey {
+    #[cfg(unix)]
+    fn of(_path: &Path, meta: &std::fs::Metadata) -> FileKey {
+        use std::os::unix::fs::MetadataExt;
+        FileKey {
+            id: (meta.dev(), meta.ino()),
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn of(path: &Path, meta: &std::fs::Metadata) -> FileKey {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        path.hash(&mut h);
+        FileKey {
+            id: (h.finish(), 0),
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
+}
+
+type SnapshotCache = Mutex<VecDeque<(FileKey, Arc<Vec<gsm::GsmDecoder>>)>>;
+
+fn snapshot_cache() -> &'static SnapshotCache {
+    static CACHE: LazyLock<SnapshotCache> = LazyLock::new(|| Mutex::new(VecDeque::new()));
+    &CACHE
+}
+
+/// Saved GSM decoder states: `states[i]` is the state before block `i * GSM_SNAPSHOT_BLOCKS`.
+struct Snapshots {
+    key: Option<FileKey>,
+    states: Vec<gsm::GsmDecoder>,
+    /// How many states came from the shared cache (more are published on drop).
+    shared: usize,
+}
+
+/// Decoded audio of one WAV file, readable from any frame.
+pub struct WavStream<R = BufReader<File>> {
+    source: R,
+    layout: WavLayout,
+    decoder: BlockDecoder,
+    codec: &'static str,
+    blocks_per_packet: u64,
+    /// For GSM: the saved states a seek resumes from.
+    snapshots: Option<Snapshots>,
+    /// The block the source is positioned at.
+    next_block: u64,
+    /// Frames still to decode and drop before output resumes (after a seek).
+    discard: u64,
+    /// Frame index of the next frame `read` returns.
+    next_frame: u64,
+    packet: Vec<u8>,
+    scratch: Vec<i16>,
+    damage: Damage,
+}
+
+impl<R: Read + Seek + Send> WavStream<R> {
+    pub fn new(mut source: R, layout: WavLayout) -> Result<WavStream<R>, AudioError> {
+        let format = &layout.format;
+        let blocks_per_packet = (TARGET_PACKET_FRAMES / format.frames_per_block).max(1);
+        let params = codec_params(format, blocks_per_packet);
+        let options = AudioDecoderOptions::default();
+        let made = if format.codec == gsm::CODEC_ID_GSM_MS {
+            // Made directly (it is registered in `decode::codecs()` too) so that seeks can
+            // save and restore its state.
+            gsm::GsmMsDecoder::try_new(&params, &options).map(|d| BlockDecoder::Gsm(Box::new(d)))
+        } else {
+            decode::codecs()
+                .make_audio_decoder(&params, &options)
+                .map(BlockDecoder::Symphonia)
+        };
+        let mut decoder = made.map_err(|e| match e {
+            SymError::Unsupported(what) => AudioError::Unsupported(format!(
+                "the wave file uses a codec callgrade cannot decode yet ({what})"
+            )),
+            other => invalid(format!("the codec parameters are invalid: {other}")),
+        })?;
+        let codec = decoder.decoder().codec_info().short_name;
+        let snapshots = match &decoder {
+            BlockDecoder::Gsm(d) => Some(Snapshots {
+                key: None,
+                states: vec![d.state().clone()],
+                shared: 0,
+            }),
+            BlockDecoder::Symphonia(_) => None,
+        };
+        source
+            .seek(SeekFrom::Start(layout.data_start))
+            .map_err(|e| io_error(&e))?;
+        Ok(WavStream {
+            source,
+            layout,
+            decoder,
+            codec,
+            blocks_per_packet,
+            snapshots,
+            next_block: 0,
+            discard: 0,
+            next_frame: 0,
+            packet: Vec::new(),
+            scratch: Vec::new(),
+            damage: Damage::default(),
+        })
+    }
+
+    /// Takes the GSM states other streams of this file saved, and shares this stream's.
+    fn share_snapshots(&mut self, key: FileKey) {
+        let Some(snapshots) = &mut self.snapshots else {
+            return;
+        };
+        if let Ok(cache) = snapshot_cache().lock()
+            && let Some((_, states)) = cache.iter().find(|(k, _)| *k == key)
+            && states.len() > snapshots.states.len()
+        {
+            snapshots.states = states.as_ref().clone();
+            snapshots.shared = snapshots.states.len();
+        }
+        snapshots.key = Some(key);
+    }
+
+    pub fn described(&self) -> Described {
+        Described {
+            container: "wave".into(),
+            codec: self.codec.into(),
+            promised_frames: Some(self.layout.frames()),
+            max_frames_per_packet: self.blocks_per_packet * self.layout.format.frames_per_block,
+            repair: self.layout.repair.clone(),
+        }
+    }
+
+    /// Decodes the next packet into `scratch`; `None` at the end. A packet that does not
+    /// decode becomes silence of its length, so the timeline (and every seek) stays exact.
+    fn next_packet(&mut self) -> Option<u64> {
+        let fpb = self.layout.format.frames_per_block;
+        let mut blocks = self
+            .blocks_per_packet
+            .min(self.layout.blocks.saturating_sub(self.next_block));
+        if blocks == 0 {
+            return None;
+        }
+        if let (Some(snapshots), BlockDecoder::Gsm(d)) = (&mut self.snapshots, &self.decoder) {
+            let k = GSM_SNAPSHOT_BLOCKS;
+            if self.next_block.is_multiple_of(k)
+                && self.next_block / k == snapshots.states.len() as u64
+            {
+                snapshots.states.push(d.state().clone());
+            }
+            blocks = blocks.min(k - self.next_block % k);
+        }
+        let bytes = (blocks * self.layout.format.block_bytes) as usize;
+        self.packet.resize(bytes, 0);
+        if let Err(e) = self.source.read_exact(&mut self.packet) {
+            // The file shrank under us: stop here.
+            self.damage.ended_abruptly = true;
+            self.damage.first_error.get_or_insert_with(|| e.to_string());
+            self.next_block = self.layout.blocks;
+            return None;
+        }
+        let frames = blocks * fpb;
+        let packet = PacketRef::new(
+            0,
+            Timestamp::from((self.next_block * fpb) as i64),
+            Duration::from(frames),
+            &self.packet,
+        );
+        self.next_block += blocks;
+        let samples = frames as usize * usize::from(self.layout.format.channels);
+        match self.decoder.decoder().decode_ref(&packet) {
+            Ok(decoded) => {
+                decoded.copy_to_vec_interleaved(&mut self.scratch);
+                // Decoders of constant-size blocks return exactly the frames asked for;
+                // keep the timeline exact even if one did not.
+                self.scratch.resize(samples, 0);
+            }
+            Err(e) => {
+                self.damage.bad_packets += 1;
+                self.damage.first_error.get_or_insert_with(|| e.to_string());
+                self.scratch.clear();
+                self.scratch.resize(samples, 0);
+            }
+        }
+        Some(frames)
+    }
+}
+
+impl<R> Drop for WavStream<R> {
+    fn drop(&mut self) {
+        let Some(snapshots) = self.snapshots.take() else {
+            return;
+        };
+        let Some(key) = snapshots.key else {
+            return;
+        };
+        if snapshots.states.len() <= snapshots.shared.max(1) {
+            return;
+        }
+        if let Ok(mut cache) = snapshot_cache().lock() {
+            if cache
+                .iter()
+                .any(|(k, s)| *k == key && s.len() >= snapshots.states.len())
+            {
+                return;
+            }
+            cache.retain(|(k, _)| *k != key);
+            cache.push_back((key, Arc::new(snapshots.states)));
+            // Oldest first out, down to the budget (a list longer than it is not kept).
+            while cache.iter().map(|(_, s)| s.len()).sum::<usize>() > GSM_SNAPSHOT_CACHE_STATES {
+                cache.pop_front();
+            }
+        }
+    }
+}
+
+impl<R: Read + Seek + Send> PcmStream for WavStream<R> {
+    fn sample_rate(&self) -> u32 {
+        self.layout.format.sample_rate
+    }
+
+    fn channels(&self) -> usize {
+        usize::from(self.layout.format.channels)
+    }
+
+    fn damage(&self) -> &Damage {
+        &self.damage
+    }
+
+    fn seek(&mut self, frame: u64) -> Result<(), AudioError> {
+        if frame == self.next_frame {
+            return Ok(());
+        }
+        let fpb = self.layout.format.frames_per_block;
+        let target = frame.min(self.layout.frames());
+        let block = target / fpb;
+        if block >= self.layout.blocks {
+            // At or past the end: nothing more to decode.
+            self.next_block = self.layout.blocks;
+            self.discard = 0;
+            self.next_frame = frame;
+            return Ok(());
+        }
+        let start = match (&self.snapshots, &mut self.decoder) {
+            (Some(snapshots), BlockDecoder::Gsm(d)) => {
+                // Resume from the last saved state at or before the target; blocks between
+                // it and the target decode (and save states) on the way.
+                let i = (block / GSM_SNAPSHOT_BLOCKS).min(snapshots.states.len() as u64 - 1);
+                d.set_state(snapshots.states[i as usize].clone());
+                i * GSM_SNAPSHOT_BLOCKS
+            }
+            (_, decoder) => {
+                // Every other WAV codec's blocks stand alone.
+                decoder.decoder().reset();
+                block
+            }
+        };
+        let offset = self.layout.data_start + start * self.layout.format.block_bytes;
+        self.source
+            .seek(SeekFrom::Start(offset))
+            .map_err(|e| invalid(format!("cannot read the recording: {e}")))?;
+        self.next_block = start;
+        self.discard = target - start * fpb;
+        self.next_frame = frame;
+        Ok(())
+    }
+
+    fn read(&mut self, out: &mut Vec<i16>) -> Result<usize, AudioError> {
+        let channels = usize::from(self.layout.format.channels);
+        loop {
+            let Some(frames) = self.next_packet() else {
+                return Ok(0);
+            };
+            let skip = self.discard.min(frames);
+            self.discard -= skip;
+            if skip == frames {
+                continue;
+            }
+            out.extend_from_slice(&self.scratch[skip as usize * channels..]);
+            let n = frames - skip;
+            self.next_frame += n;
+            return Ok(n as usize);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+    use std::path::PathBuf;
+    use std::time::Instant;
+
+    use symphonia::core::formats::probe::Hint;
+    use symphonia::core::formats::{FormatOptions, TrackType};
+    use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
+    use symphonia::core::meta::MetadataOptions;
+
+    use super::*;
+    use crate::audio::probe::{DecodeLimits, inspect_file};
+    use crate::audio::wav_repair;
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/audio")
+            .join(name)
+    }
+
+    /// (file, codec, sample rate, channels, frames) of every WAV fixture in expected.csv.
+    fn wav_fixtures() -> Vec<(String, String, u32, usize, u64)> {
+        let csv = std::fs::read_to_string(fixture("expected.csv")).unwrap();
+        csv.lines()
+            .skip(1)
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .filter(|f| f[1].starts_with("wav:"))
+            .map(|f| {
+                (
+                    f[0].to_string(),
+                    f[2].to_string(),
+                    f[3].parse().unwrap(),
+                    f[4].parse().unwrap(),
+                    f[5].parse().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    /// A WAV file: `fmt` body, extra chunks before `data`, the data size to declare, and the
+    /// data bytes present.
+    fn wav(fmt: &[u8], extra_chunks: &[(&[u8; 4], &[u8])], declared: u32, data: &[u8]) -> Vec<u8> {
+        let mut body = b"WAVE".to_vec();
+        let mut chunk = |id: &[u8; 4], bytes: &[u8]| {
+            body.extend_from_slice(id);
+            body.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            body.extend_from_slice(bytes);
+            if bytes.len() % 2 == 1 {
+                body.push(0);
+            }
+        };
+        chunk(b"fmt ", fmt);
+        for (id, bytes) in extra_chunks {
+            chunk(id, bytes);
+        }
+        body.extend_from_slice(b"data");
+        body.extend_from_slice(&declared.to_le_bytes());
+        body.extend_from_slice(data);
+        let mut file = b"RIFF".to_vec();
+        file.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        file.extend_from_slice(&body);
+        file
+    }
+
+    /// A `fmt ` body: tag, channels, rate, block align, bits, then the extension (if any).
+    fn fmt(
+        tag: u16,
+        channels: u16,
+        rate: u32,
+        align: u16,
+        bits: u16,
+        ext: Option<&[u8]>,
+    ) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&tag.to_le_bytes());
+        b.extend_from_slice(&channels.to_le_bytes());
+        b.extend_from_slice(&rate.to_le_bytes());
+        b.extend_from_slice(&(rate * u32::from(align)).to_le_bytes());
+        b.extend_from_slice(&align.to_le_bytes());
+        b.extend_from_slice(&bits.to_le_bytes());
+        if let Some(ext) = ext {
+            b.extend_from_slice(&(ext.len() as u16).to_le_bytes());
+            b.extend_from_slice(ext);
+        }
+        b
+    }
+
+    fn extensible(valid_bits: u16, sub: u16) -> Vec<u8> {
+        let mut e = valid_bits.to_le_bytes().to_vec();
+        e.extend_from_slice(&3u32.to_le_bytes());
+        e.extend_from_slice(&sub.to_le_bytes());
+        e.extend_from_slice(&KSDATAFORMAT_SUFFIX);
+        e
+    }
+
+    fn layout_of(bytes: &[u8]) -> Result<WavLayout, AudioError> {
+        parse_layout(&mut Cursor::new(bytes), bytes.len() as u64)
+    }
+
+    fn message(e: AudioError) -> String {
+        e.to_string()
+    }
+
+    #[test]
+    fn fmt_chunks_choose_the_decoder_symphonia_would() {
+        let cases: [(Vec<u8>, AudioCodecId, u64); 11] = [
+            (fmt(1, 1, 8000, 1, 8, None), CODEC_ID_PCM_U8, 1),
+            (fmt(1, 2, 8000, 4, 16, None), CODEC_ID_PCM_S16LE, 4),
+            (fmt(1, 1, 8000, 3, 24, Some(&[])), CODEC_ID_PCM_S24LE, 3),
+            (fmt(1, 1, 8000, 4, 32, None), CODEC_ID_PCM_S32LE, 4),
+            (fmt(3, 1, 8000, 4, 32, None), CODEC_ID_PCM_F32LE, 4),
+            (fmt(3, 2, 8000, 16, 64, None), CODEC_ID_PCM_F64LE, 16),
+            (fmt(6, 1, 8000, 1, 8, Some(&[])), CODEC_ID_PCM_ALAW, 1),
+            (fmt(7, 2, 8000, 2, 8, None), CODEC_ID_PCM_MULAW, 2),
+            (
+                fmt(0xFFFE, 2, 8000, 4, 16, Some(&extensible(16, 1))),
+                CODEC_ID_PCM_S16LE,
+                4,
+            ),
+            (
+                fmt(0xFFFE, 1, 8000, 4, 32, Some(&extensible(32, 3))),
+                CODEC_ID_PCM_F32LE,
+                4,
+            ),
+            (
+                fmt(0xFFFE, 1, 8000, 1, 8, Some(&extensible(8, 7))),
+                CODEC_ID_PCM_MULAW,
+                1,
+            ),
+        ];
+        for (body, codec, block_bytes) in cases {
+            let f = parse_fmt(&body).unwrap();
+            assert_eq!(
+                (f.codec, f.block_bytes, f.frames_per_block),
+                (codec, block_bytes, 1)
+            );
+        }
+        // ADPCM: frames per block from the block align, as symphonia computes them.
+        let ima = parse_fmt(&fmt(0x11, 1, 8000, 256, 4, Some(&505u16.to_le_bytes()))).unwrap();
+        assert_eq!(
+            (ima.codec, ima.frames_per_block),
+            (CODEC_ID_ADPCM_IMA_WAV, 505)
+        );
+        let ima2 = parse_fmt(&fmt(0x11, 2, 8000, 1024, 4, Some(&1017u16.to_le_bytes()))).unwrap();
+        assert_eq!(ima2.frames_per_block, 1017);
+        let ms = parse_fmt(&fmt(2, 1, 8000, 256, 4, None)).unwrap();
+        assert_eq!((ms.codec, ms.frames_per_block), (CODEC_ID_ADPCM_MS, 500));
+        let ms2 = parse_fmt(&fmt(2, 2, 8000, 512, 4, None)).unwrap();
+        assert_eq!(ms2.frames_per_block, 500);
+        let gsm = parse_fmt(&fmt(0x31, 1, 8000, 65, 0, Some(&320u16.to_le_bytes()))).unwrap();
+        assert_eq!(
+            (gsm.codec, gsm.block_bytes, gsm.frames_per_block),
+            (gsm::CODEC_ID_GSM_MS, 65, 320)
+        );
+    }
+
+    #[test]
+    fn impossible_headers_are_invalid_and_unknown_codecs_unsupported() {
+        let invalid_says = |body: Vec<u8>, says: &str| match parse_fmt(&body) {
+            Err(AudioError::Invalid(m)) => assert!(m.contains(says), "{m:?} should say {says:?}"),
+            other => panic!("expected Invalid saying {says:?}, got {other:?}"),
+        };
+        invalid_says(fmt(7, 0, 8000, 1, 8, None), "0 channels");
+        invalid_says(fmt(7, 1, 0, 1, 8, None), "sample rate of 0 Hz");
+        invalid_says(fmt(0x11, 1, 8000, 0, 4, None), "block align of 0");
+        invalid_says(
+            fmt(7, 1, 8000, 1, 8, None)[..14].to_vec(),
+            "shorter than the 16",
+        );
+        invalid_says(fmt(0x11, 1, 8000, 4, 4, None), "no room");
+        invalid_says(fmt(0x11, 2, 8000, 1002, 4, None), "8-sample groups");
+        invalid_says(fmt(0xFFFE, 1, 8000, 2, 16, Some(&[0; 4])), "too short");
+
+        let unsupported_says = |body: Vec<u8>, says: &str| match parse_fmt(&body) {
+            Err(AudioError::Unsupported(m)) => {
+                assert!(m.contains(says), "{m:?} should say {says:?}")
+            }
+            other => panic!("expected Unsupported saying {says:?}, got {other:?}"),
+        };
+        unsupported_says(fmt(0x55, 1, 8000, 1, 0, None), "format tag 0x0055 (MP3)");
+        unsupported_says(fmt(0x1234, 1, 8000, 1, 0, None), "format tag 0x1234");
+        unsupported_says(
+            fmt(0xFFFE, 1, 8000, 2, 16, Some(&extensible(16, 2))),
+            "0x0002",
+        );
+        let mut odd_guid = extensible(16, 1);
+        odd_guid[10] = 0x77;
+        unsupported_says(fmt(0xFFFE, 1, 8000, 2, 16, Some(&odd_guid)), "sub-format");
+        unsupported_says(fmt(1, 1, 8000, 2, 12, None), "12-bit PCM");
+        unsupported_says(fmt(0x31, 2, 8000, 65, 0, None), "2 channels");
+        unsupported_says(fmt(0x31, 1, 8000, 33, 0, None), "33-byte blocks");
+        unsupported_says(fmt(0x11, 3, 8000, 1024, 4, None), "3 channels");
+        unsupported_says(fmt(1, 300, 8000, 600, 16, None), "300 channels");
+        let mut custom = vec![0xf4, 0x01, 7, 0];
+        for (a, b) in MS_ADPCM_COEFFS {
+            custom.extend_from_slice(&(a + 1).to_le_bytes());
+            custom.extend_from_slice(&b.to_le_bytes());
+        }
+        unsupported_says(fmt(2, 1, 8000, 256, 4, Some(&custom)), "coefficient");
+    }
+
+    #[test]
+    fn other_chunks_are_skipped_and_odd_sizes_padded() {
+        let body = wav(
+            &fmt(7, 1, 8000, 1, 8, Some(&[])),
+            &[
+                (b"LIST", b"INFOISFT\x05\x00\x00\x00sox!\x00"),
+                (b"fact", &1000u32.to_le_bytes()),
+                (b"junk", &[1, 2, 3]),
+            ],
+            5,
+            &[1, 2, 3, 4, 5],
+        );
+        let layout = layout_of(&body).unwrap();
+        assert_eq!(layout.data_start as usize, body.len() - 5);
+        assert_eq!(
+            (layout.blocks, layout.frames(), &layout.repair),
+            (5, 5, &None)
+        );
+
+        // Trailing chunks after the data do not count as audio.
+        let mut with_tail = body.clone();
+        with_tail.extend_from_slice(b"\0LIST\x04\x00\x00\x00INFO");
+        assert_eq!(layout_of(&with_tail).unwrap().blocks, 5);
+    }
+
+    #[test]
+    fn missing_or_misplaced_chunks_are_invalid() {
+        let f = fmt(7, 1, 8000, 1, 8, None);
+        let no_data = {
+            let mut b = wav(&f, &[], 0, &[]);
+            b.truncate(b.len() - 8);
+            b
+        };
+        assert!(message(layout_of(&no_data).unwrap_err()).contains("no data chunk"));
+        let mut data_first = b"RIFF\x10\x00\x00\x00WAVEdata\x02\x00\x00\x00ab".to_vec();
+        data_first.extend_from_slice(b"fmt ");
+        assert!(message(layout_of(&data_first).unwrap_err()).contains("before any fmt"));
+        let whole = wav(&f, &[], 4, &[0; 4]);
+        assert!(message(layout_of(&whole[..30]).unwrap_err()).contains("ends inside its header"));
+    }
+
+    #[test]
+    fn an_overrunning_data_chunk_is_cut_to_whole_blocks_and_reported() {
+        let ima = fmt(0x11, 1, 8000, 256, 4, Some(&505u16.to_le_bytes()));
+        for declared in [100_000u32, u32::MAX] {
+            // Two whole blocks and a partial one.
+            let bytes = wav(&ima, &[(b"fact", &[0; 4])], declared, &[0; 600]);
+            let layout = layout_of(&bytes).unwrap();
+            assert_eq!(layout.blocks, 2);
+            let repair = layout.repair.unwrap();
+            assert_eq!(
+                (repair.promised_bytes, repair.actual_bytes),
+                (u64::from(declared), 512)
+            );
+            // The same repair `wav_repair` plans.
+            assert_eq!(Some(repair), wav_repair::plan(&bytes, bytes.len() as u64));
+        }
+        // A file that just ends mid-block without lying is simply cut to whole blocks.
+        let bytes = wav(&ima, &[], 600, &[0; 600]);
+        let layout = layout_of(&bytes).unwrap();
+        assert_eq!((layout.blocks, layout.repair), (2, None));
+    }
+
+    /// Decodes a file completely with symphonia's own reader (what `decode::open` did for
+    /// WAV before this reader).
+    fn symphonia_decode(path: &Path) -> (Vec<i16>, usize) {
+        let file = File::open(path).unwrap();
+        let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
+        let mut format = symphonia::default::get_probe()
+            .probe(
+                &Hint::new(),
+                mss,
+                FormatOptions::default(),
+                MetadataOptions::default(),
+            )
+            .unwrap();
+        let track = format.default_track(TrackType::Audio).unwrap();
+        let params = track
+            .codec_params
+            .as_ref()
+            .unwrap()
+            .audio()
+            .unwrap()
+            .clone();
+        let mut decoder = decode::codecs()
+            .make_audio_decoder(&params, &AudioDecoderOptions::default())
+            .unwrap();
+        let (mut all, mut scratch, mut channels) = (Vec::new(), Vec::new(), 0);
+        while let Some(packet) = format.next_packet().unwrap() {
+            let decoded = decoder.decode(&packet).unwrap();
+            channels = decoded.spec().channels().count();
+            decoded.copy_to_vec_interleaved(&mut scratch);
+            all.extend_from_slice(&scratch);
+        }
+        (all, channels)
+    }
+
+    fn decode_all(stream: &mut dyn PcmStream) -> Vec<i16> {
+        let mut all = Vec::new();
+        while stream.read(&mut all).unwrap() > 0 {}
+        all
+    }
+
+    /// `frames` frames from the stream's current position (fewer at the end).
+    fn read_frames(stream: &mut dyn PcmStream, frames: usize) -> Vec<i16> {
+        let want = frames * stream.channels();
+        let mut out = Vec::new();
+        while out.len() < want && stream.read(&mut out).unwrap() > 0 {}
+        out.truncate(want);
+        out
+    }
+
+    #[test]
+    fn every_wav_fixture_reads_as_before() {
+        for (name, codec, rate, channels, frames) in wav_fixtures() {
+            let path = fixture(&name);
+            let (mut stream, described) = decode::open(&path).unwrap();
+            assert_eq!(described.container, "wave", "{name}");
+            assert_eq!(described.codec, codec, "{name}");
+            assert_eq!(described.promised_frames, Some(frames), "{name}");
+            assert_eq!(described.repair, None, "{name}");
+            assert_eq!(
+                (stream.sample_rate(), stream.channels()),
+                (rate, channels),
+                "{name}"
+            );
+            let all = decode_all(stream.as_mut());
+            assert_eq!(all.len() as u64, frames * channels as u64, "{name}: frames");
+            let damage = stream.damage();
+            assert_eq!(
+                (damage.bad_packets, damage.ended_abruptly),
+                (0, false),
+                "{name}"
+            );
+            if codec != "gsm_ms" {
+                // Sample for sample what symphonia's own WAV reader gives.
+                let (reference, ch) = symphonia_decode(&path);
+                assert_eq!(ch, channels, "{name}");
+                assert!(
+                    all == reference,
+                    "{name}: differs from symphonia's WAV reader"
+                );
+            }
+        }
+    }
+
+    /// xorshift: deterministic "random" offsets.
+    fn offsets(seed: u64, n: usize, below: u64) -> Vec<u64> {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x % below
+            })
+            .collect()
+    }
+
+    /// After any seek, the next `len` frames are exactly the continuous decode's.
+    fn check_seeks(name: &str, path: &Path, all: &[i16], targets: &[u64], len: usize) {
+        let (mut stream, _) = decode::open(path).unwrap();
+        let ch = stream.channels();
+        let total = (all.len() / ch) as u64;
+        // Start somewhere, so the first seek is a jump too.
+        read_frames(stream.as_mut(), 777);
+        for (i, &target) in targets.iter().enumerate() {
+            if i % 10 == 9 {
+                // Now and then from a fresh stream (GSM: from saved states or from scratch).
+                stream = decode::open(path).unwrap().0;
+            }
+            stream.seek(target).unwrap();
+            let got = read_frames(stream.as_mut(), len);
+            let from = (target.min(total) as usize) * ch;
+            let want = &all[from..(from + len * ch).min(all.len())];
+            assert_eq!(got.len(), want.len(), "{name} at frame {target}: length");
+            if let Some(k) = got.iter().zip(want).position(|(a, b)| a != b) {
+                panic!(
+                    "{name}: after a seek to frame {target}, sample {k} differs ({} vs {})",
+                    got[k], want[k]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn seeks_land_exactly_in_every_wav_fixture() {
+        for (seed, (name, _, _, _, frames)) in wav_fixtures().into_iter().enumerate() {
+            let path = fixture(&name);
+            let (mut stream, described) = decode::open(&path).unwrap();
+            let all = decode_all(stream.as_mut());
+            let fpb = described.max_frames_per_packet;
+            let mut targets = offsets(seed as u64 + 7, 50, frames);
+            // Block and packet edges, the last frames, the end and past it.
+            targets.extend([0, 1, 319, 320, 504, 505, fpb - 1, fpb, fpb + 1]);
+            targets.extend([frames - 2000, frames - 1, frames, frames + 10, 3]);
+            check_seeks(&name, &path, &all, &targets, 2000);
+        }
+    }
+
+    /// Writes a `minutes`-long copy of a fixture by repeating its data blocks.
+    fn long_copy(name: &str, minutes: u64, dir: &Path) -> PathBuf {
+        let bytes = std::fs::read(fixture(name)).unwrap();
+        let layout = layout_of(&bytes).unwrap();
+        let f = &layout.format;
+        let start = layout.data_start as usize;
+        let blocks = &bytes[start..start + (layout.blocks * f.block_bytes) as usize];
+        let want = minutes * 60 * u64::from(f.sample_rate) / f.frames_per_block + 1;
+        let mut data = Vec::with_capacity((want * f.block_bytes) as usize);
+        while (data.len() as u64) < want * f.block_bytes {
+            data.extend_from_slice(blocks);
+        }
+        data.truncate((want * f.block_bytes) as usize);
+        let mut out = bytes[..start].to_vec();
+        let riff = (out.len() + data.len() - 8) as u32;
+        out[4..8].copy_from_slice(&riff.to_le_bytes());
+        let at = out.len() - 4;
+        out[at..].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(&data);
+        let path = dir.join(format!("long_{name}"));
+        std::fs::write(&path, out).unwrap();
+        path
+    }
+
+    #[test]
+    fn seeking_near_the_end_of_a_long_call_costs_one_block() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "ima_adpcm_8k_mono.wav",
+            "stereo_ima_adpcm_8k.wav",
+            "ms_adpcm_8k_mono.wav",
+            "gsm_8k_mono.wav",
+        ] {
+            let path = long_copy(name, 12, dir.path());
+            let (mut stream, described) = decode::open(&path).unwrap();
+            let frames = described.promised_frames.unwrap();
+            let target = frames - frames / 13;
+            let started = Instant::now();
+            let (mut fresh, _) = decode::open(&path).unwrap();
+            fresh.seek(target).unwrap();
+            let got = read_frames(fresh.as_mut(), 2000);
+            let first = started.elapsed();
+            drop(fresh);
+            // A second stream of the same file (the player's next range request).
+            let started = Instant::now();
+            let (mut again, _) = decode::open(&path).unwrap();
+            again.seek(target - 12_345).unwrap();
+            read_frames(again.as_mut(), 2000);
+            let second = started.elapsed();
+            println!(
+                "{name}, 12 min ({frames} frames): open + seek to frame {target} + read 2000 \
+                 frames: {:.3} ms; a second stream of the file: {:.3} ms",
+                first.as_secs_f64() * 1e3,
+                second.as_secs_f64() * 1e3
+            );
+            // Exactly the continuous decode.
+            let all = decode_all(stream.as_mut());
+            let ch = stream.channels();
+            assert_eq!(all.len() as u64, frames * ch as u64);
+            let from = target as usize * ch;
+            assert!(got == all[from..from + 2000 * ch], "{name}: seek not exact");
+            check_seeks(name, &path, &all, &offsets(99, 12, frames), 500);
+        }
+    }
+
+    #[test]
+    fn damaged_wav_files_keep_their_real_length_and_say_what_was_promised() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "ima_adpcm_8k_mono.wav",
+            "gsm_8k_mono.wav",
+            "stereo_mulaw_8k.wav",
+        ] {
+            let bytes = std::fs::read(fixture(name)).unwrap();
+            let layout = layout_of(&bytes).unwrap();
+            let f = layout.format.clone();
+            // Cut in the middle of block 40.
+            let cut = layout.data_start + 40 * f.block_bytes + f.block_bytes / 2;
+            let path = dir.path().join(name);
+            std::fs::write(&path, &bytes[..cut as usize]).unwrap();
+            let info = inspect_file(&path, DecodeLimits { max_seconds: 3600 }).unwrap();
+            assert_eq!(info.frames, 40 * f.frames_per_block, "{name}");
+            assert!(info.damaged, "{name}");
+            let reason = info.damage_reason.unwrap();
+            assert!(reason.contains("truncated"), "{name}: {reason}");
+            // The same frames as the whole file's start.
+            let (mut whole, _) = decode::open(&fixture(name)).unwrap();
+            let (mut cut_stream, described) = decode::open(&path).unwrap();
+            assert!(described.repair.is_some());
+            let head = read_frames(whole.as_mut(), (40 * f.frames_per_block) as usize);
+            assert!(decode_all(cut_stream.as_mut()) == head, "{name}");
+        }
+    }
+
+    #[test]
+    fn an_undecodable_block_becomes_silence_of_its_length() {
+        // MS ADPCM blocks name a predictor 0..=6; 9 does not decode.
+        let bytes = std::fs::read(fixture("ms_adpcm_8k_mono.wav")).unwrap();
+        let layout = layout_of(&bytes).unwrap();
+        let mut broken = bytes.clone();
+        broken[(layout.data_start + 256 * 5) as usize] = 9;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("broken.wav");
+        std::fs::write(&path, &broken).unwrap();
+        let (mut good, _) = decode::open(&fixture("ms_adpcm_8k_mono.wav")).unwrap();
+        let (mut bad, _) = decode::open(&path).unwrap();
+        let (good, bad_all) = (decode_all(good.as_mut()), decode_all(bad.as_mut()));
+        assert_eq!(good.len(), bad_all.len());
+        assert_eq!(bad.damage().bad_packets, 1);
+        // The packet holding block 5 (blocks 4 and 5) is silent; the rest is untouched.
+        let differs: Vec<usize> = (0..good.len()).filter(|&i| good[i] != bad_all[i]).collect();
+        assert!(differs.iter().all(|&i| (2000..3000).contains(&i)));
+        assert!(bad_all[2000..3000].iter().all(|&s| s == 0));
+    }
+}

@@ -1,0 +1,438 @@
+// The grader's recording player in a real Chromium.
+//
+//   node player.mjs BASE_URL ID_MULAW ID_MP3
+//
+// Expects a fresh server (see tests/it/browser.rs) holding the standard test roster and two
+// calls of agent-a1 from November 2026: a mu-law WAV and an MP3 (ids given on the command
+// line). For each it opens the player as the supervisor and checks the audio's duration,
+// playing, seeking on the waveform, speed, keyboard shortcuts, a comment pinned to a time,
+// the language switch keeping the position, and the listen coverage saved on the server.
+// Then, as the agent, the player opens without the comments panel.
+// Prints one line per passed step; on the first failure prints why and exits with code 1.
+
+import { chromium } from 'playwright-core';
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const MONTH = '2026-11';
+const STEP_TIMEOUT_MS = 15_000;
+const TOTAL_TIMEOUT_MS = 240_000;
+
+const base = (process.argv[2] ?? '').replace(/\/+$/, '');
+const ids = process.argv.slice(3, 5);
+if (!/^https?:\/\//.test(base) || ids.length !== 2 || !ids.every((id) => /^\d+$/.test(id))) {
+  console.error('usage: node player.mjs BASE_URL ID_MULAW ID_MP3   (e.g. http://127.0.0.1:8080 1 2)');
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------------------
+// Assertions
+
+class StepFailure extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'StepFailure';
+  }
+}
+
+function check(condition, message) {
+  if (!condition) throw new StepFailure(message);
+}
+
+const show = (value) => JSON.stringify(value);
+
+function checkEqual(actual, expected, what) {
+  check(show(actual) === show(expected), `${what}: expected ${show(expected)}, got ${show(actual)}`);
+}
+
+function checkNear(actual, expected, tolerance, what) {
+  check(typeof actual === 'number' && Math.abs(actual - expected) <= tolerance,
+    `${what}: expected ${expected} ± ${tolerance}, got ${show(actual)}`);
+}
+
+/** Polls `read` until `ok(value)` holds; fails with `what` and the last value seen. */
+async function eventually(read, ok, what, timeoutMs = STEP_TIMEOUT_MS) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await read();
+      if (ok(last)) return last;
+    } catch (err) {
+      last = `<error: ${err.message.split('\n')[0]}>`;
+    }
+    if (Date.now() > deadline) {
+      throw new StepFailure(`${what} (waited ${timeoutMs} ms; last value: ${show(last)})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+let stepNo = 0;
+function pass(description) {
+  stepNo += 1;
+  console.log(`ok ${stepNo} - ${description}`);
+}
+
+// ---------------------------------------------------------------------------
+// Page helpers
+
+const isVisible = (page, selector) => page.locator(selector).first().isVisible();
+
+async function waitVisible(page, selector, what) {
+  await eventually(() => isVisible(page, selector), Boolean, `${what}: ${selector} never became visible`);
+}
+
+async function logIn(page, username, password) {
+  await page.locator('#username').fill(username);
+  await page.locator('#password').fill(password);
+  await page.locator('#login-form [type=submit]').click();
+  await waitVisible(page, '#current-user', `login as ${username}`);
+}
+
+/** The state of the player's <audio> element. */
+const audioState = (page) => page.evaluate(() => {
+  const a = document.querySelector('#player-audio');
+  if (!a) return null;
+  return {
+    currentTime: a.currentTime,
+    duration: a.duration,
+    paused: a.paused,
+    ended: a.ended,
+    seeking: a.seeking,
+    readyState: a.readyState,
+    playbackRate: a.playbackRate,
+    preservesPitch: a.preservesPitch,
+    error: a.error ? a.error.code : null,
+  };
+});
+
+/** GET of an API path from inside the page (its session cookie): {status, body}. */
+const apiGet = (page, path) => page.evaluate(async (p) => {
+  const res = await fetch(p, { headers: { Accept: 'application/json' } });
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    body = null;
+  }
+  return { status: res.status, body };
+}, path);
+
+/** Records the position at every `seeked` of the current <audio>, into window.__seeks. */
+const recordSeeks = (page) => page.evaluate(() => {
+  window.__seeks = [];
+  const a = document.querySelector('#player-audio');
+  a.addEventListener('seeked', () => window.__seeks.push(a.currentTime));
+});
+
+async function nextSeek(page, what) {
+  const seeks = await eventually(() => page.evaluate(() => window.__seeks), (s) => s?.length > 0,
+    `${what}: the seeked event never fired`);
+  return seeks[0];
+}
+
+/** Clicks the waveform at `fraction` of its width; returns that fraction of the duration. */
+async function clickWaveform(page, fraction) {
+  const box = await page.locator('#waveform').boundingBox();
+  check(box && box.width > 100 && box.height > 20, `#waveform has no usable size: ${show(box)}`);
+  await page.locator('#waveform').click({ position: { x: box.width * fraction, y: box.height / 2 } });
+  const { duration } = await audioState(page);
+  return duration * fraction;
+}
+
+async function openPlayer(page, id, what) {
+  await page.goto(`${base}/#/recordings/${id}`);
+  await eventually(() => page.locator('#player').getAttribute('data-state'), (s) => s === 'ready',
+    `${what}: #player never became ready`);
+  return eventually(() => audioState(page), (a) => a && a.readyState >= 1 && Number.isFinite(a.duration),
+    `${what}: the audio's metadata never loaded`);
+}
+
+/** Blurs whatever has focus so keyboard shortcuts reach the player. */
+const blur = (page) => page.evaluate(() => document.activeElement?.blur());
+
+const CJK = /[\u3400-\u9fff]/;
+
+// ---------------------------------------------------------------------------
+// Scenario
+
+async function checkRecording(page, id, name) {
+  const what = `${name} (id ${id})`;
+  const { status, body: rec } = await apiGet(page, `/api/recordings/${id}`);
+  checkEqual(status, 200, `${what}: status of GET /api/recordings/${id}`);
+
+  // --- duration
+  let audio = await openPlayer(page, id, what);
+  checkNear(audio.duration, rec.duration_ms / 1000, 0.02, `${what}: audio.duration vs duration_ms/1000`);
+  const shown = Number(await page.locator('#duration').getAttribute('data-seconds'));
+  checkNear(shown, rec.duration_ms / 1000, 0.02, `${what}: #duration data-seconds`);
+  const heading = await page.locator('#player h1').innerText();
+  check(heading.includes(rec.call_id), `${what}: the heading should name call ${rec.call_id}: ${show(heading)}`);
+  pass(`${what}: the player opens; audio.duration ${audio.duration.toFixed(3)} s matches duration_ms ${rec.duration_ms}`);
+
+  await eventually(() => page.locator('#player').evaluate((el) => [el.dataset.peaks, el.dataset.analysis]),
+    (s) => s[0] !== 'loading' && s[1] !== 'loading', `${what}: peaks and analysis never finished loading`);
+  checkEqual(await page.locator('#player').evaluate((el) => [el.dataset.peaks, el.dataset.analysis]),
+    ['loaded', 'loaded'], `${what}: #player [data-peaks, data-analysis]`);
+  checkEqual(await page.locator('.lane-label').count(), rec.channels === 2 ? 2 : 1, `${what}: waveform lanes`);
+  const drawn = await page.locator('#waveform').evaluate((c) => {
+    // Some pixel of the drawn canvas is not blank.
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) return true;
+    return false;
+  });
+  check(drawn, `${what}: the waveform canvas is blank`);
+  pass(`${what}: the waveform is drawn from the peaks and the analysis loaded`);
+
+  // --- play
+  await page.locator('#play-toggle').click();
+  audio = await eventually(() => audioState(page), (a) => !a.paused && a.currentTime > 0.6,
+    `${what}: playback never advanced past 0.6 s after pressing #play-toggle`);
+  await eventually(() => page.locator('#play-toggle').getAttribute('data-state'), (s) => s === 'playing',
+    `${what}: #play-toggle data-state while playing`);
+  pass(`${what}: #play-toggle plays (position ${audio.currentTime.toFixed(2)} s)`);
+
+  // --- seek on the waveform to 90 %
+  await recordSeeks(page);
+  const target = await clickWaveform(page, 0.9);
+  const seekedAt = await nextSeek(page, `${what}: click at 90 %`);
+  checkNear(seekedAt, target, 0.1, `${what}: currentTime at seeked after clicking 90 % of the waveform`);
+  pass(`${what}: clicking 90 % of #waveform seeks to ${seekedAt.toFixed(2)} s (target ${target.toFixed(2)} s)`);
+
+  await page.locator('#play-toggle').click();
+  await eventually(() => audioState(page), (a) => a.paused, `${what}: #play-toggle did not pause`);
+  await eventually(() => page.locator('#play-toggle').getAttribute('data-state'), (s) => s === 'paused',
+    `${what}: #play-toggle data-state after pausing`);
+
+  // --- speed
+  await page.locator('#speed').selectOption('1.5');
+  audio = await audioState(page);
+  checkEqual([audio.playbackRate, audio.preservesPitch], [1.5, true], `${what}: [playbackRate, preservesPitch] at 1.5×`);
+  pass(`${what}: #speed 1.5 sets playbackRate 1.5 with preservesPitch`);
+
+  // --- keyboard
+  await blur(page);
+  await page.keyboard.press(']');
+  checkEqual((await audioState(page)).playbackRate, 2, `${what}: playbackRate after ]`);
+  await page.keyboard.press('[');
+  checkEqual((await audioState(page)).playbackRate, 1.5, `${what}: playbackRate after [`);
+  await recordSeeks(page);
+  const before = (await audioState(page)).currentTime;
+  await page.keyboard.press('ArrowLeft');
+  await nextSeek(page, `${what}: ArrowLeft`);
+  checkNear((await audioState(page)).currentTime, Math.max(0, before - 5), 0.05, `${what}: position after ArrowLeft`);
+  // Space on a focused button plays or pauses, without also pressing the button.
+  await page.locator('#back-5').focus();
+  const beforeSpace = (await audioState(page)).currentTime;
+  await page.keyboard.press(' ');
+  audio = await eventually(() => audioState(page), (a) => !a.paused, `${what}: Space did not start playback`);
+  check(audio.currentTime >= beforeSpace - 0.05,
+    `${what}: Space on #back-5 also jumped back (${beforeSpace} -> ${audio.currentTime})`);
+  await page.keyboard.press(' ');
+  await eventually(() => audioState(page), (a) => a.paused, `${what}: a second Space did not pause`);
+  await page.locator('#comment-text').focus();
+  await page.keyboard.press(']');
+  checkEqual((await audioState(page)).playbackRate, 1.5, `${what}: playbackRate after ] typed into #comment-text`);
+  await page.locator('#comment-text').fill('');
+  pass(`${what}: keys ] [ ← and Space work, and are ignored while typing a comment`);
+
+  // --- comment at the current time; clicking it jumps there
+  const at = (await audioState(page)).currentTime;
+  const text = `Greeting check ${name}`;
+  await page.locator('#comment-text').fill(text);
+  await page.locator('#comment-add').click();
+  const item = page.locator('#comments [data-at-ms]').filter({ hasText: text });
+  await eventually(() => item.count(), (n) => n === 1, `${what}: the new comment never appeared in #comments`);
+  const atMs = Number(await item.getAttribute('data-at-ms'));
+  checkNear(atMs, at * 1000, 50, `${what}: data-at-ms of the new comment`);
+  checkEqual(await page.locator('#comment-text').inputValue(), '', `${what}: #comment-text after adding`);
+
+  await recordSeeks(page);
+  await clickWaveform(page, 0.1);
+  await nextSeek(page, `${what}: click at 10 %`);
+  check(Math.abs((await audioState(page)).currentTime - atMs / 1000) > 1,
+    `${what}: clicking 10 % of the waveform did not move away from the comment`);
+  await recordSeeks(page);
+  await item.click();
+  const jumped = await nextSeek(page, `${what}: click on the comment`);
+  checkNear(jumped, atMs / 1000, 0.1, `${what}: currentTime after clicking the comment`);
+  const { body: listed } = await apiGet(page, `/api/recordings/${id}/comments`);
+  check(listed?.items?.some((c) => c.text === text && c.at_ms === atMs),
+    `${what}: GET comments does not hold the new comment: ${show(listed)}`);
+  pass(`${what}: a comment added at ${(atMs / 1000).toFixed(2)} s is listed, saved, and clicking it seeks there`);
+
+  // --- language switch keeps the position and speed
+  const position = (await audioState(page)).currentTime;
+  await page.locator('#lang-switch').selectOption('zh-CN');
+  await eventually(async () => (await page.locator('#play-toggle').innerText()).trim(), (s) => CJK.test(s),
+    `${what}: #play-toggle never turned Chinese`);
+  audio = await eventually(() => audioState(page), (a) => a && a.readyState >= 1,
+    `${what}: the audio did not load again after the language switch`);
+  checkNear(audio.currentTime, position, 0.1, `${what}: position after switching to zh-CN`);
+  checkEqual(audio.playbackRate, 1.5, `${what}: playbackRate after switching to zh-CN`);
+  check(CJK.test(await page.locator('#coverage').innerText()), `${what}: #coverage is not Chinese`);
+  await page.locator('#lang-switch').selectOption('en');
+  await eventually(async () => (await page.locator('#play-toggle').innerText()).trim(), (s) => s === 'Play',
+    `${what}: #play-toggle never turned English again`);
+  pass(`${what}: switching to zh-CN translates the player and keeps position and speed`);
+
+  // --- listen coverage
+  const fraction = await eventually(
+    async () => Number(await page.locator('#coverage').getAttribute('data-fraction')),
+    (f) => f > 0, `${what}: #coverage data-fraction never rose above 0`);
+  const coverageText = await page.locator('#coverage').innerText();
+  check(/\d/.test(coverageText) && /%/.test(coverageText), `${what}: #coverage should show a percentage: ${show(coverageText)}`);
+  const saved = await eventually(() => apiGet(page, `/api/recordings/${id}/coverage`),
+    (r) => r.status === 200 && Array.isArray(r.body?.intervals) && r.body.intervals.length > 0,
+    `${what}: GET coverage never returned intervals`);
+  check(saved.body.fraction > 0, `${what}: the saved coverage fraction is not positive: ${show(saved.body)}`);
+  pass(`${what}: #coverage shows ${coverageText.trim()} (fraction ${fraction}); the server holds ${show(saved.body.intervals)}`);
+}
+
+/**
+ * "Skip silence" jumps over a silence of the analysis. The fixtures hold no silence long
+ * enough, so the analysis is replaced by one where nobody talks from 2 s to 6 s.
+ */
+async function checkSkipSilence(page, id) {
+  const what = `skip silence (id ${id})`;
+  const analysisUrl = `**/api/recordings/${id}/analysis`;
+  await page.route(analysisUrl, (route) => route.fulfill({
+    json: {
+      channels: [{ label: 'mono', talk: [[0, 2000], [6000, 8000]], talk_ms: 4000,
+        longest_silence: { start_ms: 2000, end_ms: 6000 } }],
+      longest_silence: { start_ms: 2000, end_ms: 6000 },
+      overtalk_ms: null,
+      overtalk: null,
+    },
+  }));
+  try {
+    await page.goto(`${base}/#/recordings?month=${MONTH}`);
+    await openPlayer(page, id, what);
+    await eventually(() => page.locator('#player').getAttribute('data-analysis'), (s) => s === 'loaded',
+      `${what}: the analysis never loaded`);
+    check(await page.locator('#skip-silence').isEnabled(), `${what}: #skip-silence is disabled`);
+    await page.locator('#skip-silence').check();
+    await page.evaluate(() => {
+      window.__jumps = [];
+      const a = document.querySelector('#player-audio');
+      let last = a.currentTime;
+      a.addEventListener('timeupdate', () => { if (!a.seeking) last = a.currentTime; });
+      a.addEventListener('seeking', () => window.__jumps.push([last, a.currentTime]));
+    });
+    await page.locator('#play-toggle').click();
+    const jumps = await eventually(() => page.evaluate(() => window.__jumps), (j) => j.length > 0,
+      `${what}: playback never jumped`);
+    await eventually(() => audioState(page), (a) => a.currentTime > 6.3, `${what}: playback stopped after the jump`);
+    await page.locator('#play-toggle').click();
+    const [from, to] = jumps[0];
+    // Where it leaves depends on frame timing (it checks every frame); where it lands does not.
+    check(from >= 1.9 && from < 3.5, `${what}: the jump should leave the silence near its start (2 s), left at ${from}`);
+    checkNear(to, 5.75, 0.1, `${what}: where the jump lands (just before the speech at 6 s)`);
+    await eventually(() => page.locator('#play-toggle').getAttribute('data-state'), (s) => s === 'paused',
+      `${what}: #play-toggle data-state after pausing`);
+    const saved = await eventually(() => apiGet(page, `/api/recordings/${id}/coverage`),
+      (r) => r.status === 200 && r.body?.intervals?.some(([s, e]) => s <= 5.8 && e > 6.2),
+      `${what}: the coverage never included the played part after the jump`);
+    const inSilence = saved.body.intervals
+      .reduce((sum, [s, e]) => sum + Math.max(0, Math.min(e, 5.5) - Math.max(s, 3.5)), 0);
+    check(inSilence < 0.5, `${what}: the skipped silence counts as listened: ${show(saved.body.intervals)}`);
+    pass(`${what}: playback jumps from ${from.toFixed(2)} s to ${to.toFixed(2)} s over the silence, which is not counted as listened`);
+  } finally {
+    await page.unroute(analysisUrl);
+  }
+}
+
+async function scenario(page) {
+  await page.goto(`${base}/`);
+  await waitVisible(page, '#login-form', 'first visit');
+  await logIn(page, 'sup', 'pw-sup1234');
+  pass('the supervisor logs in');
+
+  // The list links each call to its player.
+  await page.goto(`${base}/#/recordings?month=${MONTH}`);
+  const link = page.locator(`#recordings-table tr[data-recording-id="${ids[0]}"] a[href="#/recordings/${ids[0]}"]`);
+  await waitVisible(page, `#recordings-table tr[data-recording-id="${ids[0]}"] a`, 'recordings list');
+  await link.click();
+  await eventually(() => page.evaluate(() => location.hash), (hash) => hash === `#/recordings/${ids[0]}`,
+    'clicking the call in the list should open its player');
+  await waitVisible(page, '#player', 'player from the list');
+  pass(`the recordings list links call ${ids[0]} to #/recordings/${ids[0]}`);
+
+  await checkRecording(page, ids[0], 'mu-law WAV');
+  await checkRecording(page, ids[1], 'MP3');
+  await checkSkipSilence(page, ids[1]);
+
+  // --- the agent: the player without comments
+  await page.locator('#logout').click();
+  await waitVisible(page, '#login-form', 'logout');
+  await logIn(page, 'agent-a1', 'pw-agent-a11234');
+  await openPlayer(page, ids[0], 'agent');
+  checkEqual(await page.locator('#comment-text').count(), 0, 'agent: #comment-text elements');
+  checkEqual(await page.locator('#comments').count(), 0, 'agent: #comments elements');
+  await waitVisible(page, '#play-toggle', 'agent');
+  pass('the agent gets the player without the comments panel');
+}
+
+// ---------------------------------------------------------------------------
+// Runner
+
+/** Console errors a healthy run produces: the browser's log line for an expected 401. */
+function isExpectedConsoleError(msg) {
+  return /status of 401/.test(msg.text()) && new URL(msg.location().url || base, base).pathname.startsWith('/api/');
+}
+
+async function main() {
+  const watchdog = setTimeout(() => {
+    console.error(`FAIL: the player test did not finish within ${TOTAL_TIMEOUT_MS / 1000} s`);
+    process.exit(1);
+  }, TOTAL_TIMEOUT_MS);
+  watchdog.unref();
+
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required', '--mute-audio',
+    ],
+  });
+  const pageErrors = [];
+  const consoleErrors = [];
+  const consoleLog = [];
+  let page;
+  try {
+    // A fixed locale: the app picks its language from navigator.language until one is chosen.
+    const context = await browser.newContext({
+      locale: 'en-US', timezoneId: 'Asia/Shanghai', viewport: { width: 1280, height: 900 },
+    });
+    context.setDefaultTimeout(STEP_TIMEOUT_MS);
+    page = await context.newPage();
+    page.on('pageerror', (err) => pageErrors.push(err.stack || String(err)));
+    page.on('console', (msg) => {
+      const line = `[${msg.type()}] ${msg.text()} (${msg.location().url || 'no url'})`;
+      consoleLog.push(line);
+      if (msg.type() === 'error' && !isExpectedConsoleError(msg)) consoleErrors.push(line);
+    });
+
+    await scenario(page);
+
+    check(pageErrors.length === 0, `uncaught page errors:\n  ${pageErrors.join('\n  ')}`);
+    check(consoleErrors.length === 0, `unexpected console errors:\n  ${consoleErrors.join('\n  ')}`);
+    pass('no uncaught page errors and no console errors besides expected 401s');
+  } catch (err) {
+    console.error(`FAIL (after step ${stepNo}): ${err instanceof StepFailure ? err.message : err.stack}`);
+    if (page && !page.isClosed()) {
+      const url = page.url();
+      const text = await page.locator('body').innerText({ timeout: 2_000 }).catch(() => '<unavailable>');
+      console.error(`page URL: ${url}\npage text:\n${text.slice(0, 2_000)}`);
+    }
+    if (pageErrors.length) console.error(`page errors:\n  ${pageErrors.join('\n  ')}`);
+    if (consoleLog.length) console.error(`console:\n  ${consoleLog.join('\n  ')}`);
+    process.exitCode = 1;
+  } finally {
+    await browser.close();
+    clearTimeout(watchdog);
+  }
+}
+
+await main();
