@@ -36,6 +36,7 @@ impl AppState {
             },
             config.short_call_ms,
             config.decode_workers,
+            config.clock.clone(),
         );
         Ok(AppState {
             db,
@@ -65,6 +66,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let db = state.db.clone();
+    let drawer = tokio::spawn(draw_periodically(
+        state.db.clone(),
+        state.config.clock.clone(),
+        state.config.draw_interval,
+    ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -84,8 +90,25 @@ pub async fn serve(
             }
         }
     }
+    drawer.abort();
     db.close().await;
     Ok(())
+}
+
+/// The background draw: new calls join the open weeks' provisional picks, weeks past their
+/// deadline freeze into graders' queues, finished plans settle. Failures are logged and
+/// retried at the next tick (a draw is idempotent).
+async fn draw_periodically(db: Db, clock: crate::clock::Clock, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match crate::sampling::draw_all(&db, clock.now_ms()).await {
+            Ok(n) if n > 0 => tracing::debug!(plans = n, "background draw done"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = format!("{e:#}"), "background draw failed"),
+        }
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `users`, `org`, `tokens`, `import`.
+//! The command line: `serve`, `users`, `org`, `tokens`, `import`, `sample`.
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -52,6 +52,29 @@ pub enum Command {
     },
     /// Bulk import: DIR/recordings.csv plus the audio files beside it.
     Import { dir: PathBuf },
+    /// Sampling plans: draw now, or check a draw.
+    Sample {
+        #[command(subcommand)]
+        command: SampleCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SampleCommand {
+    /// Run the draw of a plan now (the server also does it in the background).
+    Draw {
+        /// The plan's id (see GET /api/plans).
+        plan: i64,
+    },
+    /// Re-derive a plan's frozen weeks from the seed and the eligible calls and compare
+    /// with the stored sample; exits 0 only when they are equal.
+    Verify {
+        plan: i64,
+        /// Check with this seed (64 hex digits, e.g. the one revealed after publication)
+        /// instead of the stored one.
+        #[arg(long)]
+        seed: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -157,6 +180,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             state.db.close().await;
             Ok(())
         }
+        Command::Sample { command } => {
+            let state = AppState::open(config).await?;
+            let result = sample(&state, command).await;
+            state.db.close().await;
+            result
+        }
         Command::Import { dir } => {
             let workers = config.decode_workers;
             let state = AppState::open(config).await?;
@@ -166,6 +195,49 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             summary.print();
             state.db.close().await;
             Ok(())
+        }
+    }
+}
+
+async fn sample(state: &AppState, command: SampleCommand) -> anyhow::Result<()> {
+    let now = state.config.clock.now_ms();
+    match command {
+        SampleCommand::Draw { plan } => {
+            let report = crate::sampling::draw(&state.db, plan, now).await?;
+            println!(
+                "plan {plan}: froze weeks {:?}, {} samples assigned, {} provisional picks{}",
+                report.frozen.iter().map(|w| w + 1).collect::<Vec<_>>(),
+                report.assigned,
+                report.provisional,
+                if report.settled { ", settled" } else { "" }
+            );
+            Ok(())
+        }
+        SampleCommand::Verify { plan, seed } => {
+            let seed = seed
+                .map(|s| crate::domain::sampling::parse_seed(&s))
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            let report = crate::sampling::verify(&state.db, plan, seed).await?;
+            for p in &report.problems {
+                println!("MISMATCH {p}");
+            }
+            println!(
+                "plan {plan}: {} weeks, {} agents, {} stored samples checked: {}",
+                report.strata_checked,
+                report.agents_checked,
+                report.samples_checked,
+                if report.ok {
+                    "the stored sample is the one the seed gives"
+                } else {
+                    "DOES NOT MATCH"
+                }
+            );
+            if report.ok {
+                Ok(())
+            } else {
+                anyhow::bail!("verification failed")
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 200 * 1024 * 1024;
 pub const DEFAULT_MAX_DECODED_SECS: u64 = 8 * 3600;
 pub const DEFAULT_SHORT_CALL_MS: u64 = 5_000;
 pub const DEFAULT_SESSION_HOURS: u64 = 12;
+pub const DEFAULT_DRAW_INTERVAL_SECS: u64 = 600;
 /// The product is built for Chinese contact centers first; other centers set their zone.
 pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
 
@@ -69,6 +70,10 @@ pub struct ConfigArgs {
     /// Mark the session cookie `Secure` (set this when served over HTTPS).
     #[arg(long, global = true, env = "CALLGRADE_SECURE_COOKIE")]
     pub secure_cookie: bool,
+    /// Seconds between background draws of the sampling plans (new calls join the open
+    /// weeks' provisional picks; closed weeks freeze into graders' queues).
+    #[arg(long, global = true, env = "CALLGRADE_DRAW_INTERVAL_SECS", default_value_t = DEFAULT_DRAW_INTERVAL_SECS)]
+    pub draw_interval_secs: u64,
 }
 
 #[derive(Clone)]
@@ -82,6 +87,9 @@ pub struct Config {
     pub decode_workers: usize,
     pub session_ttl: Duration,
     pub secure_cookie: bool,
+    /// Seconds between background draws of the open sampling plans.
+    pub draw_interval: Duration,
+    pub clock: crate::clock::Clock,
 }
 
 impl std::fmt::Debug for Config {
@@ -99,6 +107,8 @@ impl std::fmt::Debug for Config {
             .field("decode_workers", &self.decode_workers)
             .field("session_ttl", &self.session_ttl)
             .field("secure_cookie", &self.secure_cookie)
+            .field("draw_interval", &self.draw_interval)
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -120,6 +130,8 @@ impl Config {
             decode_workers: args.decode_workers.unwrap_or(cores).max(1),
             session_ttl: Duration::from_secs(args.session_hours.max(1) * 3600),
             secure_cookie: args.secure_cookie,
+            draw_interval: Duration::from_secs(args.draw_interval_secs.max(1)),
+            clock: crate::clock::Clock::system(),
         })
     }
 
@@ -136,6 +148,8 @@ impl Config {
             decode_workers: cores,
             session_ttl: Duration::from_secs(DEFAULT_SESSION_HOURS * 3600),
             secure_cookie: false,
+            draw_interval: Duration::from_secs(DEFAULT_DRAW_INTERVAL_SECS),
+            clock: crate::clock::Clock::system(),
         }
     }
 }

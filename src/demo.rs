@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::domain::call::{CallMeta, ChannelLayout, Direction};
 use crate::domain::month::Month;
 use crate::ingest::{IngestError, Staged};
-use crate::store::{tokens, users};
+use crate::store::{recordings, tokens, users};
 
 const ROSTER: &str = include_str!("../fixtures/roster.csv");
 
@@ -75,6 +75,41 @@ const QUEUES: &[&str] = &["billing", "broadband", "mobile", "complaints"];
 
 pub const DEMO_RECORDINGS: usize = 320;
 
+/// Most demo calls are real conversations in length (35 s to 75 s of the mu-law clips
+/// repeated with pauses): sampling plans skip calls under 30 s, and the fixtures are short.
+const LONG_CALL_SHARE: f64 = 0.75;
+
+/// Lengthens a mu-law WAV clip to about `seconds` by repeating its audio with a second of
+/// silence in between. Mu-law bytes are independent samples, so repeating them is exact.
+fn lengthen_mulaw(wav: &[u8], seconds: u32) -> Option<Vec<u8>> {
+    let fmt_at = wav.windows(4).position(|w| w == b"fmt ")?;
+    let fmt_len = u32::from_le_bytes(wav.get(fmt_at + 4..fmt_at + 8)?.try_into().ok()?) as usize;
+    let fmt = wav.get(fmt_at + 8..fmt_at + 8 + fmt_len)?;
+    let channels = usize::from(u16::from_le_bytes(fmt.get(2..4)?.try_into().ok()?));
+    let rate = u32::from_le_bytes(fmt.get(4..8)?.try_into().ok()?) as usize;
+    let data_at = wav.windows(4).position(|w| w == b"data")?;
+    let data_len = u32::from_le_bytes(wav.get(data_at + 4..data_at + 8)?.try_into().ok()?) as usize;
+    let data = wav.get(data_at + 8..data_at + 8 + data_len)?;
+    let want = rate * channels * seconds as usize;
+    let mut audio = Vec::with_capacity(want);
+    while audio.len() < want {
+        audio.extend_from_slice(data);
+        // 0xFF is mu-law's zero.
+        audio.extend(std::iter::repeat_n(0xFFu8, rate * channels));
+    }
+    audio.truncate(want - want % channels.max(1));
+    let mut out = Vec::with_capacity(audio.len() + 64);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&((4 + 8 + fmt.len() + 8 + audio.len()) as u32).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&(fmt.len() as u32).to_le_bytes());
+    out.extend_from_slice(fmt);
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(audio.len() as u32).to_le_bytes());
+    out.extend_from_slice(&audio);
+    Some(out)
+}
+
 /// Fills an empty database; does nothing (and says so) when people already exist.
 pub async fn seed(state: &AppState) -> anyhow::Result<()> {
     if users::count(&state.db).await? > 0 {
@@ -98,7 +133,13 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
     let mut calls = Vec::with_capacity(DEMO_RECORDINGS);
     for i in 0..DEMO_RECORDINGS {
         let started_at_ms = office_hours_time(&mut rng, start, now, tz);
-        let clip = rng.random_range(0..CLIPS.len());
+        let mut clip = rng.random_range(0..CLIPS.len());
+        let long = rng.random_bool(LONG_CALL_SHARE);
+        if long {
+            // The mu-law clips (mono, stereo agent-left, stereo agent-right).
+            clip = [0, 0, 6, 7][rng.random_range(0..4)];
+        }
+        let seconds = long.then(|| rng.random_range(35..=75u32));
         let agent = agents[rng.random_range(0..agents.len())].clone();
         let number = format!("13{:09}", rng.random_range(0..1_000_000_000u64));
         calls.push((
@@ -116,14 +157,16 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
                 channel_layout: Some(CLIPS[clip].2),
             },
             clip,
+            seconds,
         ));
     }
 
     let ingestor = &state.ingestor;
     let results: Vec<Result<(), IngestError>> = futures::stream::iter(calls)
-        .map(|(meta, clip)| async move {
+        .map(|(meta, clip, seconds)| async move {
             let mut temp = ingestor.blobs.temp_file()?;
-            let bytes = CLIPS[clip].1;
+            let long = seconds.and_then(|s| lengthen_mulaw(CLIPS[clip].1, s));
+            let bytes = long.as_deref().unwrap_or(CLIPS[clip].1);
             temp.write_all(bytes).context("writing demo clip")?;
             use sha2::Digest;
             let staged = Staged {
@@ -143,6 +186,11 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             failed.len()
         );
     }
+
+    // A recorder pushes a call minutes after it ends; the demo ingests everything now. Date
+    // the arrivals back so the demo's past weeks hold calls that arrived in time for their
+    // sampling deadline, as in a real center.
+    recordings::backdate_demo_arrivals(&state.db, 5 * 60_000).await?;
 
     let token = tokens::create(&state.db, "demo-recorder").await?;
     println!(

@@ -21,6 +21,7 @@ use crate::audio::peaks::{Peaks, PeaksBuilder};
 use crate::audio::probe::inspect_with;
 use crate::audio::{AudioError, AudioInfo, DecodeLimits, decode};
 use crate::blobs::BlobStore;
+use crate::clock::Clock;
 use crate::domain::call::{CallMeta, ChannelLayout};
 use crate::error::AppError;
 use crate::store::recordings::{self, InsertError, NewRecording, Recording};
@@ -95,6 +96,8 @@ pub struct Ingestor {
     pub blobs: Arc<dyn BlobStore>,
     pub limits: DecodeLimits,
     pub short_call_ms: u64,
+    /// Stamps `created_at_ms`: sampling weeks take only calls that arrived before they froze.
+    pub clock: Clock,
     decode_slots: Semaphore,
 }
 
@@ -105,12 +108,14 @@ impl Ingestor {
         limits: DecodeLimits,
         short_call_ms: u64,
         decode_workers: usize,
+        clock: Clock,
     ) -> Ingestor {
         Ingestor {
             db,
             blobs,
             limits,
             short_call_ms,
+            clock,
             decode_slots: Semaphore::new(decode_workers.max(1)),
         }
     }
@@ -197,6 +202,7 @@ impl Ingestor {
             size_bytes: size as i64,
             sha256: &sha256,
             source,
+            created_at_ms: self.clock.now_ms(),
         };
         if media.is_none() {
             tracing::warn!(

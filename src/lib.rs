@@ -1,10 +1,12 @@
 //! callgrade: call-recording quality assurance for contact centers.
 //!
 //! Module map:
-//! - [`cli`]: the command line; [`config`]: flags and environment.
+//! - [`cli`]: the command line; [`config`]: flags and environment; [`clock`]: the
+//!   service's notion of now (manual in tests).
 //! - [`app`]: application state, router assembly, the server loop.
 //! - [`http`]: one module per API resource, auth extractors, the embedded web app.
 //! - [`domain`]: pure rules (roles, months, call metadata, access), no I/O.
+//! - [`sampling`]: drawing, freezing and verifying monthly samples (over [`domain::sampling`]).
 //! - [`ingest`]: the one path a recording takes in (HTTP, bulk import, demo).
 //! - [`audio`]: probing and decoding with symphonia.
 //! - [`store`]: all SQL, SQLite and PostgreSQL; [`blobs`]: recording bytes on disk.
@@ -16,6 +18,7 @@ pub mod audio;
 pub mod auth;
 pub mod blobs;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;
@@ -24,4 +27,5 @@ pub mod http;
 pub mod import;
 pub mod ingest;
 pub mod org;
+pub mod sampling;
 pub mod store;

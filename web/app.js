@@ -4,6 +4,7 @@ import {
 } from './common.js';
 import { LANGS, getLang, hasKey, missingKeys, setLang, t } from './i18n.js';
 import { mountPlayer } from './player.js';
+import { PLAN_ROLES, QUEUE_ROLES, samplingPages } from './sampling.js';
 
 export { ApiError, api };
 
@@ -21,15 +22,35 @@ const state = {
   loginNotice: null,
   /** The recordings list as last shown (hash with its filters), for the player's back link. */
   listHash: null,
+  /** Where the player's back link leads when the call was opened from another page
+   *  ({hash, label}: the queue, a plan); null means the recordings list. */
+  back: null,
 };
 
 const DEFAULT_ROUTE = '/recordings';
 const PAGE_SIZE = 50;
+const MONTH_RE = /^\d{4}-(0[1-9]|1[0-2])$/;
+
+function currentMonth() {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`;
+}
+
+function recordingHash(id) {
+  return hashFor(`/recordings/${encodeURIComponent(id)}`);
+}
+
+/** Agents visible to the current user, fetched once per session. */
+async function agentList(signal) {
+  state.agents ??= (await api('GET', '/api/agents', undefined, { signal }))?.items ?? [];
+  return state.agents;
+}
 
 function sessionEnded() {
   const wasSignedIn = state.user !== null;
   state.user = null;
   state.agents = null;
+  state.back = null;
   const { path } = parseHash();
   if (path !== '/login') state.returnTo = location.hash;
   if (wasSignedIn) state.loginNotice = 'login.session_expired';
@@ -41,11 +62,26 @@ setUnauthorizedHandler(sessionEnded);
 // ---------------------------------------------------------------------------
 // Router. Patterns may contain `:name` segments, e.g. '/recordings/:id'.
 
+const sampling = samplingPages({ state, hashFor, replaceQuery, currentMonth, MONTH_RE, recordingHash, agentList });
+
+// `roles`: who may open the page (others get a "not allowed" page); absent means everyone signed in.
 const routes = [
   { path: '/login', render: renderLogin, title: 'login.title', public: true },
   { path: '/recordings', render: renderRecordings, title: 'recordings.title', nav: 'recordings' },
   { path: '/recordings/:id', render: renderPlayerPage, title: 'player.title', nav: 'recordings' },
+  { path: '/plans', render: sampling.renderPlans, title: 'plans.title', nav: 'plans', roles: PLAN_ROLES },
+  { path: '/plans/:id', render: sampling.renderPlan, title: 'plan.title', nav: 'plans', roles: PLAN_ROLES },
+  { path: '/queue', render: sampling.renderQueue, title: 'queue.title', nav: 'queue', roles: QUEUE_ROLES },
 ];
+
+/** The header's navigation, in order; an item shows only to `roles` when given. */
+const NAV = [
+  { id: 'recordings', path: '/recordings', label: 'nav.recordings' },
+  { id: 'queue', path: '/queue', label: 'nav.queue', roles: QUEUE_ROLES },
+  { id: 'plans', path: '/plans', label: 'nav.plans', roles: PLAN_ROLES },
+];
+
+const allowed = (roles) => !roles || (state.user !== null && roles.includes(state.user.role));
 
 function parseHash() {
   const raw = location.hash.replace(/^#/, '');
@@ -113,7 +149,8 @@ async function renderRoute({ rerender = false } = {}) {
     return;
   }
 
-  const route = match?.route ?? { render: renderNotFound, title: 'notfound.title' };
+  let route = match?.route ?? { render: renderNotFound, title: 'notfound.title' };
+  if (match && !allowed(route.roles)) route = { render: renderForbidden, title: 'forbidden.title', nav: route.nav };
   renderHeader(route);
   document.title = `${t(route.title)} · ${t('app.name')}`;
   const root = document.getElementById('app');
@@ -150,10 +187,11 @@ function renderHeader(route) {
     h('div', { class: 'header-inner' },
       h('a', { class: 'brand', href: hashFor(user ? DEFAULT_ROUTE : '/login') }, t('app.name')),
       user && h('nav', { class: 'main-nav', 'aria-label': t('nav.main') },
-        h('a', {
-          href: hashFor('/recordings'),
-          'aria-current': route?.nav === 'recordings' ? 'page' : null,
-        }, t('nav.recordings')),
+        NAV.filter((item) => allowed(item.roles)).map((item) => h('a', {
+          href: hashFor(item.path),
+          id: `nav-${item.id}`,
+          'aria-current': route?.nav === item.id ? 'page' : null,
+        }, t(item.label))),
       ),
       h('div', { class: 'header-tools' },
         user && h('span', {
@@ -185,6 +223,7 @@ async function logout() {
   state.user = null;
   state.agents = null;
   state.returnTo = null;
+  state.back = null;
   recordingsCache.key = null;
   navigate('/login');
 }
@@ -246,6 +285,7 @@ function renderLogin(root, { signal, rerender }) {
       state.user = data?.user ?? null;
       if (!state.user) throw new ApiError(200, 'bad_response', '');
       state.agents = null;
+      state.back = null;
       recordingsCache.key = null;
       signedIn = true;
       loginDraft.username = '';
@@ -283,15 +323,6 @@ function renderLogin(root, { signal, rerender }) {
 // The last loaded list, reused when the page is re-rendered for a language
 // switch so pages fetched with "load more" are not lost.
 const recordingsCache = { key: null, items: [], nextCursor: null };
-
-const MONTH_RE = /^\d{4}-(0[1-9]|1[0-2])$/;
-
-function currentMonth() {
-  const d = new Date();
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`;
-}
-
-const recordingHash = (id) => hashFor(`/recordings/${encodeURIComponent(id)}`);
 
 /** A click on a row opens its player, unless it was on a control or ended a text selection. */
 function onRowClick(e) {
@@ -363,6 +394,7 @@ function agentOptions(agents, selected) {
 async function renderRecordings(root, { query, signal, rerender }) {
   const isAgent = state.user.role === 'agent';
   state.listHash = location.hash;
+  state.back = null;
   const filters = {
     agent: isAgent ? '' : query.get('agent') ?? '',
     month: MONTH_RE.test(query.get('month') ?? '') ? query.get('month') : currentMonth(),
@@ -523,7 +555,7 @@ async function renderRecordings(root, { query, signal, rerender }) {
 
 async function loadAgents(select, note, filters, signal) {
   try {
-    state.agents ??= (await api('GET', '/api/agents', undefined, { signal }))?.items ?? [];
+    await agentList(signal);
   } catch (err) {
     if (isAbort(err)) return;
     note.textContent = t('filter.agents_error');
@@ -551,8 +583,9 @@ async function renderPlayerPage(root, { params, signal, rerender }) {
   const resume = rerender && playerResume?.id === id ? playerResume : null;
   playerResume = null;
 
+  const back = state.back ?? { hash: state.listHash ?? hashFor('/recordings'), label: 'player.back' };
   root.append(h('p', { class: 'back-link' },
-    h('a', { id: 'back-to-list', href: state.listHash ?? hashFor('/recordings') }, t('player.back'))));
+    h('a', { id: 'back-to-list', href: back.hash }, t(back.label))));
   const host = h('div', { class: 'player-host' });
   root.append(host);
   const player = mountPlayer(host, id, {
@@ -577,6 +610,19 @@ function renderNotFound(root) {
     h('section', { id: 'not-found', class: 'empty-state' },
       h('h1', null, t('notfound.title')),
       h('a', { href: hashFor(state.user ? DEFAULT_ROUTE : '/login') }, t('notfound.back')),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Not allowed (a page the user's role does not open)
+
+function renderForbidden(root) {
+  root.append(
+    h('section', { id: 'forbidden', class: 'empty-state' },
+      h('h1', null, t('forbidden.title')),
+      h('p', null, t('forbidden.text')),
+      h('a', { href: hashFor(DEFAULT_ROUTE) }, t('notfound.back')),
     ),
   );
 }

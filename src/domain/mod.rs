@@ -5,3 +5,4 @@ pub mod access;
 pub mod call;
 pub mod month;
 pub mod org;
+pub mod sampling;

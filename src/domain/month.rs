@@ -71,7 +71,7 @@ impl Month {
     }
 }
 
-fn local_midnight_ms(day: NaiveDate, tz: Tz) -> i64 {
+pub fn local_midnight_ms(day: NaiveDate, tz: Tz) -> i64 {
     let naive = day.and_hms_opt(0, 0, 0).unwrap_or_default();
     // A zone may skip midnight (DST starting at 00:00): take the earliest valid instant.
     match tz.from_local_datetime(&naive) {

@@ -1,10 +1,13 @@
 //! The HTTP API and the web app. One module per resource, each with its own `router()`.
 
 pub mod agents;
+pub mod assignments;
 pub mod audio;
 pub mod auth;
 pub mod extract;
+pub mod months;
 pub mod openapi;
+pub mod plans;
 pub mod player;
 pub mod recordings;
 pub mod session;
@@ -25,6 +28,9 @@ pub fn router(state: AppState) -> Router {
         .merge(audio::router())
         .merge(player::router())
         .merge(agents::router())
+        .merge(plans::router())
+        .merge(assignments::router())
+        .merge(months::router())
         .merge(openapi::router())
         .fallback(|| async { AppError::not_found("API route") });
     Router::new()
@@ -44,4 +50,10 @@ pub fn internal_error_response() -> axum::response::Response {
         "internal",
         "internal server error (logged on the server)",
     )
+}
+
+/// An instant as RFC 3339 in the center's time zone (what every API answer shows).
+pub fn time(ms: i64, tz: chrono_tz::Tz) -> Option<String> {
+    use chrono::TimeZone;
+    tz.timestamp_millis_opt(ms).single().map(|t| t.to_rfc3339())
 }

@@ -17,6 +17,7 @@ use super::extract::{Path, Query};
 use crate::app::AppState;
 use crate::domain::call::{CallMeta, RawCallMeta, mask_customer_number};
 use crate::domain::month::Month;
+use crate::domain::org::Role;
 use crate::error::{AppError, AppResult};
 use crate::ingest::Staged;
 use crate::store::recordings::{self, ListFilter, Recording};
@@ -206,6 +207,25 @@ struct ListQuery {
     month: Option<String>,
     limit: Option<i64>,
     cursor: Option<String>,
+    call_id: Option<String>,
+    customer_number: Option<String>,
+    /// RFC 3339 bounds on the call's start (`[from, to)`), narrowing `month` if both given.
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn parse_instant(name: &str, v: Option<&str>) -> AppResult<Option<i64>> {
+    match v.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => chrono::DateTime::parse_from_rfc3339(v)
+            .map(|t| Some(t.timestamp_millis()))
+            .map_err(|_| {
+                AppError::bad_request(
+                    "invalid_query",
+                    format!("{name} must be an RFC 3339 time such as 2026-11-05T14:30:00+08:00"),
+                )
+            }),
+    }
 }
 
 async fn list(
@@ -230,6 +250,26 @@ async fn list(
         ),
         None => None,
     };
+    // Searching by a full customer number is complaint handling; agents and the panel,
+    // who only ever see masked numbers, do not get to test numbers against calls.
+    let by_number = q
+        .customer_number
+        .as_deref()
+        .is_some_and(|n| !n.trim().is_empty());
+    if by_number && matches!(user.role, Role::Agent | Role::Panel) {
+        return Err(AppError::forbidden(
+            "searching by customer number is for supervisors, QA inspectors and team leads",
+        ));
+    }
+    let from = parse_instant("from", q.from.as_deref())?;
+    let to = parse_instant("to", q.to.as_deref())?;
+    let range_ms = match (range_ms, from, to) {
+        (r, None, None) => r,
+        (r, f, t) => {
+            let (a, b) = r.unwrap_or((i64::MIN, i64::MAX));
+            Some((a.max(f.unwrap_or(i64::MIN)), b.min(t.unwrap_or(i64::MAX))))
+        }
+    };
     let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         Some(c) => Some(parse_cursor(c).ok_or_else(|| {
             AppError::bad_request("invalid_query", "cursor is not one this server handed out")
@@ -248,6 +288,14 @@ async fn list(
         agent_id,
         range_ms,
         after,
+        call_id: q
+            .call_id
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty()),
+        customer_number: q
+            .customer_number
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty()),
         limit: limit + 1,
     };
     let mut rows = recordings::list_visible(&state.db, &viewer, &filter).await?;
@@ -256,7 +304,7 @@ async fn list(
     let next_cursor = more
         .then(|| rows.last().map(|r| format!("{}.{}", r.started_at_ms, r.id)))
         .flatten();
-    let full = user.role == crate::domain::org::Role::Supervisor;
+    let full = user.role == Role::Supervisor;
     let items: Vec<Value> = rows.iter().map(|r| view(r, tz, full)).collect();
     Ok(axum::Json(
         json!({ "items": items, "next_cursor": next_cursor }),
@@ -276,6 +324,6 @@ async fn detail(
     let recording = recordings::get_visible(&state.db, &user.viewer(), id)
         .await?
         .ok_or_else(|| AppError::not_found("recording"))?;
-    let full = user.role == crate::domain::org::Role::Supervisor;
+    let full = user.role == Role::Supervisor;
     Ok(axum::Json(view(&recording, state.config.time_zone, full)))
 }

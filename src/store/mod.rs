@@ -7,6 +7,7 @@
 pub mod listening;
 pub mod media;
 pub mod recordings;
+pub mod sampling;
 pub mod scratch;
 pub mod sessions;
 pub mod tokens;

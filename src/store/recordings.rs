@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::users::{SCOPE_FILTER, scope_params};
-use super::{Db, Tx, is_unique_violation, now_ms};
+use super::{Db, Tx, is_unique_violation};
 use crate::audio::AudioInfo;
 use crate::domain::access::Viewer;
 use crate::domain::call::CallMeta;
@@ -19,6 +19,7 @@ pub struct NewRecording<'a> {
     pub sha256: &'a str,
     /// `api:<token name>`, `api:<username>`, `import` or `demo`.
     pub source: &'a str,
+    pub created_at_ms: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -87,7 +88,7 @@ pub async fn insert(tx: &mut Tx, r: &NewRecording<'_>) -> Result<i64, InsertErro
     .bind(r.size_bytes)
     .bind(r.sha256)
     .bind(r.source)
-    .bind(now_ms())
+    .bind(r.created_at_ms)
     .fetch_one(&mut **tx)
     .await;
     match res {
@@ -183,6 +184,9 @@ pub struct ListFilter {
     pub range_ms: Option<(i64, i64)>,
     /// Continue after this `(started_at_ms, id)`, newest first.
     pub after: Option<(i64, i64)>,
+    /// Exact call id, or exact customer number (finding a complained-about call).
+    pub call_id: Option<String>,
+    pub customer_number: Option<String>,
     pub limit: i64,
 }
 
@@ -200,6 +204,7 @@ pub async fn list_visible(
          AND ($3 = 0 OR r.agent_id = $4) \
          AND r.started_at_ms >= $5 AND r.started_at_ms < $6 \
          AND (r.started_at_ms < $7 OR (r.started_at_ms = $7 AND r.id < $8)) \
+         AND ($10 = '' OR r.call_id = $10) AND ($11 = '' OR r.customer_number = $11) \
          ORDER BY r.started_at_ms DESC, r.id DESC LIMIT $9"
     ));
     let rows = sqlx::query(sql)
@@ -212,6 +217,8 @@ pub async fn list_visible(
         .bind(after_ts)
         .bind(after_id)
         .bind(f.limit)
+        .bind(f.call_id.as_deref().unwrap_or(""))
+        .bind(f.customer_number.as_deref().unwrap_or(""))
         .fetch_all(&db.pool)
         .await?;
     rows.iter().map(from_row).collect()
@@ -222,4 +229,18 @@ pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
         .fetch_one(&db.pool)
         .await?
         .try_get("n")
+}
+
+/// Demo only: recordings with source `demo` "arrived" `delay_ms` after their start (or now,
+/// if that is still in the future).
+pub async fn backdate_demo_arrivals(db: &Db, delay_ms: i64) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "UPDATE recordings SET created_at_ms = started_at_ms + $1 \
+         WHERE source = 'demo' AND started_at_ms + $1 < created_at_ms",
+    )
+    .bind(delay_ms)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
 }

@@ -72,6 +72,19 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<User>, sqlx::Error> {
     row.as_ref().map(user_from_row).transpose()
 }
 
+/// An active person by username.
+pub async fn find_active(db: &Db, username: &str) -> Result<Option<User>, sqlx::Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {USER_COLUMNS} FROM users u LEFT JOIN teams t ON t.id = u.team_id \
+         WHERE u.username = $1 AND u.active = 1"
+    ));
+    let row = sqlx::query(sql)
+        .bind(username)
+        .fetch_optional(&db.pool)
+        .await?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
 /// An agent by username, with their team (to check who may see their calls).
 pub async fn find_agent(db: &Db, username: &str) -> Result<Option<User>, sqlx::Error> {
     let sql = sqlx::AssertSqlSafe(format!(

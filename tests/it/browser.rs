@@ -1,7 +1,8 @@
 //! The web app in a real Chromium: `tests/browser/smoke.mjs` (Playwright) drives login,
 //! the recordings list, the language switch and logout against a server started here;
 //! `tests/browser/player.mjs` drives the grader's recording player (play, seek, speed,
-//! comments, listen coverage) on a mu-law WAV and an MP3 call.
+//! comments, listen coverage) on a mu-law WAV and an MP3 call; `tests/browser/sampling.mjs`
+//! drives sampling plans (preview, create, draw), the graders' queues and a pull.
 //!
 //! Needs Node.js, `/usr/bin/chromium` and `npm ci --prefix tests/browser`. Without them the
 //! test is skipped, except under `CI=true`, where it fails instead.
@@ -11,7 +12,7 @@ use std::process::Command;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{Auth, TestApp, TestDb, fixture, meta, upload};
+use crate::helpers::{Auth, TestApp, TestDb, fixture, meta, password_of, upload};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -133,4 +134,49 @@ async fn web_player_plays_and_seeks_in_chromium() {
     let mut args = vec![app.base.clone()];
     args.extend(ids);
     run_node("tests/browser/player.mjs", args).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sampling_plans_and_queues_work_in_chromium() {
+    if !can_run_browser_tests() {
+        return;
+    }
+
+    // Calls of November's first week arrive on time (clock on 3 November); then the clock
+    // moves past the month's end, so "Draw now" freezes every week.
+    let at = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .timestamp_millis()
+    };
+    let clock = callgrade::clock::Clock::manual(at("2026-11-03T12:00:00+08:00"));
+    let app = TestApp::spawn_with(TestDb::Sqlite, |c| c.clock = clock.clone()).await;
+    let token = app.token("recorder").await;
+    for (i, agent) in [
+        "agent-a1", "agent-a1", "agent-a2", "agent-a2", "agent-b1", "agent-b1",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut m = meta(&format!("S-{i}"), agent);
+        m["started_at"] = format!("2026-11-02T{:02}:15:00+08:00", 9 + i).into();
+        let (status, body) =
+            upload(&app, &Auth::Token(&token), &m, fixture("mulaw_8k_mono.wav")).await;
+        assert_eq!(status, StatusCode::CREATED, "upload {i}: {body}");
+    }
+    clock.set(at("2026-12-02T12:00:00+08:00"));
+
+    let login = |u: &str| format!("{u}:{}", password_of(u));
+    run_node(
+        "tests/browser/sampling.mjs",
+        vec![
+            app.base.clone(),
+            "2026-11".into(),
+            login("sup"),
+            login("insp"),
+            login("lead-a"),
+            "agent-a1,agent-a2".into(),
+        ],
+    )
+    .await;
 }

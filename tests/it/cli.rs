@@ -27,7 +27,7 @@ fn command(app: &TestApp) -> Command {
     cmd
 }
 
-fn callgrade(app: &TestApp, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+pub fn callgrade(app: &TestApp, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
     let mut cmd = command(app);
     cmd.args(args)
         .env_remove("CALLGRADE_DATABASE_URL")

@@ -14,3 +14,4 @@ mod cli;
 mod ingest;
 mod player;
 mod recordings;
+mod sampling;

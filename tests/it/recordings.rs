@@ -228,6 +228,18 @@ async fn openapi_describes_every_route(db: TestDb) {
         ("/api/recordings/{id}/coverage", "post"),
         ("/api/recordings/{id}/comments", "get"),
         ("/api/recordings/{id}/comments", "post"),
+        ("/api/plans", "get"),
+        ("/api/plans", "post"),
+        ("/api/plans/defaults", "post"),
+        ("/api/plans/preview", "post"),
+        ("/api/plans/{id}", "get"),
+        ("/api/plans/{id}/draw", "post"),
+        ("/api/plans/{id}/samples", "get"),
+        ("/api/plans/{id}/progress", "get"),
+        ("/api/plans/{id}/proof", "get"),
+        ("/api/me/queue", "get"),
+        ("/api/pulls", "post"),
+        ("/api/months/{month}/publish", "post"),
     ] {
         assert!(
             spec["paths"][path][method].is_object(),

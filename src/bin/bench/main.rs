@@ -1,9 +1,10 @@
 //! Benchmarks with figures the issues ask for:
-//! `cargo run --release --bin bench -- ingest` and `... -- audio`.
+//! `cargo run --release --bin bench -- ingest`, `... -- audio` and `... -- sampling`.
 //!
 //! The last line printed is a JSON object with the figures, for scripts and closing notes.
 
 mod audio;
+mod sampling;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -46,6 +47,17 @@ enum Bench {
         #[arg(long, default_value_t = 500)]
         listeners: usize,
     },
+    /// The monthly sampling draw on a full-size center (generated call metadata) against the
+    /// naive per-agent `ORDER BY random()`, the incremental daily draw, and peak memory.
+    Sampling {
+        /// PostgreSQL server URL; a scratch database is created on it and dropped afterwards.
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 2000)]
+        agents: usize,
+        #[arg(long, default_value_t = 1750)]
+        calls_per_agent: usize,
+    },
     /// (internal) The server process `audio` measures, on an existing data folder.
     #[command(hide = true)]
     Serve { data_dir: std::path::PathBuf },
@@ -53,6 +65,13 @@ enum Bench {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Off unless asked for (e.g. RUST_LOG=sqlx::query=debug shows every statement's time).
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match Args::parse().bench {
         Bench::Ingest {
             database_url,
@@ -61,6 +80,11 @@ async fn main() -> anyhow::Result<()> {
             call_seconds,
         } => ingest(database_url, count, concurrency, call_seconds).await,
         Bench::Audio { minutes, listeners } => audio::run(minutes, listeners).await,
+        Bench::Sampling {
+            database_url,
+            agents,
+            calls_per_agent,
+        } => sampling::run(database_url, agents, calls_per_agent).await,
         Bench::Serve { data_dir } => audio::serve_child(data_dir).await,
     }
 }

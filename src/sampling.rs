@@ -1,0 +1,1299 @@
+//! The draw: turns a plan and the calls in the store into samples, week by week.
+//!
+//! A run (background task, `POST /api/plans/{id}/draw` or `callgrade sample draw`) does, in
+//! order: add agents who joined the population; freeze every week whose deadline has passed
+//! (exact: all eligible calls created before the deadline, smallest keys first, shortfalls
+//! carried to the next week, after the last week filled from the others); refresh the open
+//! weeks' provisional picks (only calls that arrived since the previous run, unless a
+//! freeze or a new agent calls for a full rescan); hand the frozen samples to graders; and,
+//! once the grading period is over, settle the plan (team leads' missing spot-checks).
+//! Every run is idempotent, and a run that loses a race with another writes nothing.
+//!
+//! `verify` re-derives every frozen week from the seed and the eligible calls with the same
+//! rules and compares with what is stored.
+
+use std::collections::{HashMap, HashSet};
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+
+use crate::domain::month::Month;
+use crate::domain::sampling::{
+    self, Graders, Key, Keyer, LEAD_PENALTY_CENTI_PER_MISSING, PlanSpec, Seed, Stratum,
+    agent_digest, agent_target, quotas, stratum_digest, take_for_cell,
+};
+use crate::store::Db;
+use crate::store::sampling::{
+    self as store, AgentInfo, Cell, DrawWrite, FrozenStratum, NewAssignment, NewPlan, Pick,
+    PlanAgent, PlanRow, Scan, StratumRow,
+};
+
+/// Calls created this long before the previous run's watermark are read again: a
+/// transaction that took its `created_at_ms` earlier may have committed after that run read.
+/// Merging is idempotent, so reading a call twice changes nothing.
+const WATERMARK_OVERLAP_MS: i64 = 60_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("a plan with this name already exists for the month")]
+    Exists,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Creates a plan with a fresh seed; only the seed's hash is shown until publication.
+pub async fn create_plan(
+    db: &Db,
+    spec: &PlanSpec,
+    tz: Tz,
+    created_by: i64,
+    now_ms: i64,
+) -> Result<i64, PlanError> {
+    let ids = create_plans(db, std::slice::from_ref(spec), tz, created_by, now_ms).await?;
+    ids.first()
+        .copied()
+        .ok_or_else(|| PlanError::Internal(anyhow::anyhow!("no plan was created")))
+}
+
+/// The domain's two standing plans for a month: 10 calls per agent for the QA inspectors
+/// and 60 for each agent's team lead, drawn with independent seeds. Both or neither.
+pub async fn create_default_plans(
+    db: &Db,
+    month: Month,
+    tz: Tz,
+    created_by: i64,
+    now_ms: i64,
+) -> Result<Vec<i64>, PlanError> {
+    let specs = [PlanSpec::default_qa(month), PlanSpec::default_lead(month)];
+    create_plans(db, &specs, tz, created_by, now_ms).await
+}
+
+/// A plan as given, validated and normalised, whose population names only known teams and
+/// agents.
+async fn checked_spec(db: &Db, spec: &PlanSpec) -> Result<(PlanSpec, Month), PlanError> {
+    let mut spec = spec.clone();
+    let month = spec.validate().map_err(PlanError::Invalid)?;
+    let unknown = store::unknown_names(db, &spec.population)
+        .await
+        .context("checking the population")?;
+    if !unknown.is_empty() {
+        return Err(PlanError::Invalid(format!(
+            "the population names unknown teams or agents: {}",
+            unknown.join(", ")
+        )));
+    }
+    Ok((spec, month))
+}
+
+/// Creates plans in one transaction, each with its own seed from the OS generator.
+async fn create_plans(
+    db: &Db,
+    specs: &[PlanSpec],
+    tz: Tz,
+    created_by: i64,
+    now_ms: i64,
+) -> Result<Vec<i64>, PlanError> {
+    let mut checked = Vec::with_capacity(specs.len());
+    for spec in specs {
+        checked.push(checked_spec(db, spec).await?);
+    }
+    let mut tx = db.begin_write().await.context("starting a transaction")?;
+    let mut ids = Vec::with_capacity(checked.len());
+    for (spec, month) in &checked {
+        let seed = sampling::new_seed();
+        let strata = sampling::strata(*month, tz, spec.grace_ms());
+        let id = store::insert_plan(
+            &mut tx,
+            &NewPlan {
+                spec,
+                time_zone: tz.name(),
+                strata: &strata,
+                seed_hex: &hex::encode(seed),
+                seed_hash: &sampling::seed_hash(&seed),
+                created_by,
+                now_ms,
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            store::InsertPlanError::Exists => PlanError::Exists,
+            store::InsertPlanError::Db(e) => PlanError::Internal(e.into()),
+        })?;
+        ids.push(id);
+    }
+    tx.commit().await.context("committing the plans")?;
+    Ok(ids)
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct DrawReport {
+    /// Weeks frozen by this run.
+    pub frozen: Vec<u32>,
+    /// Provisional picks of open weeks after this run.
+    pub provisional: usize,
+    /// Samples handed to graders by this run.
+    pub assigned: usize,
+    /// Whether the plan is settled (all weeks frozen, grading period over).
+    pub settled: bool,
+}
+
+/// Runs the draw for one plan at `now_ms`. Retries when another run commits first.
+pub async fn draw(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<DrawReport> {
+    for _ in 0..5 {
+        if let Some(report) = draw_once(db, plan_id, now_ms).await? {
+            return Ok(report);
+        }
+    }
+    anyhow::bail!("plan {plan_id}: other draws kept committing first; try again")
+}
+
+/// Draws every plan that is not settled yet (the background task).
+pub async fn draw_all(db: &Db, now_ms: i64) -> anyhow::Result<usize> {
+    let ids = store::plans_to_draw(db).await?;
+    for &id in &ids {
+        draw(db, id, now_ms)
+            .await
+            .with_context(|| format!("drawing plan {id}"))?;
+    }
+    Ok(ids.len())
+}
+
+/// What a run needs to know about a plan.
+struct Ctx {
+    plan: PlanRow,
+    month: Month,
+    keyer: Keyer,
+    strata: Vec<StratumRow>,
+}
+
+async fn load(db: &Db, plan_id: i64, seed: Option<Seed>) -> anyhow::Result<Ctx> {
+    let plan = store::get_plan(db, plan_id)
+        .await?
+        .with_context(|| format!("no sampling plan {plan_id}"))?;
+    let month: Month = plan
+        .spec
+        .month
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!(e))?;
+    let seed = match seed {
+        Some(s) => s,
+        None => sampling::parse_seed(&plan.seed).map_err(|e| anyhow::anyhow!(e))?,
+    };
+    let strata = store::strata(db, plan_id).await?;
+    Ok(Ctx {
+        plan,
+        month,
+        keyer: Keyer::new(&seed),
+        strata,
+    })
+}
+
+fn parse_tz(name: &str) -> anyhow::Result<Tz> {
+    name.parse()
+        .map_err(|_| anyhow::anyhow!("unknown time zone {name:?}"))
+}
+
+/// Targets for agents new to the plan: N, or more for focus agents.
+async fn targets(
+    db: &Db,
+    spec: &PlanSpec,
+    month: Month,
+    tz: Tz,
+    agents: &[AgentInfo],
+) -> anyhow::Result<Vec<(u32, Option<sampling::FocusReason>)>> {
+    let problems = match &spec.focus {
+        Some(rule) if rule.problem_agents => {
+            let (from, to) = month.prev().range_ms(tz);
+            store::complaint_agents(db, from, to).await?
+        }
+        _ => HashSet::new(),
+    };
+    Ok(agents
+        .iter()
+        .map(|a| {
+            let hired = a
+                .hire_date
+                .as_deref()
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+            agent_target(
+                spec.per_agent,
+                spec.focus.as_ref(),
+                month,
+                hired,
+                problems.contains(&a.id),
+            )
+        })
+        .collect())
+}
+
+/// One agent's eligible calls in one scan: the concatenated text from the database and, per
+/// call, where its id sits in that text, sorted by key.
+pub struct AgentCalls {
+    text: String,
+    calls: Vec<Call>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Call {
+    pub key: Key,
+    pub recording_id: i64,
+    pub started_at_ms: i64,
+    id_at: u32,
+    id_len: u32,
+}
+
+impl AgentCalls {
+    fn parse(text: String, keyer: &Keyer) -> anyhow::Result<AgentCalls> {
+        let mut calls = Vec::with_capacity(text.len() / 32);
+        let mut at = 0usize;
+        for line in text.split('\n') {
+            let mut parts = line.splitn(3, ' ');
+            let (Some(id), Some(started), Some(call_id)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                anyhow::bail!("malformed eligible-call line {line:?}");
+            };
+            let id_at = at + id.len() + 1 + started.len() + 1;
+            calls.push(Call {
+                key: keyer.key(call_id),
+                recording_id: id.parse().context("recording id")?,
+                started_at_ms: started.parse().context("start time")?,
+                id_at: u32::try_from(id_at).context("eligible list too long")?,
+                id_len: u32::try_from(call_id.len()).context("call id too long")?,
+            });
+            at += line.len() + 1;
+        }
+        calls.sort_unstable_by(|a, b| a.key.cmp(&b.key).then(a.recording_id.cmp(&b.recording_id)));
+        Ok(AgentCalls { text, calls })
+    }
+
+    fn empty() -> AgentCalls {
+        AgentCalls {
+            text: String::new(),
+            calls: Vec::new(),
+        }
+    }
+
+    pub fn call_id(&self, c: &Call) -> &str {
+        let start = c.id_at as usize;
+        self.text
+            .get(start..start + c.id_len as usize)
+            .unwrap_or_default()
+    }
+
+    fn digest(&self) -> String {
+        agent_digest(self.calls.iter().map(|c| self.call_id(c)))
+    }
+
+    fn in_stratum(&self, st: &Stratum) -> impl Iterator<Item = &Call> {
+        self.calls
+            .iter()
+            .filter(move |c| c.started_at_ms >= st.start_ms && c.started_at_ms < st.end_ms)
+    }
+}
+
+/// Reads and keys eligible calls, hashing on all cores (off the async runtime).
+async fn scan_keyed(
+    db: &Db,
+    scan: &Scan<'_>,
+    keyer: &Keyer,
+) -> anyhow::Result<HashMap<i64, AgentCalls>> {
+    let rows = store::scan(db, scan)
+        .await
+        .context("reading eligible calls")?;
+    let keyer = keyer.clone();
+    tokio::task::spawn_blocking(move || key_rows(rows, &keyer))
+        .await
+        .context("keying task")?
+}
+
+fn key_rows(rows: Vec<(i64, String)>, keyer: &Keyer) -> anyhow::Result<HashMap<i64, AgentCalls>> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = rows.len().div_ceil(workers).max(1);
+    let mut chunks: Vec<Vec<(i64, String)>> = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        chunks.push(rows.by_ref().take(per).collect());
+    }
+    let results: Vec<anyhow::Result<Vec<(i64, AgentCalls)>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .into_iter()
+                        .map(|(agent, text)| Ok((agent, AgentCalls::parse(text, keyer)?)))
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("keying thread panicked")))
+            })
+            .collect()
+    });
+    let mut out = HashMap::new();
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
+fn scan_for<'a>(
+    spec: &'a PlanSpec,
+    agents: &'a [i64],
+    started: (i64, i64),
+    created: (i64, i64),
+) -> Scan<'a> {
+    Scan {
+        started_from: started.0,
+        started_to: started.1,
+        created_from: created.0,
+        created_to: created.1,
+        filters: &spec.filters,
+        // Always by agent: the database then seeks each agent's range in the covering index
+        // instead of reading every call of the week and sorting them by agent.
+        agents: Some(agents),
+    }
+}
+
+/// The cell of one agent in one week, derived from the week's calls: the same function
+/// freezes and verifies.
+struct Derived {
+    cell: Cell,
+    picks: Vec<Call>,
+}
+
+fn derive_cell(
+    agent_id: i64,
+    st: &Stratum,
+    quota: u32,
+    carry_in: u32,
+    calls: &AgentCalls,
+) -> Derived {
+    let take = take_for_cell(quota, carry_in, calls.calls.len());
+    Derived {
+        cell: Cell {
+            agent_id,
+            stratum: st.index,
+            quota,
+            carry_in,
+            eligible: u32::try_from(calls.calls.len()).unwrap_or(u32::MAX),
+            taken: take.take as u32,
+            filled: 0,
+            digest: calls.digest(),
+            late_join: false,
+        },
+        picks: calls.calls[..take.take].to_vec(),
+    }
+}
+
+fn carry_out(c: &Cell) -> u32 {
+    (c.quota + c.carry_in).saturating_sub(c.taken)
+}
+
+fn late_cell(agent_id: i64, st: &Stratum, quota: u32, carry_in: u32) -> Cell {
+    Cell {
+        agent_id,
+        stratum: st.index,
+        quota,
+        carry_in,
+        eligible: 0,
+        taken: 0,
+        filled: 0,
+        digest: agent_digest(std::iter::empty()),
+        late_join: true,
+    }
+}
+
+/// One week derived for every agent of the plan: cells with their picks, the number of
+/// eligible calls and the week's digest. Freezing and verifying both go through here.
+struct Week {
+    cells: Vec<Derived>,
+    eligible: i64,
+    digest: String,
+}
+
+/// Reads the week's eligible calls (arrived before its deadline) and derives each agent's
+/// cell, with the carry from their cell of the week before (in `earlier`). Agents in `late`
+/// joined after the week froze: their whole quota carries on and they are not in the digest.
+async fn derive_week(
+    db: &Db,
+    ctx: &Ctx,
+    agents: &[PlanAgent],
+    quota_of: &HashMap<i64, Vec<u32>>,
+    st: &Stratum,
+    earlier: &HashMap<(i64, u32), Cell>,
+    late: &HashSet<i64>,
+) -> anyhow::Result<Week> {
+    let agent_ids: Vec<i64> = agents.iter().map(|a| a.info.id).collect();
+    let scan = scan_for(
+        &ctx.plan.spec,
+        &agent_ids,
+        (st.start_ms, st.end_ms),
+        (i64::MIN, st.deadline_ms),
+    );
+    let calls = scan_keyed(db, &scan, &ctx.keyer).await?;
+    let empty = AgentCalls::empty();
+    let mut week = Week {
+        cells: Vec::with_capacity(agents.len()),
+        eligible: 0,
+        digest: String::new(),
+    };
+    let mut digests = Vec::with_capacity(agents.len());
+    for a in agents {
+        let id = a.info.id;
+        let carry_in = match st.index {
+            0 => 0,
+            i => earlier.get(&(id, i - 1)).map_or(0, carry_out),
+        };
+        let quota = quota_of.get(&id).map_or(0, |q| q[st.index as usize]);
+        let d = if late.contains(&id) {
+            Derived {
+                cell: late_cell(id, st, quota, carry_in),
+                picks: Vec::new(),
+            }
+        } else {
+            let d = derive_cell(id, st, quota, carry_in, calls.get(&id).unwrap_or(&empty));
+            digests.push((a.info.username.as_str(), d.cell.digest.clone()));
+            d
+        };
+        week.eligible += i64::from(d.cell.eligible);
+        week.cells.push(d);
+    }
+    week.digest = stratum_digest(digests.iter().map(|(u, d)| (*u, d.as_str())));
+    Ok(week)
+}
+
+async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<DrawReport>> {
+    let ctx = load(db, plan_id, None).await?;
+    let tz = parse_tz(&ctx.plan.time_zone)?;
+    let spec = &ctx.plan.spec;
+    let days: Vec<u32> = ctx.strata.iter().map(|s| s.stratum.days).collect();
+    let mut report = DrawReport::default();
+    let mut w = DrawWrite {
+        watermark_ms: ctx.plan.watermark_ms,
+        ..DrawWrite::default()
+    };
+
+    let mut agents = store::plan_agents(db, plan_id).await?;
+    let mut cells: HashMap<(i64, u32), Cell> = store::cells(db, plan_id)
+        .await?
+        .into_iter()
+        .map(|c| ((c.agent_id, c.stratum), c))
+        .collect();
+    let all_frozen_before = ctx.strata.iter().all(|s| s.frozen_at_ms.is_some());
+
+    // Agents who joined the population since the last run (all of them on the first run).
+    // Weeks that froze before they joined get a "late join" cell: their quota carries on.
+    let mut new_agents = false;
+    if !all_frozen_before {
+        let known: HashSet<i64> = agents.iter().map(|a| a.info.id).collect();
+        let fresh: Vec<AgentInfo> = store::population(db, &spec.population)
+            .await?
+            .into_iter()
+            .filter(|a| !known.contains(&a.id))
+            .collect();
+        let fresh_targets = targets(db, spec, ctx.month, tz, &fresh).await?;
+        for (a, (target, reason)) in fresh.into_iter().zip(fresh_targets) {
+            new_agents = true;
+            w.new_agents
+                .push((a.id, target, reason.map(sampling::FocusReason::as_str)));
+            let q = quotas(target, &days);
+            let mut carry = 0;
+            for s in ctx.strata.iter().filter(|s| s.frozen_at_ms.is_some()) {
+                let cell = late_cell(a.id, &s.stratum, q[s.stratum.index as usize], carry);
+                carry = carry_out(&cell);
+                cells.insert((a.id, s.stratum.index), cell.clone());
+                w.cells.push(cell);
+            }
+            agents.push(PlanAgent {
+                info: a,
+                target,
+                focus_reason: reason.map(|r| r.as_str().to_string()),
+            });
+        }
+    }
+    agents.sort_by(|a, b| a.info.username.cmp(&b.info.username));
+    let agent_ids: Vec<i64> = agents.iter().map(|a| a.info.id).collect();
+    let quota_of: HashMap<i64, Vec<u32>> = agents
+        .iter()
+        .map(|a| (a.info.id, quotas(a.target, &days)))
+        .collect();
+
+    // Freeze the weeks whose deadline has passed, in order (each carries into the next).
+    let mut new_picks: Vec<(Pick, i64)> = Vec::new();
+    for s in ctx
+        .strata
+        .iter()
+        .filter(|s| s.frozen_at_ms.is_none() && s.stratum.deadline_ms <= now_ms)
+    {
+        let st = s.stratum;
+        let week = derive_week(db, &ctx, &agents, &quota_of, &st, &cells, &HashSet::new()).await?;
+        for d in week.cells {
+            for c in &d.picks {
+                new_picks.push((
+                    Pick {
+                        agent_id: d.cell.agent_id,
+                        stratum: st.index,
+                        recording_id: c.recording_id,
+                        key: c.key,
+                        kind: "sample".into(),
+                    },
+                    st.deadline_ms + spec.grading_ms(),
+                ));
+            }
+            cells.insert((d.cell.agent_id, st.index), d.cell.clone());
+            w.cells.push(d.cell);
+        }
+        w.frozen.push(FrozenStratum {
+            stratum: st.index,
+            eligible_count: week.eligible,
+            digest: week.digest,
+        });
+        report.frozen.push(st.index);
+    }
+
+    // After the last week: make up shortfalls from the other weeks' unpicked calls.
+    let last = ctx.strata.last().map(|s| s.stratum);
+    if let Some(last) = last
+        && report.frozen.contains(&last.index)
+    {
+        let fills = fill_shortfalls(db, &ctx, &agents, &cells, &new_picks).await?;
+        for (pick, due_extra) in fills {
+            if let Some(cell) = cells.get_mut(&(pick.agent_id, pick.stratum)) {
+                cell.filled += 1;
+                let updated = cell.clone();
+                // The cell is written by this run either way; keep one copy.
+                w.cells
+                    .retain(|c| !(c.agent_id == updated.agent_id && c.stratum == updated.stratum));
+                w.cells.push(updated);
+            }
+            new_picks.push((pick, last.deadline_ms + spec.grading_ms() + due_extra));
+        }
+    }
+
+    // Hand the frozen samples to graders.
+    report.assigned = new_picks.len();
+    w.assignments = assign_graders(db, spec.graders, &agents, new_picks).await?;
+
+    // Provisional picks of the weeks still open.
+    let open: Vec<Stratum> = ctx
+        .strata
+        .iter()
+        .filter(|s| s.frozen_at_ms.is_none() && !report.frozen.contains(&s.stratum.index))
+        .map(|s| s.stratum)
+        .collect();
+    let full = ctx.plan.watermark_ms == 0 || !report.frozen.is_empty() || new_agents;
+    if let (Some(first), Some(last_open)) = (open.first(), open.last()) {
+        let created_from = if full {
+            i64::MIN
+        } else {
+            ctx.plan.watermark_ms - WATERMARK_OVERLAP_MS
+        };
+        let calls = scan_keyed(
+            db,
+            &scan_for(
+                spec,
+                &agent_ids,
+                (first.start_ms, last_open.end_ms),
+                (created_from, now_ms),
+            ),
+            &ctx.keyer,
+        )
+        .await?;
+        let existing = if full {
+            Vec::new()
+        } else {
+            store::provisional_picks(db, plan_id).await?
+        };
+        let (drop, add, kept) =
+            merge_provisional(&agents, &open, &cells, &quota_of, &calls, existing);
+        w.clear_provisional = full;
+        w.drop_provisional = drop;
+        w.add_provisional = add;
+        report.provisional = kept;
+    } else {
+        w.clear_provisional = true;
+    }
+    w.watermark_ms = now_ms;
+
+    if !store::write_draw(db, plan_id, ctx.plan.draw_version, now_ms, &w).await? {
+        return Ok(None);
+    }
+
+    // Settle once every week is frozen and the grading period is over.
+    let all_frozen = ctx
+        .strata
+        .iter()
+        .all(|s| s.frozen_at_ms.is_some() || report.frozen.contains(&s.stratum.index));
+    if let Some(last) = last
+        && all_frozen
+        && now_ms >= last.deadline_ms + spec.grading_ms()
+    {
+        let penalty = (spec.graders == Graders::TeamLead).then_some(LEAD_PENALTY_CENTI_PER_MISSING);
+        store::settle(db, plan_id, &spec.month, penalty, now_ms).await?;
+        report.settled = true;
+    }
+    Ok(Some(report))
+}
+
+/// For agents still short after the last week, the unpicked calls of all weeks (each read as
+/// it was at its own deadline) with the smallest keys.
+async fn fill_shortfalls(
+    db: &Db,
+    ctx: &Ctx,
+    agents: &[PlanAgent],
+    cells: &HashMap<(i64, u32), Cell>,
+    this_run: &[(Pick, i64)],
+) -> anyhow::Result<Vec<(Pick, i64)>> {
+    let Some(last) = ctx.strata.last().map(|s| s.stratum) else {
+        return Ok(Vec::new());
+    };
+    let short: HashMap<i64, u32> = agents
+        .iter()
+        .filter_map(|a| {
+            let c = cells.get(&(a.info.id, last.index))?;
+            let missing = carry_out(c).saturating_sub(filled_total(cells, a.info.id));
+            (missing > 0).then_some((a.info.id, missing))
+        })
+        .collect();
+    if short.is_empty() {
+        return Ok(Vec::new());
+    }
+    let candidates = fill_candidates(db, ctx, cells, &short).await?;
+    let mut taken: HashSet<i64> = store::frozen_picks(db, ctx.plan.id)
+        .await?
+        .into_iter()
+        .map(|p| p.recording_id)
+        .collect();
+    taken.extend(this_run.iter().map(|(p, _)| p.recording_id));
+    Ok(choose_fills(&short, candidates, &taken)
+        .into_iter()
+        .map(|p| (p, 0))
+        .collect())
+}
+
+fn filled_total(cells: &HashMap<(i64, u32), Cell>, agent: i64) -> u32 {
+    cells
+        .values()
+        .filter(|c| c.agent_id == agent)
+        .map(|c| c.filled)
+        .sum()
+}
+
+/// Every eligible call of the short agents, week by week at each week's deadline (late-join
+/// weeks excluded: their calls were never part of the draw).
+async fn fill_candidates(
+    db: &Db,
+    ctx: &Ctx,
+    cells: &HashMap<(i64, u32), Cell>,
+    short: &HashMap<i64, u32>,
+) -> anyhow::Result<Vec<Pick>> {
+    let mut ids: Vec<i64> = short.keys().copied().collect();
+    ids.sort_unstable();
+    let mut out = Vec::new();
+    for s in &ctx.strata {
+        let st = s.stratum;
+        let scan = Scan {
+            started_from: st.start_ms,
+            started_to: st.end_ms,
+            created_from: i64::MIN,
+            created_to: st.deadline_ms,
+            filters: &ctx.plan.spec.filters,
+            agents: Some(&ids),
+        };
+        for (agent, calls) in scan_keyed(db, &scan, &ctx.keyer).await? {
+            if cells.get(&(agent, st.index)).is_some_and(|c| c.late_join) {
+                continue;
+            }
+            out.extend(calls.calls.iter().map(|c| Pick {
+                agent_id: agent,
+                stratum: st.index,
+                recording_id: c.recording_id,
+                key: c.key,
+                kind: "fill".into(),
+            }));
+        }
+    }
+    Ok(out)
+}
+
+fn choose_fills(
+    short: &HashMap<i64, u32>,
+    mut candidates: Vec<Pick>,
+    taken: &HashSet<i64>,
+) -> Vec<Pick> {
+    candidates.retain(|p| !taken.contains(&p.recording_id));
+    candidates.sort_unstable_by(|a, b| {
+        a.agent_id
+            .cmp(&b.agent_id)
+            .then(a.key.cmp(&b.key))
+            .then(a.recording_id.cmp(&b.recording_id))
+    });
+    let mut left = short.clone();
+    candidates
+        .into_iter()
+        .filter(|p| match left.get_mut(&p.agent_id) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        })
+        .collect()
+}
+
+/// Provisional picks per open week: the smallest keys among the calls seen so far, up to
+/// the week's quota plus what earlier (frozen) weeks carried in. Returns the calls to drop,
+/// the picks to add and how many picks there are afterwards.
+fn merge_provisional(
+    agents: &[PlanAgent],
+    open: &[Stratum],
+    cells: &HashMap<(i64, u32), Cell>,
+    quota_of: &HashMap<i64, Vec<u32>>,
+    calls: &HashMap<i64, AgentCalls>,
+    existing: Vec<Pick>,
+) -> (Vec<i64>, Vec<Pick>, usize) {
+    let mut current: HashMap<(i64, u32), Vec<Pick>> = HashMap::new();
+    for p in existing {
+        current.entry((p.agent_id, p.stratum)).or_default().push(p);
+    }
+    let (mut drop, mut add, mut kept) = (Vec::new(), Vec::new(), 0);
+    for a in agents {
+        let id = a.info.id;
+        for (i, st) in open.iter().enumerate() {
+            let carry_in = if i == 0 && st.index > 0 {
+                cells.get(&(id, st.index - 1)).map_or(0, carry_out)
+            } else {
+                0
+            };
+            let want = quota_of.get(&id).map_or(0, |q| q[st.index as usize]) + carry_in;
+            let old = current.remove(&(id, st.index)).unwrap_or_default();
+            let old_ids: HashSet<i64> = old.iter().map(|p| p.recording_id).collect();
+            let mut all = old.clone();
+            if let Some(mine) = calls.get(&id) {
+                all.extend(
+                    mine.in_stratum(st)
+                        .filter(|c| !old_ids.contains(&c.recording_id))
+                        .map(|c| Pick {
+                            agent_id: id,
+                            stratum: st.index,
+                            recording_id: c.recording_id,
+                            key: c.key,
+                            kind: "sample".into(),
+                        }),
+                );
+            }
+            all.sort_unstable_by(|x, y| {
+                x.key.cmp(&y.key).then(x.recording_id.cmp(&y.recording_id))
+            });
+            all.truncate(want as usize);
+            let new_ids: HashSet<i64> = all.iter().map(|p| p.recording_id).collect();
+            drop.extend(old_ids.iter().filter(|r| !new_ids.contains(r)));
+            kept += all.len();
+            add.extend(
+                all.into_iter()
+                    .filter(|p| !old_ids.contains(&p.recording_id)),
+            );
+        }
+    }
+    (drop, add, kept)
+}
+
+/// Who grades each new sample: the agent's team lead, or the QA inspector with the least
+/// open work at that moment (samples in key order, so no agent's calls cluster on one
+/// inspector).
+async fn assign_graders(
+    db: &Db,
+    graders: Graders,
+    agents: &[PlanAgent],
+    mut picks: Vec<(Pick, i64)>,
+) -> anyhow::Result<Vec<NewAssignment>> {
+    picks.sort_unstable_by_key(|p| p.0.key);
+    let team_of: HashMap<i64, Option<i64>> =
+        agents.iter().map(|a| (a.info.id, a.info.team_id)).collect();
+    let mut out = Vec::with_capacity(picks.len());
+    match graders {
+        Graders::TeamLead => {
+            let leads = store::team_leads(db).await?;
+            for (p, due) in picks {
+                let lead = team_of
+                    .get(&p.agent_id)
+                    .copied()
+                    .flatten()
+                    .and_then(|t| leads.get(&t).copied());
+                out.push(new_assignment(p, lead, due));
+            }
+        }
+        Graders::Inspectors => {
+            let mut loads = store::inspector_loads(db).await?;
+            for (p, due) in picks {
+                let grader =
+                    loads
+                        .iter_mut()
+                        .min_by_key(|(id, open)| (*open, *id))
+                        .map(|(id, open)| {
+                            *open += 1;
+                            *id
+                        });
+                out.push(new_assignment(p, grader, due));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn new_assignment(p: Pick, grader_id: Option<i64>, due_at_ms: i64) -> NewAssignment {
+    NewAssignment {
+        recording_id: p.recording_id,
+        agent_id: p.agent_id,
+        kind: if p.kind == "fill" { "fill" } else { "sample" },
+        stratum: p.stratum,
+        key: p.key,
+        grader_id,
+        due_at_ms,
+    }
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct VerifyReport {
+    pub ok: bool,
+    pub seed_matches_commitment: bool,
+    pub strata_checked: usize,
+    pub agents_checked: usize,
+    pub samples_checked: usize,
+    pub problems: Vec<String>,
+}
+
+/// Re-derives every frozen week of a plan from the seed (the stored one, or one given) and
+/// the eligible calls, and compares cells, digests and samples with what is stored.
+pub async fn verify(db: &Db, plan_id: i64, seed: Option<Seed>) -> anyhow::Result<VerifyReport> {
+    let ctx = load(db, plan_id, seed).await?;
+    let mut report = VerifyReport::default();
+    let given = seed.map_or_else(|| ctx.plan.seed.clone(), hex::encode);
+    report.seed_matches_commitment = sampling::parse_seed(&given)
+        .map(|s| sampling::seed_hash(&s) == ctx.plan.seed_hash)
+        .unwrap_or(false);
+    if !report.seed_matches_commitment {
+        report
+            .problems
+            .push("the seed does not match the plan's commitment (seed_hash)".into());
+    }
+    let agents = store::plan_agents(db, plan_id).await?;
+    let days: Vec<u32> = ctx.strata.iter().map(|s| s.stratum.days).collect();
+    let quota_of: HashMap<i64, Vec<u32>> = agents
+        .iter()
+        .map(|a| (a.info.id, quotas(a.target, &days)))
+        .collect();
+    let stored_cells: HashMap<(i64, u32), Cell> = store::cells(db, plan_id)
+        .await?
+        .into_iter()
+        .map(|c| ((c.agent_id, c.stratum), c))
+        .collect();
+    let mut stored: HashMap<(i64, u32, String), HashSet<i64>> = HashMap::new();
+    let stored_picks = store::frozen_picks(db, plan_id).await?;
+    report.samples_checked = stored_picks.len();
+    for p in stored_picks {
+        stored
+            .entry((p.agent_id, p.stratum, p.kind))
+            .or_default()
+            .insert(p.recording_id);
+    }
+    let username: HashMap<i64, &str> = agents
+        .iter()
+        .map(|a| (a.info.id, a.info.username.as_str()))
+        .collect();
+    let mut derived_cells: HashMap<(i64, u32), Cell> = HashMap::new();
+    let mut expected: HashMap<(i64, u32, String), HashSet<i64>> = HashMap::new();
+    for s in ctx.strata.iter().filter(|s| s.frozen_at_ms.is_some()) {
+        let st = s.stratum;
+        report.strata_checked += 1;
+        let late: HashSet<i64> = agents
+            .iter()
+            .map(|a| a.info.id)
+            .filter(|id| {
+                stored_cells
+                    .get(&(*id, st.index))
+                    .is_some_and(|c| c.late_join)
+            })
+            .collect();
+        let week = derive_week(db, &ctx, &agents, &quota_of, &st, &derived_cells, &late).await?;
+        for d in week.cells {
+            let id = d.cell.agent_id;
+            let mut want = d.cell.clone();
+            match stored_cells.get(&(id, st.index)) {
+                Some(c) => {
+                    want.filled = c.filled;
+                    if *c != want {
+                        report.problems.push(format!(
+                            "{} week {}: stored cell {:?} differs from the derived {:?}",
+                            username.get(&id).copied().unwrap_or("?"),
+                            st.index + 1,
+                            c,
+                            want
+                        ));
+                    }
+                }
+                None => report.problems.push(format!(
+                    "{} week {}: no stored cell",
+                    username.get(&id).copied().unwrap_or("?"),
+                    st.index + 1
+                )),
+            }
+            expected
+                .entry((id, st.index, "sample".into()))
+                .or_default()
+                .extend(d.picks.iter().map(|c| c.recording_id));
+            derived_cells.insert((id, st.index), d.cell);
+        }
+        let (digest, eligible) = (week.digest, week.eligible);
+        if s.eligible_digest.as_deref() != Some(digest.as_str())
+            || s.eligible_count != Some(eligible)
+        {
+            report.problems.push(format!(
+                "week {}: eligible set differs (stored {:?} calls, digest {:?}; derived {} calls, digest {})",
+                st.index + 1,
+                s.eligible_count,
+                s.eligible_digest,
+                eligible,
+                digest
+            ));
+        }
+    }
+    // Fills, when the last week is frozen.
+    if let Some(last) = ctx.strata.last()
+        && last.frozen_at_ms.is_some()
+    {
+        let short: HashMap<i64, u32> = agents
+            .iter()
+            .filter_map(|a| {
+                let c = derived_cells.get(&(a.info.id, last.stratum.index))?;
+                let missing = carry_out(c);
+                (missing > 0).then_some((a.info.id, missing))
+            })
+            .collect();
+        if !short.is_empty() {
+            let taken: HashSet<i64> = expected.values().flatten().copied().collect();
+            let candidates = fill_candidates(db, &ctx, &stored_cells, &short).await?;
+            for p in choose_fills(&short, candidates, &taken) {
+                expected
+                    .entry((p.agent_id, p.stratum, "fill".into()))
+                    .or_default()
+                    .insert(p.recording_id);
+            }
+        }
+    }
+    let keys: HashSet<&(i64, u32, String)> = expected.keys().chain(stored.keys()).collect();
+    let none = HashSet::new();
+    for k in keys {
+        let (e, s) = (
+            expected.get(k).unwrap_or(&none),
+            stored.get(k).unwrap_or(&none),
+        );
+        if e != s {
+            let missing: Vec<&i64> = e.difference(s).collect();
+            let extra: Vec<&i64> = s.difference(e).collect();
+            report.problems.push(format!(
+                "{} week {} ({}): {} call(s) missing from the stored sample {:?}, {} not derivable {:?}",
+                username.get(&k.0).copied().unwrap_or("?"),
+                k.1 + 1,
+                k.2,
+                missing.len(),
+                missing,
+                extra.len(),
+                extra
+            ));
+        }
+    }
+    report.agents_checked = agents.len();
+    report.ok = report.problems.is_empty();
+    Ok(report)
+}
+
+/// Per agent of a prospective plan: target, quota per week, eligible calls so far and the
+/// shortfall that would follow (nothing is stored).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PreviewAgent {
+    pub agent: String,
+    pub agent_name: String,
+    pub team: Option<String>,
+    pub target: u32,
+    pub focus_reason: Option<&'static str>,
+    pub quotas: Vec<u32>,
+    pub eligible: Vec<u32>,
+    pub shortfall: Vec<u32>,
+    pub total_shortfall: u32,
+}
+
+pub async fn preview(
+    db: &Db,
+    spec: &PlanSpec,
+    tz: Tz,
+    now_ms: i64,
+) -> Result<(Vec<Stratum>, Vec<PreviewAgent>), PlanError> {
+    let (spec, month) = checked_spec(db, spec).await?;
+    let strata = sampling::strata(month, tz, spec.grace_ms());
+    let days: Vec<u32> = strata.iter().map(|s| s.days).collect();
+    let agents = store::population(db, &spec.population)
+        .await
+        .context("reading the population")?;
+    let t = targets(db, &spec, month, tz, &agents).await?;
+    let counts = store::eligible_counts(db, &strata, now_ms, &spec.filters)
+        .await
+        .context("counting eligible calls")?;
+    let out = agents
+        .iter()
+        .zip(t)
+        .map(|(a, (target, reason))| {
+            let q = quotas(target, &days);
+            let eligible: Vec<u32> = strata
+                .iter()
+                .map(|s| counts.get(&(a.id, s.index)).copied().unwrap_or(0))
+                .collect();
+            let shortfall: Vec<u32> = q
+                .iter()
+                .zip(&eligible)
+                .map(|(q, e)| q.saturating_sub(*e))
+                .collect();
+            // Shortfalls move on and are finally filled from other weeks' spare calls.
+            let mut carry = 0;
+            let mut spare = 0;
+            for (qi, e) in q.iter().zip(&eligible) {
+                let take = take_for_cell(*qi, carry, *e as usize);
+                spare += e.saturating_sub(take.take as u32);
+                carry = take.carry_out;
+            }
+            PreviewAgent {
+                agent: a.username.clone(),
+                agent_name: a.name.clone(),
+                team: a.team.clone(),
+                target,
+                focus_reason: reason.map(sampling::FocusReason::as_str),
+                quotas: q,
+                eligible,
+                shortfall,
+                total_shortfall: carry.saturating_sub(spare),
+            }
+        })
+        .collect();
+    Ok((strata, out))
+}
+
+/// One eligible call as the proof lists it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct EligibleCall {
+    pub call_id: String,
+    pub key: String,
+}
+
+/// An agent's eligible calls in each frozen week (as read at the week's deadline), in key
+/// order: with the seed, anyone can recompute the keys and the agent's digests.
+pub async fn eligible_call_ids(
+    db: &Db,
+    plan_id: i64,
+    agent_id: i64,
+) -> anyhow::Result<Vec<Vec<EligibleCall>>> {
+    let ctx = load(db, plan_id, None).await?;
+    let late: HashSet<u32> = store::cells(db, plan_id)
+        .await?
+        .into_iter()
+        .filter(|c| c.agent_id == agent_id && c.late_join)
+        .map(|c| c.stratum)
+        .collect();
+    let mut out = Vec::new();
+    for s in ctx.strata.iter().filter(|s| s.frozen_at_ms.is_some()) {
+        let st = s.stratum;
+        if late.contains(&st.index) {
+            out.push(Vec::new());
+            continue;
+        }
+        let ids = [agent_id];
+        let scan = Scan {
+            started_from: st.start_ms,
+            started_to: st.end_ms,
+            created_from: i64::MIN,
+            created_to: st.deadline_ms,
+            filters: &ctx.plan.spec.filters,
+            agents: Some(&ids),
+        };
+        let calls = scan_keyed(db, &scan, &ctx.keyer).await?;
+        out.push(match calls.get(&agent_id) {
+            Some(mine) => mine
+                .calls
+                .iter()
+                .map(|c| EligibleCall {
+                    call_id: mine.call_id(c).to_string(),
+                    key: hex::encode(c.key),
+                })
+                .collect(),
+            None => Vec::new(),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::Digest;
+
+    /// Deterministic seeds: SHA-256 of a counter (the test must not be flaky).
+    fn seed(i: u64) -> Seed {
+        sha2::Sha256::digest(i.to_le_bytes()).into()
+    }
+
+    /// `id started call_id` lines, as the store's scan returns them.
+    fn text(calls: &[(i64, i64)]) -> String {
+        calls
+            .iter()
+            .map(|(id, started)| format!("{id} {started} call {id}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    const WEEK: Stratum = Stratum {
+        index: 0,
+        start_ms: 0,
+        end_ms: 1_000,
+        deadline_ms: 2_000,
+        days: 7,
+    };
+
+    #[test]
+    fn parse_keeps_call_ids_with_spaces_and_sorts_by_key() {
+        let keyer = Keyer::new(&seed(1));
+        let calls = AgentCalls::parse("7 100 A 1\n8 200 B".to_string(), &keyer).expect("parses");
+        let ids: HashSet<&str> = calls.calls.iter().map(|c| calls.call_id(c)).collect();
+        assert_eq!(ids, HashSet::from(["A 1", "B"]));
+        assert!(calls.calls[0].key < calls.calls[1].key);
+        assert_eq!(
+            calls.calls[0].key,
+            keyer.key(calls.call_id(&calls.calls[0]))
+        );
+        assert!(AgentCalls::parse("garbage".to_string(), &keyer).is_err());
+    }
+
+    /// Every call of a small population must be picked equally often over many seeds:
+    /// chi-square over 12 calls, 3 picked, 6 000 seeds. The 0.1 % critical value for 11
+    /// degrees of freedom is 31.26.
+    #[test]
+    fn the_draw_is_uniform() {
+        let population: Vec<(i64, i64)> = (1..=12).map(|i| (i, i * 10)).collect();
+        let mut hits = [0u32; 12];
+        let rounds = 6_000;
+        for r in 0..rounds {
+            let keyer = Keyer::new(&seed(r));
+            let calls = AgentCalls::parse(text(&population), &keyer).expect("parses");
+            let d = derive_cell(1, &WEEK, 3, 0, &calls);
+            assert_eq!(d.picks.len(), 3);
+            for p in d.picks {
+                hits[(p.recording_id - 1) as usize] += 1;
+            }
+        }
+        let expected = f64::from(rounds as u32 * 3) / 12.0;
+        let chi2: f64 = hits
+            .iter()
+            .map(|&h| (f64::from(h) - expected).powi(2) / expected)
+            .sum();
+        assert!(chi2 < 31.26, "chi-square {chi2:.2} over {hits:?}");
+        // And the test can fail: a draw that prefers low ids is caught.
+        let biased: Vec<u32> = (0..12u32).map(|i| 1500 + 40 * i - 220).collect();
+        let chi2_biased: f64 = biased
+            .iter()
+            .map(|&h| (f64::from(h) - expected).powi(2) / expected)
+            .sum();
+        assert!(chi2_biased > 31.26);
+    }
+
+    #[test]
+    fn a_cell_takes_the_smallest_keys_and_reports_what_it_lacks() {
+        let keyer = Keyer::new(&seed(7));
+        let calls =
+            AgentCalls::parse(text(&[(1, 1), (2, 2), (3, 3), (4, 4)]), &keyer).expect("parses");
+        let d = derive_cell(9, &WEEK, 2, 1, &calls);
+        assert_eq!(d.cell.taken, 3);
+        assert_eq!(carry_out(&d.cell), 0);
+        let mut keys: Vec<Key> = calls.calls.iter().map(|c| c.key).collect();
+        keys.sort();
+        assert_eq!(d.picks.iter().map(|c| c.key).collect::<Vec<_>>(), keys[..3]);
+        let d = derive_cell(9, &WEEK, 5, 2, &calls);
+        assert_eq!((d.cell.taken, carry_out(&d.cell)), (4, 3));
+        let none = derive_cell(9, &WEEK, 3, 0, &AgentCalls::empty());
+        assert_eq!((none.cell.eligible, carry_out(&none.cell)), (0, 3));
+        assert_eq!(none.cell.digest, agent_digest(std::iter::empty()));
+    }
+
+    fn agent(id: i64) -> PlanAgent {
+        PlanAgent {
+            info: AgentInfo {
+                id,
+                username: format!("a{id}"),
+                name: String::new(),
+                team_id: None,
+                team: None,
+                hire_date: None,
+            },
+            target: 4,
+            focus_reason: None,
+        }
+    }
+
+    /// Merging calls as they arrive, batch by batch, ends with the same provisional picks as
+    /// one merge of everything (what the freeze computes).
+    #[test]
+    fn incremental_provisional_picks_equal_a_full_merge() {
+        let keyer = Keyer::new(&seed(3));
+        let agents = [agent(1)];
+        let quota_of = HashMap::from([(1, vec![4])]);
+        let cells = HashMap::new();
+        let all: Vec<(i64, i64)> = (1..=40).map(|i| (i, i * 20)).collect();
+        for batch in [1usize, 3, 7, 40] {
+            let mut picks: Vec<Pick> = Vec::new();
+            for chunk in all.chunks(batch) {
+                let calls =
+                    HashMap::from([(1, AgentCalls::parse(text(chunk), &keyer).expect("parses"))]);
+                let (drop, add, kept) =
+                    merge_provisional(&agents, &[WEEK], &cells, &quota_of, &calls, picks.clone());
+                picks.retain(|p| !drop.contains(&p.recording_id));
+                picks.extend(add);
+                assert_eq!(picks.len(), kept);
+            }
+            let full = AgentCalls::parse(text(&all), &keyer).expect("parses");
+            let want: HashSet<i64> = full.calls[..4].iter().map(|c| c.recording_id).collect();
+            let got: HashSet<i64> = picks.iter().map(|p| p.recording_id).collect();
+            assert_eq!(got, want, "batch size {batch}");
+        }
+    }
+
+    #[test]
+    fn fills_take_each_short_agents_smallest_unpicked_keys() {
+        let pick = |agent, id, k: u8| Pick {
+            agent_id: agent,
+            stratum: 0,
+            recording_id: id,
+            key: [k; 32],
+            kind: "fill".into(),
+        };
+        let candidates = vec![
+            pick(1, 10, 5),
+            pick(1, 11, 1),
+            pick(1, 12, 3),
+            pick(2, 20, 1),
+            pick(3, 30, 0),
+        ];
+        let short = HashMap::from([(1, 2), (2, 5)]);
+        let taken = HashSet::from([11]);
+        let got: Vec<i64> = choose_fills(&short, candidates, &taken)
+            .iter()
+            .map(|p| p.recording_id)
+            .collect();
+        assert_eq!(got, [12, 10, 20]);
+    }
+}

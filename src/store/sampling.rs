@@ -1,0 +1,1252 @@
+//! Sampling plans, their weeks, per-agent cells, provisional picks and assignments (the
+//! graders' work: samples and pulls).
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::Row;
+
+use super::users::{SCOPE_FILTER, scope_params};
+use super::{Backend, Db, Tx, is_unique_violation};
+use crate::domain::access::Viewer;
+use crate::domain::sampling::{Filters, Key, PlanSpec, Population, Stratum};
+
+#[derive(Clone, Debug)]
+pub struct PlanRow {
+    pub id: i64,
+    pub spec: PlanSpec,
+    pub time_zone: String,
+    pub seed: String,
+    pub seed_hash: String,
+    pub watermark_ms: i64,
+    pub draw_version: i64,
+    pub last_drawn_at_ms: Option<i64>,
+    pub created_by: String,
+    pub created_at_ms: i64,
+    pub published_at_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StratumRow {
+    pub stratum: Stratum,
+    pub frozen_at_ms: Option<i64>,
+    pub eligible_count: Option<i64>,
+    pub eligible_digest: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InsertPlanError {
+    #[error("a plan with this name already exists for the month")]
+    Exists,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+fn json_err(e: serde_json::Error) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(e))
+}
+
+pub struct NewPlan<'a> {
+    pub spec: &'a PlanSpec,
+    pub time_zone: &'a str,
+    pub strata: &'a [Stratum],
+    pub seed_hex: &'a str,
+    pub seed_hash: &'a str,
+    pub created_by: i64,
+    pub now_ms: i64,
+}
+
+pub async fn insert_plan(tx: &mut Tx, p: &NewPlan<'_>) -> Result<i64, InsertPlanError> {
+    let s = p.spec;
+    let res = sqlx::query(
+        "INSERT INTO sampling_plans (name, month, time_zone, population, per_agent, graders, \
+         filters, focus, grace_ms, seed, seed_hash, created_by, created_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+    )
+    .bind(&s.name)
+    .bind(&s.month)
+    .bind(p.time_zone)
+    .bind(serde_json::to_string(&s.population).map_err(json_err)?)
+    .bind(i64::from(s.per_agent))
+    .bind(s.graders.as_str())
+    .bind(filters_json(s).map_err(json_err)?)
+    .bind(
+        s.focus
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(json_err)?,
+    )
+    .bind(s.grace_ms())
+    .bind(p.seed_hex)
+    .bind(p.seed_hash)
+    .bind(p.created_by)
+    .bind(p.now_ms)
+    .fetch_one(&mut **tx)
+    .await;
+    let id: i64 = match res {
+        Ok(row) => row.try_get("id")?,
+        Err(e) if is_unique_violation(&e) => return Err(InsertPlanError::Exists),
+        Err(e) => return Err(e.into()),
+    };
+    for st in p.strata {
+        sqlx::query(
+            "INSERT INTO plan_strata (plan_id, stratum, start_ms, end_ms, deadline_ms, days) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(i64::from(st.index))
+        .bind(st.start_ms)
+        .bind(st.end_ms)
+        .bind(st.deadline_ms)
+        .bind(i64::from(st.days))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(id)
+}
+
+/// The filters column also keeps the grading period, which has no column of its own.
+fn filters_json(s: &PlanSpec) -> Result<String, serde_json::Error> {
+    let mut v = serde_json::to_value(&s.filters)?;
+    v["grading_days"] = serde_json::json!(s.grading_days);
+    serde_json::to_string(&v)
+}
+
+const PLAN_COLUMNS: &str = "p.id, p.name, p.month, p.time_zone, p.population, p.per_agent, \
+    p.graders, p.filters, p.focus, p.grace_ms, p.seed, p.seed_hash, p.watermark_ms, \
+    p.draw_version, p.last_drawn_at_ms, u.username AS created_by, p.created_at_ms, \
+    mp.published_at_ms";
+const PLAN_FROM: &str = "FROM sampling_plans p JOIN users u ON u.id = p.created_by \
+    LEFT JOIN month_publications mp ON mp.month = p.month";
+
+fn plan_from_row(row: &sqlx::any::AnyRow) -> Result<PlanRow, sqlx::Error> {
+    let population: Population =
+        serde_json::from_str(&row.try_get::<String, _>("population")?).map_err(json_err)?;
+    let filters_v: serde_json::Value =
+        serde_json::from_str(&row.try_get::<String, _>("filters")?).map_err(json_err)?;
+    let grading_days = filters_v
+        .get("grading_days")
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|d| u32::try_from(d).ok())
+        .unwrap_or(crate::domain::sampling::DEFAULT_GRADING_DAYS);
+    let mut filters_v = filters_v;
+    if let Some(obj) = filters_v.as_object_mut() {
+        obj.remove("grading_days");
+    }
+    let filters: Filters = serde_json::from_value(filters_v).map_err(json_err)?;
+    let focus = row
+        .try_get::<Option<String>, _>("focus")?
+        .map(|f| serde_json::from_str(&f))
+        .transpose()
+        .map_err(json_err)?;
+    let graders = crate::domain::sampling::Graders::parse(&row.try_get::<String, _>("graders")?)
+        .map_err(|e| sqlx::Error::Decode(e.into()))?;
+    let grace_ms: i64 = row.try_get("grace_ms")?;
+    Ok(PlanRow {
+        id: row.try_get("id")?,
+        spec: PlanSpec {
+            name: row.try_get("name")?,
+            month: row.try_get("month")?,
+            per_agent: u32::try_from(row.try_get::<i64, _>("per_agent")?).unwrap_or(0),
+            graders,
+            population,
+            filters,
+            focus,
+            grace_hours: u32::try_from(grace_ms / 3_600_000).unwrap_or(0),
+            grading_days,
+        },
+        time_zone: row.try_get("time_zone")?,
+        seed: row.try_get("seed")?,
+        seed_hash: row.try_get("seed_hash")?,
+        watermark_ms: row.try_get("watermark_ms")?,
+        draw_version: row.try_get("draw_version")?,
+        last_drawn_at_ms: row.try_get("last_drawn_at_ms")?,
+        created_by: row.try_get("created_by")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+        published_at_ms: row.try_get("published_at_ms")?,
+    })
+}
+
+pub async fn get_plan(db: &Db, id: i64) -> Result<Option<PlanRow>, sqlx::Error> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {PLAN_COLUMNS} {PLAN_FROM} WHERE p.id = $1"));
+    let row = sqlx::query(sql).bind(id).fetch_optional(&db.pool).await?;
+    row.as_ref().map(plan_from_row).transpose()
+}
+
+pub async fn list_plans(db: &Db, month: Option<&str>) -> Result<Vec<PlanRow>, sqlx::Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {PLAN_COLUMNS} {PLAN_FROM} WHERE ($1 = '' OR p.month = $1) \
+         ORDER BY p.month DESC, p.id"
+    ));
+    let rows = sqlx::query(sql)
+        .bind(month.unwrap_or(""))
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(plan_from_row).collect()
+}
+
+/// Plans the background draw still has work on (not settled).
+pub async fn plans_to_draw(db: &Db) -> Result<Vec<i64>, sqlx::Error> {
+    let rows = sqlx::query("SELECT id FROM sampling_plans WHERE settled_at_ms IS NULL ORDER BY id")
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(|r| r.try_get("id")).collect()
+}
+
+pub async fn strata(db: &Db, plan_id: i64) -> Result<Vec<StratumRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT stratum, start_ms, end_ms, deadline_ms, days, frozen_at_ms, eligible_count, \
+         eligible_digest FROM plan_strata WHERE plan_id = $1 ORDER BY stratum",
+    )
+    .bind(plan_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StratumRow {
+                stratum: Stratum {
+                    index: u32::try_from(r.try_get::<i64, _>("stratum")?).unwrap_or(0),
+                    start_ms: r.try_get("start_ms")?,
+                    end_ms: r.try_get("end_ms")?,
+                    deadline_ms: r.try_get("deadline_ms")?,
+                    days: u32::try_from(r.try_get::<i64, _>("days")?).unwrap_or(0),
+                },
+                frozen_at_ms: r.try_get("frozen_at_ms")?,
+                eligible_count: r.try_get("eligible_count")?,
+                eligible_digest: r.try_get("eligible_digest")?,
+            })
+        })
+        .collect()
+}
+
+/// An agent as the draw needs them.
+#[derive(Clone, Debug)]
+pub struct AgentInfo {
+    pub id: i64,
+    pub username: String,
+    pub name: String,
+    pub team_id: Option<i64>,
+    pub team: Option<String>,
+    pub hire_date: Option<String>,
+}
+
+fn agent_from_row(r: &sqlx::any::AnyRow) -> Result<AgentInfo, sqlx::Error> {
+    Ok(AgentInfo {
+        id: r.try_get("id")?,
+        username: r.try_get("username")?,
+        name: r.try_get("name")?,
+        team_id: r.try_get("team_id")?,
+        team: r.try_get("team")?,
+        hire_date: r.try_get("hire_date")?,
+    })
+}
+
+/// The active agents a population names today.
+pub async fn population(db: &Db, population: &Population) -> Result<Vec<AgentInfo>, sqlx::Error> {
+    let base = "SELECT u.id, u.username, u.name, u.team_id, t.name AS team, u.hire_date \
+        FROM users u LEFT JOIN teams t ON t.id = u.team_id WHERE u.role = 'agent' AND u.active = 1";
+    let (cond, names): (&str, &[String]) = match population {
+        Population::All => ("", &[]),
+        Population::Teams { teams } => ("t.name", teams),
+        Population::Agents { agents } => ("u.username", agents),
+    };
+    let mut sql = base.to_string();
+    if !cond.is_empty() {
+        let params: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
+        sql.push_str(&format!(" AND {cond} IN ({})", params.join(", ")));
+    }
+    sql.push_str(" ORDER BY u.username");
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for n in names {
+        q = q.bind(n);
+    }
+    let rows = q.fetch_all(&db.pool).await?;
+    rows.iter().map(agent_from_row).collect()
+}
+
+/// Names in a population that match no active agent or team (typos), for a clear error.
+pub async fn unknown_names(db: &Db, population: &Population) -> Result<Vec<String>, sqlx::Error> {
+    let (sql, names) = match population {
+        Population::All => return Ok(Vec::new()),
+        Population::Teams { teams } => ("SELECT name AS n FROM teams", teams),
+        Population::Agents { agents } => (
+            "SELECT username AS n FROM users WHERE role = 'agent' AND active = 1",
+            agents,
+        ),
+    };
+    let known: HashSet<String> = sqlx::query(sql)
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get("n"))
+        .collect::<Result<_, _>>()?;
+    Ok(names
+        .iter()
+        .filter(|n| !known.contains(*n))
+        .cloned()
+        .collect())
+}
+
+#[derive(Clone, Debug)]
+pub struct PlanAgent {
+    pub info: AgentInfo,
+    pub target: u32,
+    pub focus_reason: Option<String>,
+}
+
+pub async fn plan_agents(db: &Db, plan_id: i64) -> Result<Vec<PlanAgent>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT u.id, u.username, u.name, u.team_id, t.name AS team, u.hire_date, pa.target, \
+         pa.focus_reason FROM plan_agents pa JOIN users u ON u.id = pa.agent_id \
+         LEFT JOIN teams t ON t.id = u.team_id WHERE pa.plan_id = $1 ORDER BY u.username",
+    )
+    .bind(plan_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(PlanAgent {
+                info: agent_from_row(r)?,
+                target: u32::try_from(r.try_get::<i64, _>("target")?).unwrap_or(0),
+                focus_reason: r.try_get("focus_reason")?,
+            })
+        })
+        .collect()
+}
+
+/// Agents with a complaint pull on a call of `[from_ms, to_ms)`: "problem agents" for the
+/// next month's focus monitoring.
+pub async fn complaint_agents(
+    db: &Db,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<HashSet<i64>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT a.agent_id FROM assignments a JOIN recordings r ON r.id = a.recording_id \
+         WHERE a.kind = 'pull' AND a.complaint = 1 AND r.started_at_ms >= $1 AND r.started_at_ms < $2",
+    )
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(|r| r.try_get("agent_id")).collect()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cell {
+    pub agent_id: i64,
+    pub stratum: u32,
+    pub quota: u32,
+    pub carry_in: u32,
+    pub eligible: u32,
+    pub taken: u32,
+    pub filled: u32,
+    pub digest: String,
+    pub late_join: bool,
+}
+
+pub async fn cells(db: &Db, plan_id: i64) -> Result<Vec<Cell>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT agent_id, stratum, quota, carry_in, eligible, taken, filled, digest, late_join \
+         FROM plan_cells WHERE plan_id = $1 ORDER BY agent_id, stratum",
+    )
+    .bind(plan_id)
+    .fetch_all(&db.pool)
+    .await?;
+    let u = |v: i64| u32::try_from(v).unwrap_or(0);
+    rows.iter()
+        .map(|r| {
+            Ok(Cell {
+                agent_id: r.try_get("agent_id")?,
+                stratum: u(r.try_get("stratum")?),
+                quota: u(r.try_get("quota")?),
+                carry_in: u(r.try_get("carry_in")?),
+                eligible: u(r.try_get("eligible")?),
+                taken: u(r.try_get("taken")?),
+                filled: u(r.try_get("filled")?),
+                digest: r.try_get("digest")?,
+                late_join: r.try_get::<i64, _>("late_join")? != 0,
+            })
+        })
+        .collect()
+}
+
+/// A pick of the draw: provisional (open week) or frozen (an assignment of the plan).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pick {
+    pub agent_id: i64,
+    pub stratum: u32,
+    pub recording_id: i64,
+    pub key: Key,
+    /// `sample` or `fill` (always `sample` for provisional picks).
+    pub kind: String,
+}
+
+fn key_from_hex(s: &str) -> Result<Key, sqlx::Error> {
+    hex::decode(s)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| sqlx::Error::Decode("sample key is not 32 bytes of hex".into()))
+}
+
+pub async fn provisional_picks(db: &Db, plan_id: i64) -> Result<Vec<Pick>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT agent_id, stratum, recording_id, sample_key FROM provisional_picks WHERE plan_id = $1",
+    )
+    .bind(plan_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Pick {
+                agent_id: r.try_get("agent_id")?,
+                stratum: u32::try_from(r.try_get::<i64, _>("stratum")?).unwrap_or(0),
+                recording_id: r.try_get("recording_id")?,
+                key: key_from_hex(&r.try_get::<String, _>("sample_key")?)?,
+                kind: "sample".into(),
+            })
+        })
+        .collect()
+}
+
+pub async fn frozen_picks(db: &Db, plan_id: i64) -> Result<Vec<Pick>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT agent_id, stratum, recording_id, sample_key, kind FROM assignments \
+         WHERE plan_id = $1 ORDER BY agent_id, stratum, sample_key",
+    )
+    .bind(plan_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Pick {
+                agent_id: r.try_get("agent_id")?,
+                stratum: u32::try_from(r.try_get::<Option<i64>, _>("stratum")?.unwrap_or(0))
+                    .unwrap_or(0),
+                recording_id: r.try_get("recording_id")?,
+                key: key_from_hex(
+                    &r.try_get::<Option<String>, _>("sample_key")?
+                        .unwrap_or_default(),
+                )?,
+                kind: r.try_get("kind")?,
+            })
+        })
+        .collect()
+}
+
+/// Which calls a scan reads: started in `[started_from, started_to)`, created in
+/// `[created_from, created_to)`, passing the plan's filters, of the listed agents (all when
+/// `None`).
+pub struct Scan<'a> {
+    pub started_from: i64,
+    pub started_to: i64,
+    pub created_from: i64,
+    pub created_to: i64,
+    pub filters: &'a Filters,
+    pub agents: Option<&'a [i64]>,
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// A plan's filters as SQL conditions on `r`, numbered from `$first`; [`bind_filters`]
+/// binds their values in the same order. Misdials (`short_call`) are never eligible.
+fn filter_conditions(f: &Filters, first: usize) -> String {
+    let mut next = first;
+    let mut param = || {
+        next += 1;
+        format!("${}", next - 1)
+    };
+    let mut sql = format!("r.duration_ms >= {} AND r.short_call = 0", param());
+    if f.max_duration_s.is_some() {
+        sql.push_str(&format!(" AND r.duration_ms <= {}", param()));
+    }
+    if f.direction.is_some() {
+        sql.push_str(&format!(" AND r.direction = {}", param()));
+    }
+    if !f.queues.is_empty() {
+        let params: Vec<String> = f.queues.iter().map(|_| param()).collect();
+        sql.push_str(&format!(" AND r.queue IN ({})", params.join(", ")));
+    }
+    if f.skip_damaged {
+        sql.push_str(" AND r.damaged = 0");
+    }
+    sql
+}
+
+fn bind_filters<'q>(mut q: AnyQuery<'q>, f: &'q Filters) -> AnyQuery<'q> {
+    q = q.bind(i64::from(f.min_duration_s) * 1000);
+    if let Some(max) = f.max_duration_s {
+        q = q.bind(i64::from(max) * 1000);
+    }
+    if let Some(d) = f.direction {
+        q = q.bind(d.as_str());
+    }
+    for queue in &f.queues {
+        q = q.bind(queue.as_str());
+    }
+    q
+}
+
+/// One row per agent: their eligible calls as `id started_at_ms call_id` lines. The database
+/// concatenates, so millions of calls cross the driver as a few thousand rows.
+pub async fn scan(db: &Db, s: &Scan<'_>) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    let agg = match db.backend {
+        Backend::Sqlite => "group_concat",
+        Backend::Postgres => "string_agg",
+    };
+    let mut sql = format!(
+        "SELECT r.agent_id, {agg}(CAST(r.id AS TEXT) || ' ' || CAST(r.started_at_ms AS TEXT) \
+         || ' ' || r.call_id, $1) AS calls FROM recordings r \
+         WHERE r.started_at_ms >= $2 AND r.started_at_ms < $3 \
+         AND r.created_at_ms >= $4 AND r.created_at_ms < $5 AND {}",
+        filter_conditions(s.filters, 6)
+    );
+    if let Some(agents) = s.agents {
+        if agents.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Ids are integers from our own rows: safe to inline, and far cheaper than
+        // thousands of bind parameters.
+        let ids: Vec<String> = agents.iter().map(i64::to_string).collect();
+        sql.push_str(&format!(" AND r.agent_id IN ({})", ids.join(",")));
+    }
+    sql.push_str(" GROUP BY r.agent_id");
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind("\n")
+        .bind(s.started_from)
+        .bind(s.started_to)
+        .bind(s.created_from)
+        .bind(s.created_to);
+    let q = bind_filters(q, s.filters);
+    let rows = q.fetch_all(&db.pool).await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("agent_id")?, r.try_get("calls")?)))
+        .collect()
+}
+
+/// Per stratum and agent, how many calls pass the filters (the preview; no keys needed).
+pub async fn eligible_counts(
+    db: &Db,
+    strata: &[Stratum],
+    created_to: i64,
+    filters: &Filters,
+) -> Result<HashMap<(i64, u32), u32>, sqlx::Error> {
+    let mut out = HashMap::new();
+    for st in strata {
+        let rows = scan_counts(db, st, created_to.min(st.deadline_ms), filters).await?;
+        for (agent, n) in rows {
+            out.insert((agent, st.index), n);
+        }
+    }
+    Ok(out)
+}
+
+async fn scan_counts(
+    db: &Db,
+    st: &Stratum,
+    created_to: i64,
+    f: &Filters,
+) -> Result<Vec<(i64, u32)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT r.agent_id, COUNT(*) AS n FROM recordings r \
+         WHERE r.started_at_ms >= $1 AND r.started_at_ms < $2 AND r.created_at_ms < $3 AND {} \
+         GROUP BY r.agent_id",
+        filter_conditions(f, 4)
+    );
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(st.start_ms)
+        .bind(st.end_ms)
+        .bind(created_to);
+    let q = bind_filters(q, f);
+    let rows = q.fetch_all(&db.pool).await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("agent_id")?,
+                u32::try_from(r.try_get::<i64, _>("n")?).unwrap_or(u32::MAX),
+            ))
+        })
+        .collect()
+}
+
+/// Active QA inspectors with their open (ungraded) work, across all plans and pulls.
+pub async fn inspector_loads(db: &Db) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT u.id, (SELECT COUNT(*) FROM assignments a WHERE a.grader_id = u.id \
+         AND a.completed_at_ms IS NULL) AS open FROM users u \
+         WHERE u.role = 'inspector' AND u.active = 1 ORDER BY u.id",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("open")?)))
+        .collect()
+}
+
+/// Each team's lead (the longest-serving active one when a team has several).
+pub async fn team_leads(db: &Db) -> Result<HashMap<i64, i64>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT team_id, MIN(id) AS lead FROM users WHERE role = 'team_lead' AND active = 1 \
+         AND team_id IS NOT NULL GROUP BY team_id",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("team_id")?, r.try_get("lead")?)))
+        .collect()
+}
+
+/// A value for a multi-row insert.
+#[derive(Clone, Debug)]
+pub enum Val {
+    I(i64),
+    N,
+    S(String),
+}
+
+/// Column types for [`insert_many`] (PostgreSQL needs the cast from JSON text).
+#[derive(Clone, Copy)]
+enum Ty {
+    Int,
+    Text,
+}
+
+/// Inserts many rows by sending them as one JSON array per 5 000 rows and letting the
+/// database unpack it (`json_each` / `jsonb_array_elements`). Measured on SQLite with 126 000
+/// rows: 7 µs a row, against 20–90 µs with multi-row `VALUES` and bind parameters.
+async fn insert_many(
+    tx: &mut Tx,
+    backend: Backend,
+    table: &str,
+    columns: &[(&str, Ty)],
+    rows: &[Vec<Val>],
+) -> Result<(), sqlx::Error> {
+    let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
+    let values: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, ty))| match (backend, ty) {
+            (Backend::Sqlite, _) => format!("value ->> {i}"),
+            (Backend::Postgres, Ty::Int) => format!("(e ->> {i})::bigint"),
+            (Backend::Postgres, Ty::Text) => format!("e ->> {i}"),
+        })
+        .collect();
+    let from = match backend {
+        Backend::Sqlite => "json_each($1)",
+        Backend::Postgres => "jsonb_array_elements($1::jsonb) AS e",
+    };
+    let sql = format!(
+        "INSERT INTO {table} ({}) SELECT {} FROM {from}",
+        names.join(", "),
+        values.join(", ")
+    );
+    for chunk in rows.chunks(5000) {
+        let array: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|v| match v {
+                        Val::I(i) => serde_json::Value::from(*i),
+                        Val::N => serde_json::Value::Null,
+                        Val::S(s) => serde_json::Value::from(s.as_str()),
+                    })
+                    .collect()
+            })
+            .collect();
+        sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(serde_json::Value::Array(array).to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+#[derive(Clone, Debug)]
+pub struct NewAssignment {
+    pub recording_id: i64,
+    pub agent_id: i64,
+    pub kind: &'static str,
+    pub stratum: u32,
+    pub key: Key,
+    pub grader_id: Option<i64>,
+    pub due_at_ms: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct FrozenStratum {
+    pub stratum: u32,
+    pub eligible_count: i64,
+    pub digest: String,
+}
+
+/// Everything one draw run changes, written in one transaction.
+#[derive(Debug, Default)]
+pub struct DrawWrite {
+    pub new_agents: Vec<(i64, u32, Option<&'static str>)>,
+    pub cells: Vec<Cell>,
+    pub frozen: Vec<FrozenStratum>,
+    /// Provisional picks to drop: all of the plan's (`clear_provisional`) or these calls.
+    pub clear_provisional: bool,
+    pub drop_provisional: Vec<i64>,
+    pub add_provisional: Vec<Pick>,
+    pub assignments: Vec<NewAssignment>,
+    pub watermark_ms: i64,
+}
+
+/// Writes a draw unless another run committed first (then `Ok(false)`, nothing written):
+/// the plan's `draw_version` must still be the one the run started from.
+pub async fn write_draw(
+    db: &Db,
+    plan_id: i64,
+    expected_version: i64,
+    now_ms: i64,
+    w: &DrawWrite,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    let claimed = sqlx::query(
+        "UPDATE sampling_plans SET draw_version = draw_version + 1, watermark_ms = $1, \
+         last_drawn_at_ms = $2 WHERE id = $3 AND draw_version = $4",
+    )
+    .bind(w.watermark_ms)
+    .bind(now_ms)
+    .bind(plan_id)
+    .bind(expected_version)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if claimed != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    let rows: Vec<Vec<Val>> = w
+        .new_agents
+        .iter()
+        .map(|(agent, target, reason)| {
+            vec![
+                Val::I(plan_id),
+                Val::I(*agent),
+                Val::I(i64::from(*target)),
+                reason.map_or(Val::N, |r| Val::S(r.to_string())),
+            ]
+        })
+        .collect();
+    insert_many(
+        &mut tx,
+        db.backend,
+        "plan_agents",
+        &[
+            ("plan_id", Ty::Int),
+            ("agent_id", Ty::Int),
+            ("target", Ty::Int),
+            ("focus_reason", Ty::Text),
+        ],
+        &rows,
+    )
+    .await?;
+    let rows: Vec<Vec<Val>> = w
+        .cells
+        .iter()
+        .map(|c| {
+            vec![
+                Val::I(plan_id),
+                Val::I(c.agent_id),
+                Val::I(i64::from(c.stratum)),
+                Val::I(i64::from(c.quota)),
+                Val::I(i64::from(c.carry_in)),
+                Val::I(i64::from(c.eligible)),
+                Val::I(i64::from(c.taken)),
+                Val::I(i64::from(c.filled)),
+                Val::S(c.digest.clone()),
+                Val::I(i64::from(c.late_join)),
+            ]
+        })
+        .collect();
+    // A fill after the last week updates cells written by earlier runs.
+    for c in w.cells.iter().filter(|c| c.filled > 0) {
+        sqlx::query("DELETE FROM plan_cells WHERE plan_id = $1 AND agent_id = $2 AND stratum = $3")
+            .bind(plan_id)
+            .bind(c.agent_id)
+            .bind(i64::from(c.stratum))
+            .execute(&mut *tx)
+            .await?;
+    }
+    insert_many(
+        &mut tx,
+        db.backend,
+        "plan_cells",
+        &[
+            ("plan_id", Ty::Int),
+            ("agent_id", Ty::Int),
+            ("stratum", Ty::Int),
+            ("quota", Ty::Int),
+            ("carry_in", Ty::Int),
+            ("eligible", Ty::Int),
+            ("taken", Ty::Int),
+            ("filled", Ty::Int),
+            ("digest", Ty::Text),
+            ("late_join", Ty::Int),
+        ],
+        &rows,
+    )
+    .await?;
+    for f in &w.frozen {
+        sqlx::query(
+            "UPDATE plan_strata SET frozen_at_ms = $1, eligible_count = $2, eligible_digest = $3 \
+             WHERE plan_id = $4 AND stratum = $5",
+        )
+        .bind(now_ms)
+        .bind(f.eligible_count)
+        .bind(&f.digest)
+        .bind(plan_id)
+        .bind(i64::from(f.stratum))
+        .execute(&mut *tx)
+        .await?;
+    }
+    if w.clear_provisional {
+        sqlx::query("DELETE FROM provisional_picks WHERE plan_id = $1")
+            .bind(plan_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for chunk in w.drop_provisional.chunks(500) {
+        let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
+        let sql = format!(
+            "DELETE FROM provisional_picks WHERE plan_id = $1 AND recording_id IN ({})",
+            ids.join(",")
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(plan_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let rows: Vec<Vec<Val>> = w
+        .add_provisional
+        .iter()
+        .map(|p| {
+            vec![
+                Val::I(plan_id),
+                Val::I(p.agent_id),
+                Val::I(i64::from(p.stratum)),
+                Val::I(p.recording_id),
+                Val::S(hex::encode(p.key)),
+            ]
+        })
+        .collect();
+    insert_many(
+        &mut tx,
+        db.backend,
+        "provisional_picks",
+        &[
+            ("plan_id", Ty::Int),
+            ("agent_id", Ty::Int),
+            ("stratum", Ty::Int),
+            ("recording_id", Ty::Int),
+            ("sample_key", Ty::Text),
+        ],
+        &rows,
+    )
+    .await?;
+    let rows: Vec<Vec<Val>> = w
+        .assignments
+        .iter()
+        .map(|a| {
+            vec![
+                Val::I(a.recording_id),
+                Val::I(a.agent_id),
+                Val::S(a.kind.to_string()),
+                Val::I(plan_id),
+                Val::I(i64::from(a.stratum)),
+                Val::S(hex::encode(a.key)),
+                a.grader_id.map_or(Val::N, Val::I),
+                Val::I(now_ms),
+                Val::I(a.due_at_ms),
+            ]
+        })
+        .collect();
+    insert_many(
+        &mut tx,
+        db.backend,
+        "assignments",
+        &[
+            ("recording_id", Ty::Int),
+            ("agent_id", Ty::Int),
+            ("kind", Ty::Text),
+            ("plan_id", Ty::Int),
+            ("stratum", Ty::Int),
+            ("sample_key", Ty::Text),
+            ("grader_id", Ty::Int),
+            ("created_at_ms", Ty::Int),
+            ("due_at_ms", Ty::Int),
+        ],
+        &rows,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Settles a plan whose weeks have all frozen and whose grading period is over: for a
+/// team-lead plan, records each lead's missing spot-checks (the lead's assessment keeps what
+/// was missing at that moment; later grades do not erase it).
+pub async fn settle(
+    db: &Db,
+    plan_id: i64,
+    month: &str,
+    lead_centi_per_missing: Option<i64>,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    let claimed = sqlx::query(
+        "UPDATE sampling_plans SET settled_at_ms = $1 WHERE id = $2 AND settled_at_ms IS NULL",
+    )
+    .bind(now_ms)
+    .bind(plan_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if claimed == 1
+        && let Some(centi) = lead_centi_per_missing
+    {
+        sqlx::query(
+            "INSERT INTO lead_penalties (plan_id, lead_id, month, missing, points_centi, computed_at_ms) \
+             SELECT $1, a.grader_id, $2, COUNT(*), $3 * COUNT(*), $4 FROM assignments a \
+             WHERE a.plan_id = $1 AND a.grader_id IS NOT NULL AND a.completed_at_ms IS NULL \
+             GROUP BY a.grader_id",
+        )
+        .bind(plan_id)
+        .bind(month)
+        .bind(centi)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LeadPenalty {
+    pub lead: String,
+    pub lead_name: String,
+    pub missing: i64,
+    pub points: f64,
+}
+
+pub async fn lead_penalties(db: &Db, plan_id: i64) -> Result<Vec<LeadPenalty>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT u.username, u.name, lp.missing, lp.points_centi FROM lead_penalties lp \
+         JOIN users u ON u.id = lp.lead_id WHERE lp.plan_id = $1 ORDER BY u.username",
+    )
+    .bind(plan_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(LeadPenalty {
+                lead: r.try_get("username")?,
+                lead_name: r.try_get("name")?,
+                missing: r.try_get("missing")?,
+                points: r.try_get::<i64, _>("points_centi")? as f64 / 100.0,
+            })
+        })
+        .collect()
+}
+
+/// One work item: a sample or a pull, with what a grader needs to see about the call.
+#[derive(Clone, Debug)]
+pub struct Assignment {
+    pub id: i64,
+    pub kind: String,
+    pub plan_id: Option<i64>,
+    pub plan_name: Option<String>,
+    pub stratum: Option<i64>,
+    pub sample_key: Option<String>,
+    pub recording_id: i64,
+    pub call_id: String,
+    pub agent: String,
+    pub agent_name: String,
+    pub team: Option<String>,
+    pub started_at_ms: i64,
+    pub duration_ms: i64,
+    pub grader: Option<String>,
+    pub grader_name: Option<String>,
+    pub reason: Option<String>,
+    pub complaint: bool,
+    pub created_at_ms: i64,
+    pub due_at_ms: i64,
+    pub completed_at_ms: Option<i64>,
+}
+
+const ASSIGNMENT_SELECT: &str = "SELECT a.id, a.kind, a.plan_id, p.name AS plan_name, a.stratum, \
+    a.sample_key, a.recording_id, r.call_id, u.username AS agent, u.name AS agent_name, \
+    t.name AS team, r.started_at_ms, r.duration_ms, g.username AS grader, g.name AS grader_name, \
+    a.reason, a.complaint, a.created_at_ms, a.due_at_ms, a.completed_at_ms \
+    FROM assignments a JOIN recordings r ON r.id = a.recording_id \
+    JOIN users u ON u.id = a.agent_id LEFT JOIN teams t ON t.id = u.team_id \
+    LEFT JOIN users g ON g.id = a.grader_id LEFT JOIN sampling_plans p ON p.id = a.plan_id";
+
+fn assignment_from_row(r: &sqlx::any::AnyRow) -> Result<Assignment, sqlx::Error> {
+    Ok(Assignment {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        plan_id: r.try_get("plan_id")?,
+        plan_name: r.try_get("plan_name")?,
+        stratum: r.try_get("stratum")?,
+        sample_key: r.try_get("sample_key")?,
+        recording_id: r.try_get("recording_id")?,
+        call_id: r.try_get("call_id")?,
+        agent: r.try_get("agent")?,
+        agent_name: r.try_get("agent_name")?,
+        team: r.try_get("team")?,
+        started_at_ms: r.try_get("started_at_ms")?,
+        duration_ms: r.try_get("duration_ms")?,
+        grader: r.try_get("grader")?,
+        grader_name: r.try_get("grader_name")?,
+        reason: r.try_get("reason")?,
+        complaint: r.try_get::<i64, _>("complaint")? != 0,
+        created_at_ms: r.try_get("created_at_ms")?,
+        due_at_ms: r.try_get("due_at_ms")?,
+        completed_at_ms: r.try_get("completed_at_ms")?,
+    })
+}
+
+/// A grader's open work, soonest due first.
+pub async fn queue(db: &Db, grader_id: i64) -> Result<Vec<Assignment>, sqlx::Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "{ASSIGNMENT_SELECT} WHERE a.grader_id = $1 AND a.completed_at_ms IS NULL \
+         ORDER BY a.due_at_ms, a.id"
+    ));
+    let rows = sqlx::query(sql).bind(grader_id).fetch_all(&db.pool).await?;
+    rows.iter().map(assignment_from_row).collect()
+}
+
+/// A plan's frozen samples the viewer may see (their scope over the sampled agent).
+pub async fn plan_assignments(
+    db: &Db,
+    plan_id: i64,
+    viewer: &Viewer,
+    agent: Option<&str>,
+) -> Result<Vec<Assignment>, sqlx::Error> {
+    let (kind, id) = scope_params(viewer.scope());
+    let sql = sqlx::AssertSqlSafe(format!(
+        "{ASSIGNMENT_SELECT} WHERE a.plan_id = $3 AND ($4 = '' OR u.username = $4) AND {SCOPE_FILTER} \
+         ORDER BY u.username, a.stratum, a.sample_key"
+    ));
+    let rows = sqlx::query(sql)
+        .bind(kind)
+        .bind(id)
+        .bind(plan_id)
+        .bind(agent.unwrap_or(""))
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(assignment_from_row).collect()
+}
+
+/// Provisional picks with their call, for the samples view.
+#[derive(Clone, Debug)]
+pub struct ProvisionalView {
+    pub recording_id: i64,
+    pub call_id: String,
+    pub agent: String,
+    pub agent_name: String,
+    pub team: Option<String>,
+    pub started_at_ms: i64,
+    pub duration_ms: i64,
+    pub stratum: i64,
+    pub sample_key: String,
+}
+
+pub async fn provisional_view(
+    db: &Db,
+    plan_id: i64,
+    viewer: &Viewer,
+    agent: Option<&str>,
+) -> Result<Vec<ProvisionalView>, sqlx::Error> {
+    let (kind, id) = scope_params(viewer.scope());
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT pp.recording_id, r.call_id, u.username AS agent, u.name AS agent_name, \
+         t.name AS team, r.started_at_ms, r.duration_ms, pp.stratum, pp.sample_key \
+         FROM provisional_picks pp JOIN recordings r ON r.id = pp.recording_id \
+         JOIN users u ON u.id = pp.agent_id LEFT JOIN teams t ON t.id = u.team_id \
+         WHERE pp.plan_id = $3 AND ($4 = '' OR u.username = $4) AND {SCOPE_FILTER} \
+         ORDER BY u.username, pp.stratum, pp.sample_key"
+    ));
+    let rows = sqlx::query(sql)
+        .bind(kind)
+        .bind(id)
+        .bind(plan_id)
+        .bind(agent.unwrap_or(""))
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ProvisionalView {
+                recording_id: r.try_get("recording_id")?,
+                call_id: r.try_get("call_id")?,
+                agent: r.try_get("agent")?,
+                agent_name: r.try_get("agent_name")?,
+                team: r.try_get("team")?,
+                started_at_ms: r.try_get("started_at_ms")?,
+                duration_ms: r.try_get("duration_ms")?,
+                stratum: r.try_get("stratum")?,
+                sample_key: r.try_get("sample_key")?,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    #[error("this call is already in that grader's queue")]
+    AlreadyQueued,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+pub struct NewPull<'a> {
+    pub recording_id: i64,
+    pub agent_id: i64,
+    pub grader_id: i64,
+    pub reason: &'a str,
+    pub complaint: bool,
+    pub created_by: i64,
+    pub now_ms: i64,
+    pub due_at_ms: i64,
+}
+
+pub async fn insert_pull(db: &Db, p: &NewPull<'_>) -> Result<i64, PullError> {
+    let mut tx = db.begin_write().await?;
+    let open = sqlx::query(
+        "SELECT 1 AS one FROM assignments WHERE recording_id = $1 AND grader_id = $2 \
+         AND kind = 'pull' AND completed_at_ms IS NULL",
+    )
+    .bind(p.recording_id)
+    .bind(p.grader_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if open.is_some() {
+        return Err(PullError::AlreadyQueued);
+    }
+    let id: i64 = sqlx::query(
+        "INSERT INTO assignments (recording_id, agent_id, kind, grader_id, reason, complaint, \
+         created_by, created_at_ms, due_at_ms) VALUES ($1, $2, 'pull', $3, $4, $5, $6, $7, $8) \
+         RETURNING id",
+    )
+    .bind(p.recording_id)
+    .bind(p.agent_id)
+    .bind(p.grader_id)
+    .bind(p.reason)
+    .bind(i64::from(p.complaint))
+    .bind(p.created_by)
+    .bind(p.now_ms)
+    .bind(p.due_at_ms)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("id")?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn get_assignment(db: &Db, id: i64) -> Result<Option<Assignment>, sqlx::Error> {
+    let sql = sqlx::AssertSqlSafe(format!("{ASSIGNMENT_SELECT} WHERE a.id = $1"));
+    let row = sqlx::query(sql).bind(id).fetch_optional(&db.pool).await?;
+    row.as_ref().map(assignment_from_row).transpose()
+}
+
+/// Per grader of a plan: drawn, graded, and open past due (at `now_ms`).
+pub async fn grader_progress(
+    db: &Db,
+    plan_id: i64,
+    now_ms: i64,
+) -> Result<Vec<(Option<String>, Option<String>, i64, i64, i64)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT g.username, g.name, COUNT(*) AS drawn, \
+         SUM(CASE WHEN a.completed_at_ms IS NOT NULL THEN 1 ELSE 0 END) AS graded, \
+         SUM(CASE WHEN a.completed_at_ms IS NULL AND a.due_at_ms < $2 THEN 1 ELSE 0 END) AS overdue \
+         FROM assignments a LEFT JOIN users g ON g.id = a.grader_id WHERE a.plan_id = $1 \
+         GROUP BY g.username, g.name ORDER BY g.username",
+    )
+    .bind(plan_id)
+    .bind(now_ms)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("username")?,
+                r.try_get("name")?,
+                r.try_get("drawn")?,
+                r.try_get("graded")?,
+                r.try_get("overdue")?,
+            ))
+        })
+        .collect()
+}
+
+/// Per agent of a plan: frozen samples, graded, overdue; and provisional picks.
+pub async fn agent_progress(
+    db: &Db,
+    plan_id: i64,
+    now_ms: i64,
+) -> Result<HashMap<i64, (i64, i64, i64, i64)>, sqlx::Error> {
+    let mut out: HashMap<i64, (i64, i64, i64, i64)> = HashMap::new();
+    let rows = sqlx::query(
+        "SELECT a.agent_id, COUNT(*) AS drawn, \
+         SUM(CASE WHEN a.completed_at_ms IS NOT NULL THEN 1 ELSE 0 END) AS graded, \
+         SUM(CASE WHEN a.completed_at_ms IS NULL AND a.due_at_ms < $2 THEN 1 ELSE 0 END) AS overdue \
+         FROM assignments a WHERE a.plan_id = $1 GROUP BY a.agent_id",
+    )
+    .bind(plan_id)
+    .bind(now_ms)
+    .fetch_all(&db.pool)
+    .await?;
+    for r in &rows {
+        let e = out.entry(r.try_get("agent_id")?).or_default();
+        e.0 = r.try_get("drawn")?;
+        e.1 = r.try_get("graded")?;
+        e.2 = r.try_get("overdue")?;
+    }
+    let rows = sqlx::query(
+        "SELECT agent_id, COUNT(*) AS n FROM provisional_picks WHERE plan_id = $1 GROUP BY agent_id",
+    )
+    .bind(plan_id)
+    .fetch_all(&db.pool)
+    .await?;
+    for r in &rows {
+        out.entry(r.try_get("agent_id")?).or_default().3 = r.try_get("n")?;
+    }
+    Ok(out)
+}
+
+pub async fn publish_month(db: &Db, month: &str, by: i64, now_ms: i64) -> Result<i64, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO month_publications (month, published_at_ms, published_by) VALUES ($1, $2, $3) \
+         ON CONFLICT (month) DO NOTHING",
+    )
+    .bind(month)
+    .bind(now_ms)
+    .bind(by)
+    .execute(&mut *tx)
+    .await?;
+    let at: i64 = sqlx::query("SELECT published_at_ms FROM month_publications WHERE month = $1")
+        .bind(month)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("published_at_ms")?;
+    tx.commit().await?;
+    Ok(at)
+}
+
+/// Call ids of every call a plan picked, by recording id (the proof lists call ids).
+pub async fn call_ids_of_plan(db: &Db, plan_id: i64) -> Result<HashMap<i64, String>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT r.id, r.call_id FROM assignments a JOIN recordings r ON r.id = a.recording_id \
+         WHERE a.plan_id = $1",
+    )
+    .bind(plan_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("call_id")?)))
+        .collect()
+}
