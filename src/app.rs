@@ -21,6 +21,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub ingestor: Arc<Ingestor>,
     pub throttle: Arc<LoginThrottle>,
+    pub rubrics: Arc<crate::grading::Rubrics>,
 }
 
 impl AppState {
@@ -43,6 +44,7 @@ impl AppState {
             config: Arc::new(config),
             ingestor: Arc::new(ingestor),
             throttle: Arc::new(LoginThrottle::default()),
+            rubrics: Arc::new(crate::grading::Rubrics::default()),
         })
     }
 }

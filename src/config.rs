@@ -13,6 +13,10 @@ pub const DEFAULT_MAX_DECODED_SECS: u64 = 8 * 3600;
 pub const DEFAULT_SHORT_CALL_MS: u64 = 5_000;
 pub const DEFAULT_SESSION_HOURS: u64 = 12;
 pub const DEFAULT_DRAW_INTERVAL_SECS: u64 = 600;
+/// A grader must have heard this share of a call before submitting its evaluation.
+pub const DEFAULT_LISTEN_REQUIRED_PERCENT: u32 = 90;
+/// A poor or severe call's flag shows as overdue when the lead has not coached within this.
+pub const DEFAULT_FLAG_OVERDUE_DAYS: u32 = 7;
 /// The product is built for Chinese contact centers first; other centers set their zone.
 pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
 
@@ -74,6 +78,12 @@ pub struct ConfigArgs {
     /// weeks' provisional picks; closed weeks freeze into graders' queues).
     #[arg(long, global = true, env = "CALLGRADE_DRAW_INTERVAL_SECS", default_value_t = DEFAULT_DRAW_INTERVAL_SECS)]
     pub draw_interval_secs: u64,
+    /// Share of a call (percent) a grader must have listened to before submitting.
+    #[arg(long, global = true, env = "CALLGRADE_LISTEN_REQUIRED_PERCENT", default_value_t = DEFAULT_LISTEN_REQUIRED_PERCENT, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub listen_required_percent: u32,
+    /// Days a team lead has to coach a flagged (poor or severe) call before it is overdue.
+    #[arg(long, global = true, env = "CALLGRADE_FLAG_OVERDUE_DAYS", default_value_t = DEFAULT_FLAG_OVERDUE_DAYS)]
+    pub flag_overdue_days: u32,
 }
 
 #[derive(Clone)]
@@ -89,6 +99,9 @@ pub struct Config {
     pub secure_cookie: bool,
     /// Seconds between background draws of the open sampling plans.
     pub draw_interval: Duration,
+    /// Share of a call (0..=1) a grader must have heard before submitting.
+    pub listen_required: f64,
+    pub flag_overdue_days: u32,
     pub clock: crate::clock::Clock,
 }
 
@@ -108,6 +121,8 @@ impl std::fmt::Debug for Config {
             .field("session_ttl", &self.session_ttl)
             .field("secure_cookie", &self.secure_cookie)
             .field("draw_interval", &self.draw_interval)
+            .field("listen_required", &self.listen_required)
+            .field("flag_overdue_days", &self.flag_overdue_days)
             .field("clock", &self.clock)
             .finish()
     }
@@ -131,6 +146,8 @@ impl Config {
             session_ttl: Duration::from_secs(args.session_hours.max(1) * 3600),
             secure_cookie: args.secure_cookie,
             draw_interval: Duration::from_secs(args.draw_interval_secs.max(1)),
+            listen_required: f64::from(args.listen_required_percent) / 100.0,
+            flag_overdue_days: args.flag_overdue_days,
             clock: crate::clock::Clock::system(),
         })
     }
@@ -149,6 +166,8 @@ impl Config {
             session_ttl: Duration::from_secs(DEFAULT_SESSION_HOURS * 3600),
             secure_cookie: false,
             draw_interval: Duration::from_secs(DEFAULT_DRAW_INTERVAL_SECS),
+            listen_required: f64::from(DEFAULT_LISTEN_REQUIRED_PERCENT) / 100.0,
+            flag_overdue_days: DEFAULT_FLAG_OVERDUE_DAYS,
             clock: crate::clock::Clock::system(),
         }
     }

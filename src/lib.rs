@@ -7,6 +7,8 @@
 //! - [`http`]: one module per API resource, auth extractors, the embedded web app.
 //! - [`domain`]: pure rules (roles, months, call metadata, access), no I/O.
 //! - [`sampling`]: drawing, freezing and verifying monthly samples (over [`domain::sampling`]).
+//! - [`grading`]: the current rubric, who reads an evaluation, submitting one (over
+//!   [`domain::grading`]).
 //! - [`ingest`]: the one path a recording takes in (HTTP, bulk import, demo).
 //! - [`audio`]: probing and decoding with symphonia.
 //! - [`store`]: all SQL, SQLite and PostgreSQL; [`blobs`]: recording bytes on disk.
@@ -23,6 +25,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod grading;
 pub mod http;
 pub mod import;
 pub mod ingest;

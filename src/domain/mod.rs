@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod call;
+pub mod grading;
 pub mod month;
 pub mod org;
 pub mod sampling;

@@ -54,10 +54,20 @@ async fn queue(
     CurrentUser(user): CurrentUser,
 ) -> AppResult<axum::Json<Value>> {
     let now = state.config.clock.now_ms();
+    // Items already opened show their draft, so the grader can resume it.
+    let drafts: std::collections::HashMap<i64, i64> =
+        crate::store::grading::drafts_of_grader(&state.db, user.id)
+            .await?
+            .into_iter()
+            .collect();
     let items: Vec<Value> = store::queue(&state.db, user.id)
         .await?
         .iter()
-        .map(|a| assignment_view(a, now, state.config.time_zone))
+        .map(|a| {
+            let mut v = assignment_view(a, now, state.config.time_zone);
+            v["evaluation_id"] = json!(drafts.get(&a.id));
+            v
+        })
         .collect();
     Ok(axum::Json(json!({ "items": items })))
 }

@@ -4,12 +4,16 @@ pub mod agents;
 pub mod assignments;
 pub mod audio;
 pub mod auth;
+pub mod calibrations;
+pub mod evaluations;
 pub mod extract;
+pub mod flags;
 pub mod months;
 pub mod openapi;
 pub mod plans;
 pub mod player;
 pub mod recordings;
+pub mod rubrics;
 pub mod session;
 pub mod web;
 
@@ -31,6 +35,10 @@ pub fn router(state: AppState) -> Router {
         .merge(plans::router())
         .merge(assignments::router())
         .merge(months::router())
+        .merge(rubrics::router())
+        .merge(evaluations::router())
+        .merge(flags::router())
+        .merge(calibrations::router())
         .merge(openapi::router())
         .fallback(|| async { AppError::not_found("API route") });
     Router::new()

@@ -156,13 +156,17 @@ pub async fn get_visible(
     id: i64,
 ) -> Result<Option<Recording>, sqlx::Error> {
     let (kind, scope_id) = scope_params(viewer.scope());
+    // Besides their scope, a person may open a call they were given to grade: a calibration
+    // call can be another team's.
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} {FROM} WHERE {SCOPE_FILTER} AND r.id = $3"
+        "SELECT {COLUMNS} {FROM} WHERE r.id = $3 AND ({SCOPE_FILTER} OR EXISTS \
+             (SELECT 1 FROM evaluations e WHERE e.recording_id = r.id AND e.grader_id = $4))"
     ));
     let row = sqlx::query(sql)
         .bind(kind)
         .bind(scope_id)
         .bind(id)
+        .bind(viewer.user_id)
         .fetch_optional(&db.pool)
         .await?;
     row.as_ref().map(from_row).transpose()

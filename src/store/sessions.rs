@@ -1,9 +1,8 @@
 //! Server-side login sessions. The cookie carries a random token; the table keeps only its
 //! SHA-256, so logging out (deleting the row) really ends the session everywhere.
 
-use sqlx::Row;
-
-use super::{Db, now_ms, users};
+use super::users::{USER_COLUMNS, user_from_row};
+use super::{Db, now_ms};
 use crate::store::users::User;
 
 pub fn hash_token(token: &str) -> String {
@@ -41,16 +40,18 @@ pub async fn create(db: &Db, user_id: i64, ttl_ms: i64) -> Result<String, sqlx::
 
 /// The user a live session belongs to.
 pub async fn lookup(db: &Db, token: &str) -> Result<Option<User>, sqlx::Error> {
-    let row =
-        sqlx::query("SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at_ms > $2")
-            .bind(hash_token(token))
-            .bind(now_ms())
-            .fetch_optional(&db.pool)
-            .await?;
-    match row {
-        Some(row) => users::get(db, row.try_get("user_id")?).await,
-        None => Ok(None),
-    }
+    // One query: every API request starts here.
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
+         LEFT JOIN teams t ON t.id = u.team_id \
+         WHERE s.token_hash = $1 AND s.expires_at_ms > $2 AND u.active = 1"
+    ));
+    let row = sqlx::query(sql)
+        .bind(hash_token(token))
+        .bind(now_ms())
+        .fetch_optional(&db.pool)
+        .await?;
+    row.as_ref().map(user_from_row).transpose()
 }
 
 pub async fn delete(db: &Db, token: &str) -> Result<(), sqlx::Error> {

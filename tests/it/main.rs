@@ -11,6 +11,7 @@ mod audio;
 mod auth;
 mod browser;
 mod cli;
+mod grading;
 mod ingest;
 mod player;
 mod recordings;

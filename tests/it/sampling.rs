@@ -38,7 +38,7 @@ const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
 
 /// Epoch ms of a local (Asia/Shanghai) time like "2026-11-05 14:00".
-fn at(local: &str) -> i64 {
+pub fn at(local: &str) -> i64 {
     chrono::DateTime::parse_from_str(&format!("{local} +0800"), "%Y-%m-%d %H:%M %z")
         .unwrap()
         .timestamp_millis()
@@ -55,18 +55,18 @@ async fn spawn(db: TestDb, now: &str) -> TestApp {
 }
 
 #[derive(Clone)]
-struct Call {
-    call_id: String,
-    agent: &'static str,
-    started_ms: i64,
-    duration_s: u64,
-    created_ms: i64,
-    direction: Direction,
-    queue: &'static str,
-    damaged: bool,
+pub struct Call {
+    pub call_id: String,
+    pub agent: &'static str,
+    pub started_ms: i64,
+    pub duration_s: u64,
+    pub created_ms: i64,
+    pub direction: Direction,
+    pub queue: &'static str,
+    pub damaged: bool,
 }
 
-fn call(call_id: impl Into<String>, agent: &'static str, started_ms: i64) -> Call {
+pub fn call(call_id: impl Into<String>, agent: &'static str, started_ms: i64) -> Call {
     Call {
         call_id: call_id.into(),
         agent,
@@ -99,7 +99,7 @@ fn daily(agent: &'static str, from: &str, days: i64, per_day: i64) -> Vec<Call> 
 /// Customer numbers, unique across the test binary.
 static NUMBERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-async fn insert(app: &TestApp, calls: &[Call]) -> HashMap<String, i64> {
+pub async fn insert(app: &TestApp, calls: &[Call]) -> HashMap<String, i64> {
     let mut ids = HashMap::new();
     let mut agents = HashMap::new();
     let mut tx = app.state.db.begin_write().await.unwrap();
@@ -160,7 +160,7 @@ async fn insert(app: &TestApp, calls: &[Call]) -> HashMap<String, i64> {
     ids
 }
 
-async fn post(client: &reqwest::Client, url: String, body: Value) -> (StatusCode, Value) {
+pub async fn post(client: &reqwest::Client, url: String, body: Value) -> (StatusCode, Value) {
     let resp = client.post(url).json(&body).send().await.unwrap();
     let status = resp.status();
     (status, resp.json().await.unwrap_or(Value::Null))

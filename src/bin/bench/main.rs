@@ -1,9 +1,10 @@
 //! Benchmarks with figures the issues ask for:
-//! `cargo run --release --bin bench -- ingest`, `... -- audio` and `... -- sampling`.
+//! `cargo run --release --bin bench -- ingest`, `... -- audio`, `... -- sampling` and `... -- grading`.
 //!
 //! The last line printed is a JSON object with the figures, for scripts and closing notes.
 
 mod audio;
+mod grading;
 mod sampling;
 
 use std::sync::Arc;
@@ -58,6 +59,17 @@ enum Bench {
         #[arg(long, default_value_t = 1750)]
         calls_per_agent: usize,
     },
+    /// Evaluations submitted over HTTP on loopback by concurrent graders.
+    Grading {
+        /// PostgreSQL server URL; a scratch database is created on it and dropped afterwards.
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 10_000)]
+        submits: usize,
+        /// Graders submitting at the same time, each with their own session.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+    },
     /// (internal) The server process `audio` measures, on an existing data folder.
     #[command(hide = true)]
     Serve { data_dir: std::path::PathBuf },
@@ -85,6 +97,11 @@ async fn main() -> anyhow::Result<()> {
             agents,
             calls_per_agent,
         } => sampling::run(database_url, agents, calls_per_agent).await,
+        Bench::Grading {
+            database_url,
+            submits,
+            clients,
+        } => grading::run(database_url, submits, clients).await,
         Bench::Serve { data_dir } => audio::serve_child(data_dir).await,
     }
 }

@@ -1,0 +1,234 @@
+//! Grading over the store: the current rubric (the built-in default until a supervisor
+//! edits it), who may read an evaluation, and submitting one (listening checked, score and
+//! grade from the rubric version it was opened with, the flag to the lead).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use chrono::TimeZone;
+
+use crate::config::Config;
+use crate::domain::access::Viewer;
+use crate::domain::grading::{self, Form, Outcome, Problem, Rubric};
+use crate::domain::org::Role;
+use crate::store::grading::{self as store, EvaluationRow, RubricRow, SaveError, Submission};
+use crate::store::{Db, listening};
+
+/// The newest rubric version, adding the built-in default as version 1 on first use.
+pub async fn current_rubric(db: &Db, now_ms: i64) -> anyhow::Result<(RubricRow, Rubric)> {
+    if let Some(row) = store::current_rubric(db).await? {
+        let rubric = parse_rubric(&row)?;
+        return Ok((row, rubric));
+    }
+    let spec = serde_json::to_string(&grading::default_rubric())?;
+    store::insert_rubric(db, &spec, None, now_ms, true).await?;
+    let row = store::current_rubric(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the default rubric was not stored"))?;
+    let rubric = parse_rubric(&row)?;
+    Ok((row, rubric))
+}
+
+/// Stored rubrics were validated when written; a row that does not parse is a server fault.
+pub fn parse_rubric(row: &RubricRow) -> anyhow::Result<Rubric> {
+    serde_json::from_str(&row.spec)
+        .map_err(|e| anyhow::anyhow!("rubric version {} does not parse: {e}", row.version))
+}
+
+/// Rubric versions never change once stored, so each is read and parsed once per process
+/// (every save and submission needs its evaluation's version).
+#[derive(Default)]
+pub struct Rubrics(RwLock<HashMap<i64, Arc<Rubric>>>);
+
+impl Rubrics {
+    pub async fn get(&self, db: &Db, rubric_id: i64) -> anyhow::Result<Arc<Rubric>> {
+        if let Some(r) = self.read().get(&rubric_id) {
+            return Ok(r.clone());
+        }
+        let row = store::get_rubric(db, rubric_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("rubric {rubric_id} is missing"))?;
+        let rubric = Arc::new(parse_rubric(&row)?);
+        self.write().insert(rubric_id, rubric.clone());
+        Ok(rubric)
+    }
+
+    // A panic while holding the lock cannot leave the map half-written (inserts are
+    // atomic), so a poisoned lock is still safe to use.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<i64, Arc<Rubric>>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<i64, Arc<Rubric>>> {
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The form of an evaluation as stored (always written by us from a parsed `Form`).
+pub fn form_of(e: &EvaluationRow) -> anyhow::Result<Form> {
+    serde_json::from_str(&e.form)
+        .map_err(|err| anyhow::anyhow!("evaluation {} form does not parse: {err}", e.id))
+}
+
+/// The month (`YYYY-MM`, center time) a call belongs to.
+pub fn month_of(started_at_ms: i64, tz: chrono_tz::Tz) -> String {
+    tz.timestamp_millis_opt(started_at_ms)
+        .single()
+        .map(|t| t.format("%Y-%m").to_string())
+        .unwrap_or_default()
+}
+
+/// Who may read an evaluation. Its grader always; a supervisor always (drafts included);
+/// nobody else sees a draft. Submitted ones: team leads of the agent's team (they review
+/// flags and coach), the appeal panel (appeals), the agent once the month is published
+/// (before that, grades are drafts for the agent too). Inspectors see their own gradings
+/// only; calibration gradings are read through their session, which keeps them blind.
+pub fn may_read(viewer: &Viewer, e: &EvaluationRow, published: bool) -> bool {
+    if e.grader_id == viewer.user_id || viewer.role == Role::Supervisor {
+        return true;
+    }
+    if !e.submitted() || e.calibration_id.is_some() {
+        return false;
+    }
+    match viewer.role {
+        Role::TeamLead => viewer.can_see_agent(e.agent_id, e.team_id),
+        Role::Panel => true,
+        Role::Agent => e.agent_id == viewer.user_id && published,
+        Role::Inspector | Role::Supervisor => false,
+    }
+}
+
+/// How much of the call the grader has heard.
+pub struct Listened {
+    pub listened_ms: i64,
+    pub duration_ms: i64,
+    pub share: f64,
+    pub required: f64,
+}
+
+impl Listened {
+    pub fn enough(&self) -> bool {
+        // A hair of tolerance: a player's last interval can end a few ms before the end.
+        self.share + 1e-9 >= self.required
+    }
+
+    pub fn missing_message(&self) -> String {
+        let missing_ms =
+            ((self.required * self.duration_ms as f64).ceil() as i64 - self.listened_ms).max(0);
+        format!(
+            "you have listened to {:.0}% of this call; {:.0}% is required before submitting \
+             ({} more to hear)",
+            (self.share * 100.0).floor(),
+            self.required * 100.0,
+            clock_text(missing_ms)
+        )
+    }
+}
+
+fn clock_text(ms: i64) -> String {
+    let secs = (ms + 999) / 1000;
+    format!("{}:{:02}", secs / 60, secs % 60)
+}
+
+pub async fn listened(db: &Db, e: &EvaluationRow, required: f64) -> anyhow::Result<Listened> {
+    let coverage = listening::coverage(db, e.recording_id, e.grader_id).await?;
+    Ok(Listened {
+        listened_ms: coverage.listened_ms,
+        duration_ms: e.duration_ms,
+        share: coverage.fraction(e.duration_ms),
+        required,
+    })
+}
+
+pub enum SubmitError {
+    NotListened(Listened),
+    Invalid(Vec<Problem>),
+    Save(SaveError),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for SubmitError {
+    fn from(e: anyhow::Error) -> Self {
+        SubmitError::Internal(e)
+    }
+}
+
+impl From<sqlx::Error> for SubmitError {
+    fn from(e: sqlx::Error) -> Self {
+        SubmitError::Internal(e.into())
+    }
+}
+
+impl From<serde_json::Error> for SubmitError {
+    fn from(e: serde_json::Error) -> Self {
+        SubmitError::Internal(e.into())
+    }
+}
+
+/// Submits an evaluation with `form` (the client's latest, or the saved draft). The score
+/// and grade are computed here from the evaluation's own rubric version, never taken from
+/// the client. Returns the evaluation as stored, its outcome and the grader's listening.
+pub async fn submit(
+    db: &Db,
+    config: &Config,
+    e: &EvaluationRow,
+    rubric: &Rubric,
+    form: &Form,
+    expected_revision: Option<i64>,
+    now_ms: i64,
+) -> Result<(EvaluationRow, Outcome, Listened), SubmitError> {
+    let outcome =
+        grading::check_submit(rubric, form, e.duration_ms).map_err(SubmitError::Invalid)?;
+    let heard = listened(db, e, config.listen_required).await?;
+    if !heard.enough() {
+        return Err(SubmitError::NotListened(heard));
+    }
+    let form_json = serde_json::to_string(form)?;
+    let reason = form
+        .override_reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| outcome.overridden && !r.is_empty());
+    // Calibration gradings are exercises: they complete nothing and flag nobody.
+    let flag_due_at_ms = (e.assignment_id.is_some() && outcome.grade.needs_review())
+        .then(|| now_ms + i64::from(config.flag_overdue_days) * 86_400_000);
+    store::submit(
+        db,
+        &Submission {
+            id: e.id,
+            form: &form_json,
+            expected_revision,
+            score: i64::from(outcome.score),
+            grade: outcome.grade.as_str(),
+            computed_grade: outcome.computed_grade.as_str(),
+            override_reason: reason,
+            assignment_id: e.assignment_id,
+            flag_due_at_ms,
+            agent_id: e.agent_id,
+            now_ms,
+        },
+    )
+    .await
+    .map_err(SubmitError::Save)?;
+    // The row as now stored, without reading it back.
+    let stored = EvaluationRow {
+        status: "submitted".into(),
+        form: form_json,
+        score: Some(i64::from(outcome.score)),
+        grade: Some(outcome.grade.as_str().into()),
+        computed_grade: Some(outcome.computed_grade.as_str().into()),
+        override_reason: reason.map(str::to_string),
+        revision: e.revision + 1,
+        updated_at_ms: now_ms,
+        submitted_at_ms: Some(now_ms),
+        ..e.clone()
+    };
+    Ok((stored, outcome, heard))
+}
+
+/// The calendar day (center time) of an instant.
+pub fn local_date(ms: i64, tz: chrono_tz::Tz) -> chrono::NaiveDate {
+    tz.timestamp_millis_opt(ms)
+        .single()
+        .map_or(chrono::NaiveDate::MIN, |t| t.date_naive())
+}

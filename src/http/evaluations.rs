@@ -1,0 +1,373 @@
+//! Evaluations: opening one from a queue item, the draft the grader saves as they work,
+//! submitting it, and reading and listing them within each person's rights.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::CurrentUser;
+use super::extract::{Json, Path, Query};
+use super::time;
+use crate::app::AppState;
+use crate::domain::grading::{self, Form, Problem};
+use crate::domain::month::Month;
+use crate::error::{AppError, AppResult};
+use crate::grading::{self as service, SubmitError};
+use crate::store::grading::{self as store, EvaluationRow, ListFilter, SaveError};
+use crate::store::sampling as assignments;
+use crate::store::users::{self, User};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/assignments/{id}/evaluation", post(open))
+        .route("/evaluations", get(list))
+        .route("/evaluations/{id}", get(detail).put(save))
+        .route("/evaluations/{id}/submit", post(submit))
+}
+
+/// The evaluation as its pages show it. The live outcome of a draft is what the form scores
+/// so far; a submitted one shows what was stored at submission.
+pub fn evaluation_view(
+    state: &AppState,
+    e: &EvaluationRow,
+    form: &Form,
+    rubric: &grading::Rubric,
+) -> Value {
+    let tz = state.config.time_zone;
+    let outcome = grading::outcome(rubric, form);
+    // What still stands between the draft and a submission (listening aside).
+    let problems = if e.submitted() {
+        Vec::new()
+    } else {
+        grading::check_submit(rubric, form, e.duration_ms)
+            .err()
+            .unwrap_or_default()
+    };
+    json!({
+        "id": e.id,
+        "assignment_id": e.assignment_id,
+        "kind": e.assignment_kind.as_deref().unwrap_or("calibration"),
+        "plan_name": e.plan_name,
+        "calibration_id": e.calibration_id,
+        "recording_id": e.recording_id,
+        "call_id": e.call_id,
+        "started_at": time(e.started_at_ms, tz),
+        "duration_ms": e.duration_ms,
+        "agent": { "username": e.agent, "name": e.agent_name, "team": e.team },
+        "grader": { "username": e.grader, "name": e.grader_name },
+        "rubric_id": e.rubric_id,
+        "status": e.status,
+        "form": form,
+        "outcome": if e.submitted() {
+            json!({
+                "score": e.score,
+                "grade": e.grade,
+                "computed_grade": e.computed_grade,
+                "overridden": e.grade != e.computed_grade,
+                "critical": outcome.critical,
+                "deducted": outcome.deducted,
+            })
+        } else {
+            serde_json::to_value(&outcome).unwrap_or(Value::Null)
+        },
+        "override_reason": e.override_reason,
+        "problems": problems,
+        "revision": e.revision,
+        "created_at": time(e.created_at_ms, tz),
+        "updated_at": time(e.updated_at_ms, tz),
+        "submitted_at": e.submitted_at_ms.and_then(|ms| time(ms, tz)),
+    })
+}
+
+async fn published(state: &AppState, e: &EvaluationRow) -> AppResult<bool> {
+    let month = service::month_of(e.started_at_ms, state.config.time_zone);
+    Ok(store::published_months(&state.db).await?.contains(&month))
+}
+
+/// The evaluation if the caller may read it; 404 otherwise (its existence is not told).
+async fn readable(state: &AppState, user: &User, id: i64) -> AppResult<EvaluationRow> {
+    let e = store::get_evaluation(&state.db, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("evaluation"))?;
+    let published = user.role == crate::domain::org::Role::Agent && published(state, &e).await?;
+    if service::may_read(&user.viewer(), &e, published) {
+        Ok(e)
+    } else {
+        Err(AppError::not_found("evaluation"))
+    }
+}
+
+/// The evaluation if the caller is its grader (only they write it).
+async fn own(state: &AppState, user: &User, id: i64) -> AppResult<EvaluationRow> {
+    let e = readable(state, user, id).await?;
+    if e.grader_id != user.id {
+        return Err(AppError::forbidden(
+            "only the evaluation's grader can change it",
+        ));
+    }
+    Ok(e)
+}
+
+async fn full_view(state: &AppState, user: &User, e: &EvaluationRow) -> AppResult<Value> {
+    let heard = if e.grader_id == user.id {
+        Some(service::listened(&state.db, e, state.config.listen_required).await?)
+    } else {
+        None
+    };
+    let rubric = state.rubrics.get(&state.db, e.rubric_id).await?;
+    view_with(state, e, &rubric, heard.as_ref())
+}
+
+/// The evaluation's view; `heard` (the grader's listening) only for the grader.
+fn view_with(
+    state: &AppState,
+    e: &EvaluationRow,
+    rubric: &grading::Rubric,
+    heard: Option<&service::Listened>,
+) -> AppResult<Value> {
+    let form = service::form_of(e)?;
+    let mut view = evaluation_view(state, e, &form, rubric);
+    if let Some(heard) = heard {
+        view["listened"] = json!({
+            "listened_ms": heard.listened_ms,
+            "duration_ms": heard.duration_ms,
+            "share": heard.share,
+            "required_share": heard.required,
+            "enough": heard.enough(),
+        });
+    }
+    Ok(view)
+}
+
+/// Opens (creating on first use) the evaluation of one of the caller's queue items.
+async fn open(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(assignment_id): Path<i64>,
+) -> AppResult<axum::Json<Value>> {
+    let a = assignments::get_assignment(&state.db, assignment_id)
+        .await?
+        .filter(|a| a.grader.as_deref() == Some(user.username.as_str()))
+        .ok_or_else(|| AppError::not_found("assignment"))?;
+    let now = state.config.clock.now_ms();
+    let (rubric, _) = service::current_rubric(&state.db, now).await?;
+    let id = store::open_for_assignment(&state.db, a.id, rubric.id, now).await?;
+    let e = own(&state, &user, id).await?;
+    Ok(axum::Json(full_view(&state, &user, &e).await?))
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<axum::Json<Value>> {
+    let e = readable(&state, &user, id).await?;
+    Ok(axum::Json(full_view(&state, &user, &e).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SaveBody {
+    form: Form,
+    /// The revision the client last saw; a save over a newer one is refused (409).
+    revision: Option<i64>,
+}
+
+fn problems_error(problems: &[Problem]) -> AppError {
+    let text = problems
+        .iter()
+        .map(|p| format!("{}: {}", p.field, p.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    AppError::unprocessable("invalid_evaluation", text)
+}
+
+fn save_error(e: SaveError) -> AppError {
+    match e {
+        SaveError::NotDraft => AppError::new(
+            StatusCode::CONFLICT,
+            "already_submitted",
+            "this evaluation is submitted; it can no longer be edited as a draft",
+        ),
+        SaveError::Stale { current } => AppError::new(
+            StatusCode::CONFLICT,
+            "stale_revision",
+            format!(
+                "the draft was saved elsewhere meanwhile (now revision {current}); reload it before saving"
+            ),
+        ),
+        SaveError::Db(e) => e.into(),
+    }
+}
+
+/// Saves the draft as the grader works. Structural mistakes are refused; incomplete work
+/// (a deduction without its time yet) is kept and listed in `problems`.
+async fn save(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+    Json(body): Json<SaveBody>,
+) -> AppResult<axum::Json<Value>> {
+    let e = own(&state, &user, id).await?;
+    if e.submitted() {
+        return Err(save_error(SaveError::NotDraft));
+    }
+    let rubric = state.rubrics.get(&state.db, e.rubric_id).await?;
+    let problems = grading::check_draft(&rubric, &body.form, e.duration_ms);
+    if !problems.is_empty() {
+        return Err(problems_error(&problems));
+    }
+    let form = serde_json::to_string(&body.form).map_err(anyhow::Error::from)?;
+    let now = state.config.clock.now_ms();
+    store::save_draft(&state.db, id, &form, body.revision, now)
+        .await
+        .map_err(save_error)?;
+    let e = own(&state, &user, id).await?;
+    Ok(axum::Json(full_view(&state, &user, &e).await?))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SubmitBody {
+    /// The form to submit; without it, the saved draft.
+    form: Option<Form>,
+    revision: Option<i64>,
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> AppResult<axum::Json<Value>> {
+    // An empty body submits the saved draft.
+    let body: SubmitBody = if body.iter().all(u8::is_ascii_whitespace) {
+        SubmitBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| AppError::bad_request("invalid_json", format!("invalid body: {e}")))?
+    };
+    let e = own(&state, &user, id).await?;
+    if e.submitted() {
+        return Err(save_error(SaveError::NotDraft));
+    }
+    let form = match body.form {
+        Some(form) => form,
+        None => service::form_of(&e)?,
+    };
+    let rubric = state.rubrics.get(&state.db, e.rubric_id).await?;
+    let (stored, outcome, heard) = service::submit(
+        &state.db,
+        &state.config,
+        &e,
+        &rubric,
+        &form,
+        body.revision,
+        state.config.clock.now_ms(),
+    )
+    .await
+    .map_err(|err| match err {
+        SubmitError::NotListened(heard) => {
+            AppError::unprocessable("not_listened", heard.missing_message())
+        }
+        SubmitError::Invalid(problems) => problems_error(&problems),
+        SubmitError::Save(e) => save_error(e),
+        SubmitError::Internal(e) => AppError::Internal(e),
+    })?;
+    tracing::info!(
+        evaluation = id,
+        call_id = e.call_id,
+        grader = user.username,
+        score = outcome.score,
+        grade = outcome.grade.as_str(),
+        "evaluation submitted"
+    );
+    Ok(axum::Json(view_with(
+        &state,
+        &stored,
+        &rubric,
+        Some(&heard),
+    )?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    agent: Option<String>,
+    grader: Option<String>,
+    status: Option<String>,
+    month: Option<String>,
+    limit: Option<i64>,
+}
+
+/// Evaluations the caller may see: graders their own work, leads their team's submitted
+/// ones, agents their own of published months, supervisors and the panel the center's.
+async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Query(q): Query<ListQuery>,
+) -> AppResult<axum::Json<Value>> {
+    let tz = state.config.time_zone;
+    let mut filter = ListFilter {
+        limit: q.limit.unwrap_or(200).clamp(1, 1000),
+        ..ListFilter::default()
+    };
+    if let Some(status) = q.status.as_deref().filter(|s| !s.is_empty()) {
+        if !matches!(status, "draft" | "submitted") {
+            return Err(AppError::bad_request(
+                "invalid_query",
+                "status is draft or submitted",
+            ));
+        }
+        filter.status = Some(status.to_string());
+    }
+    if let Some(month) = q.month.as_deref().filter(|m| !m.is_empty()) {
+        let month: Month = month
+            .parse()
+            .map_err(|e: String| AppError::bad_request("invalid_query", e))?;
+        filter.started = Some(month.range_ms(tz));
+    }
+    for (name, slot) in [
+        (&q.agent, &mut filter.agent_id),
+        (&q.grader, &mut filter.grader_id),
+    ] {
+        if let Some(username) = name.as_deref().filter(|n| !n.is_empty()) {
+            // An unknown name simply matches nothing.
+            *slot = Some(
+                users::find_active(&state.db, username)
+                    .await?
+                    .map_or(0, |u| u.id),
+            );
+        }
+    }
+    let rows = store::list(&state.db, &user.viewer(), &filter).await?;
+    let published = store::published_months(&state.db).await?;
+    let viewer = user.viewer();
+    let mut items = Vec::new();
+    for e in rows {
+        let month = service::month_of(e.started_at_ms, tz);
+        if !service::may_read(&viewer, &e, published.contains(&month)) {
+            continue;
+        }
+        items.push(json!({
+            "id": e.id,
+            "assignment_id": e.assignment_id,
+            "kind": e.assignment_kind,
+            "plan_name": e.plan_name,
+            "recording_id": e.recording_id,
+            "call_id": e.call_id,
+            "started_at": time(e.started_at_ms, tz),
+            "month": month,
+            "agent": { "username": e.agent, "name": e.agent_name, "team": e.team },
+            "grader": { "username": e.grader, "name": e.grader_name },
+            "status": e.status,
+            "score": e.score,
+            "grade": e.grade,
+            "submitted_at": e.submitted_at_ms.and_then(|ms| time(ms, tz)),
+        }));
+    }
+    Ok(axum::Json(json!({ "items": items })))
+}
