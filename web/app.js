@@ -5,6 +5,9 @@ import {
 import { LANGS, getLang, hasKey, missingKeys, setLang, t } from './i18n.js';
 import { mountPlayer } from './player.js';
 import { PLAN_ROLES, QUEUE_ROLES, samplingPages } from './sampling.js';
+import { RUBRIC_ROLES, gradingPages } from './grading.js';
+import { FLAG_ROLES, reviewPages } from './review.js';
+import { CALIBRATION_ROLES, calibrationPages } from './calibration.js';
 
 export { ApiError, api };
 
@@ -63,6 +66,9 @@ setUnauthorizedHandler(sessionEnded);
 // Router. Patterns may contain `:name` segments, e.g. '/recordings/:id'.
 
 const sampling = samplingPages({ state, hashFor, replaceQuery, currentMonth, MONTH_RE, recordingHash, agentList });
+const grading = gradingPages({ state, hashFor });
+const review = reviewPages({ state, hashFor, replaceQuery });
+const calibration = calibrationPages({ state, hashFor });
 
 // `roles`: who may open the page (others get a "not allowed" page); absent means everyone signed in.
 const routes = [
@@ -72,6 +78,13 @@ const routes = [
   { path: '/plans', render: sampling.renderPlans, title: 'plans.title', nav: 'plans', roles: PLAN_ROLES },
   { path: '/plans/:id', render: sampling.renderPlan, title: 'plan.title', nav: 'plans', roles: PLAN_ROLES },
   { path: '/queue', render: sampling.renderQueue, title: 'queue.title', nav: 'queue', roles: QUEUE_ROLES },
+  // Everybody signed in may ask: the server answers 404 for an evaluation the user may not read.
+  { path: '/evaluations/:id', render: grading.renderEvaluation, title: 'grading.title' },
+  { path: '/flags', render: review.renderFlags, title: 'flags.title', nav: 'flags', roles: FLAG_ROLES },
+  { path: '/flags/:id', render: review.renderFlag, title: 'flags.flag_title', nav: 'flags', roles: FLAG_ROLES },
+  { path: '/calibrations', render: calibration.renderCalibrations, title: 'calib.title', nav: 'calibrations', roles: CALIBRATION_ROLES },
+  { path: '/calibrations/:id', render: calibration.renderCalibration, title: 'calib.session_title', nav: 'calibrations', roles: CALIBRATION_ROLES },
+  { path: '/rubric', render: grading.renderRubric, title: 'rubric.title', nav: 'rubric', roles: RUBRIC_ROLES },
 ];
 
 /** The header's navigation, in order; an item shows only to `roles` when given. */
@@ -79,6 +92,9 @@ const NAV = [
   { id: 'recordings', path: '/recordings', label: 'nav.recordings' },
   { id: 'queue', path: '/queue', label: 'nav.queue', roles: QUEUE_ROLES },
   { id: 'plans', path: '/plans', label: 'nav.plans', roles: PLAN_ROLES },
+  { id: 'flags', path: '/flags', label: 'nav.flags', roles: FLAG_ROLES },
+  { id: 'calibrations', path: '/calibrations', label: 'nav.calibrations', roles: CALIBRATION_ROLES },
+  { id: 'rubric', path: '/rubric', label: 'nav.rubric', roles: RUBRIC_ROLES },
 ];
 
 const allowed = (roles) => !roles || (state.user !== null && roles.includes(state.user.role));

@@ -893,7 +893,7 @@ export function samplingPages(app) {
     return tableWrap(h('table', { id: 'queue-table', class: 'data-table' },
       h('caption', { class: 'visually-hidden' }, t('queue.title')),
       headRow(['queue.col.kind', 'queue.col.plan', 'col.call_id', 'col.agent', 'col.started_at',
-        { key: 'col.duration', num: true }, 'queue.col.due']),
+        { key: 'col.duration', num: true }, 'queue.col.due', 'queue.col.action']),
       h('tbody', null, items.map((it) => h('tr', {
         class: `row-link${it.overdue ? ' row-overdue' : ''}`,
         'data-recording-id': it.recording_id, 'data-assignment-id': it.assignment_id, 'data-kind': it.kind,
@@ -916,8 +916,31 @@ export function samplingPages(app) {
         h('td', { class: 'num' }, formatDuration(it.duration_ms)),
         h('td', { class: 'nowrap tabular' }, it.due_at ? timeEl(it.due_at) : t('common.none'),
           it.overdue && h('span', { class: 'badge badge-overdue' }, t('queue.overdue'))),
+        h('td', null, evaluateButton(it)),
       ))),
     ));
+  }
+
+  /** Opens (creating on first use) the evaluation of a queue item, then its grading page. */
+  function evaluateButton(it) {
+    const resume = it.evaluation_id != null;
+    const btn = h('button', {
+      type: 'button', class: `btn ${resume ? '' : 'btn-primary '}evaluate-btn`, 'data-assignment-id': it.assignment_id,
+      'aria-label': t(resume ? 'queue.continue_label' : 'queue.evaluate_label', { call_id: it.call_id }),
+    }, t(resume ? 'queue.continue' : 'queue.evaluate'));
+    btn.addEventListener('click', async () => {
+      btn.disabled = true;
+      btn.closest('td')?.querySelector('.evaluate-error')?.remove();
+      try {
+        const ev = await api('POST', `/api/assignments/${encodeURIComponent(it.assignment_id)}/evaluation`);
+        location.hash = hashFor(`/evaluations/${encodeURIComponent(ev.id)}`);
+      } catch (err) {
+        if (isAbort(err) || sentToLogin(err)) return;
+        btn.disabled = false;
+        btn.after(h('span', { class: 'field-note evaluate-error', role: 'alert' }, errorMessage(err)));
+      }
+    });
+    return btn;
   }
 
   // --- "Pull a call"

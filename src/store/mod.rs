@@ -17,6 +17,7 @@ pub mod tokens;
 pub mod users;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -33,9 +34,43 @@ pub enum Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// SQLite has one writer at a time. Its busy handler makes a waiting writer sleep in
+    /// growing steps (up to 100 ms) instead of waking it when the lock frees, so writers of
+    /// this process queue here first, in order, and SQLite's lock is only ever contended by
+    /// other processes (a CLI import beside the server).
+    write_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
-pub type Tx = Transaction<'static, sqlx::Any>;
+/// A write transaction (and, on SQLite, this process's write turn until it ends). Derefs to
+/// the connection, like sqlx's `Transaction`.
+pub struct Tx {
+    inner: Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = sqlx::AnyConnection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.inner
+    }
+}
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -56,6 +91,7 @@ impl Db {
                 Db {
                     pool,
                     backend: Backend::Postgres,
+                    write_turn: Arc::default(),
                 }
             }
             Some(url) if url.starts_with("sqlite:") => Self::open_sqlite(url).await?,
@@ -98,6 +134,7 @@ impl Db {
         Ok(Db {
             pool,
             backend: Backend::Sqlite,
+            write_turn: Arc::default(),
         })
     }
 
@@ -117,8 +154,17 @@ impl Db {
     /// SQLITE_BUSY without ever waiting on the busy timeout.
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => {
+                let turn = self.write_turn.clone().lock_owned().await;
+                Ok(Tx {
+                    inner: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: Some(turn),
+                })
+            }
+            Backend::Postgres => Ok(Tx {
+                inner: self.pool.begin().await?,
+                _turn: None,
+            }),
         }
     }
 

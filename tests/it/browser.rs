@@ -2,7 +2,10 @@
 //! the recordings list, the language switch and logout against a server started here;
 //! `tests/browser/player.mjs` drives the grader's recording player (play, seek, speed,
 //! comments, listen coverage) on a mu-law WAV and an MP3 call; `tests/browser/sampling.mjs`
-//! drives sampling plans (preview, create, draw), the graders' queues and a pull.
+//! drives sampling plans (preview, create, draw), the graders' queues and a pull;
+//! `tests/browser/grading.mjs` drives the grader's evaluation page (player beside the form,
+//! deductions stamped at the playing time, autosave, submit), the lead's review queue and
+//! who may open an evaluation.
 //!
 //! Needs Node.js, `/usr/bin/chromium` and `npm ci --prefix tests/browser`. Without them the
 //! test is skipped, except under `CI=true`, where it fails instead.
@@ -176,6 +179,57 @@ async fn sampling_plans_and_queues_work_in_chromium() {
             login("insp"),
             login("lead-a"),
             "agent-a1,agent-a2".into(),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grading_path_works_in_chromium() {
+    if !can_run_browser_tests() {
+        return;
+    }
+
+    // A real 8.6 s call of lead-a's agent, pulled into the inspector's queue. The page plays
+    // it through at 2x, which meets the listening requirement (stated here, not assumed).
+    let app = TestApp::spawn_with(TestDb::Sqlite, |c| c.listen_required = 0.9).await;
+    let token = app.token("recorder").await;
+    let (status, body) = upload(
+        &app,
+        &Auth::Token(&token),
+        &meta("G-1", "agent-a1"),
+        fixture("mulaw_8k_mono.wav"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "upload: {body}");
+    let sup = app.login("sup").await;
+    let resp = sup
+        .post(app.url("/api/pulls"))
+        .json(&serde_json::json!({
+            "call_id": "G-1",
+            "reason": "customer complaint",
+            "grader": "insp",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::CREATED,
+        "pull: {}",
+        resp.text().await.unwrap_or_default()
+    );
+
+    let login = |u: &str| format!("{u}:{}", password_of(u));
+    run_node(
+        "tests/browser/grading.mjs",
+        vec![
+            app.base.clone(),
+            login("insp"),
+            login("lead-a"),
+            login("agent-b1"),
+            login("sup"),
+            "G-1".into(),
         ],
     )
     .await;

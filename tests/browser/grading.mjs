@@ -1,0 +1,426 @@
+// Grading in a real Chromium: the grader's evaluation page, the lead's review queue and who
+// may open an evaluation.
+//
+//   node grading.mjs BASE_URL INSPECTOR LEAD OTHER_AGENT SUPERVISOR CALL_ID
+//
+//   BASE_URL     the server, e.g. http://127.0.0.1:8080
+//   INSPECTOR    USERNAME:PASSWORD of a QA inspector whose queue holds CALL_ID (not opened yet)
+//   LEAD         USERNAME:PASSWORD of the team lead of CALL_ID's agent
+//   OTHER_AGENT  USERNAME:PASSWORD of an agent of another team
+//   SUPERVISOR   USERNAME:PASSWORD of a supervisor
+//   CALL_ID      a short real recording in the inspector's queue, of an agent of LEAD's team
+//
+// Expects the server's default rubric (its first item, "commanding tone", is worth 10 points)
+// and a listening requirement the call can meet by playing it through once.
+// Steps: the inspector opens My queue and clicks "Evaluate" on CALL_ID, landing on
+// #/evaluations/:id with the player beside the form; the page reads in zh-CN and back; an
+// early submit is refused by the server (not listened) and the message is shown; the call is
+// played at 2×, "+" of the first item stamps the current time while it plays, and the item's
+// number key adds three more occurrences (4 × 10 points: score 60, poor); a time chip seeks
+// the player; a different grade without a reason is refused; the draft autosaves; after
+// submitting, the outcome shows and the page is read-only. The lead finds the flag in the
+// review queue, opens it, records a coaching session and the outcome, and opens the
+// evaluation read-only. The other team's agent gets "not found" for the evaluation.
+// Calibration: the supervisor creates a session on CALL_ID for the inspector and the lead;
+// the inspector finds it, grades blind (the report stays closed), submits, and then sees the
+// report; the supervisor sees the agreement table.
+// Prints one line per passed step; on the first failure prints why and exits with code 1.
+
+import { chromium } from 'playwright-core';
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const STEP_TIMEOUT_MS = 15_000;
+const TOTAL_TIMEOUT_MS = 180_000;
+const ITEM = 'commanding_tone';
+
+function usage(problem) {
+  console.error(`${problem}\nusage: node grading.mjs BASE_URL INSPECTOR LEAD OTHER_AGENT SUPERVISOR CALL_ID\n`
+    + '  e.g. node grading.mjs http://127.0.0.1:8080 insp:pw-insp1234 lead-a:pw-lead-a1234 '
+    + 'agent-b1:pw-agent-b11234 sup:pw-sup1234 G-1');
+  process.exit(2);
+}
+
+function credentials(arg, what) {
+  const i = (arg ?? '').indexOf(':');
+  if (i <= 0 || i === arg.length - 1) usage(`${what} must be USERNAME:PASSWORD, got ${JSON.stringify(arg)}`);
+  return { username: arg.slice(0, i), password: arg.slice(i + 1) };
+}
+
+const [rawBase, inspArg, leadArg, otherArg, supArg, CALL_ID] = process.argv.slice(2);
+const base = (rawBase ?? '').replace(/\/+$/, '');
+if (!/^https?:\/\//.test(base)) usage('BASE_URL must start with http:// or https://');
+const INSP = credentials(inspArg, 'INSPECTOR');
+const LEAD = credentials(leadArg, 'LEAD');
+const OTHER = credentials(otherArg, 'OTHER_AGENT');
+const SUP = credentials(supArg, 'SUPERVISOR');
+if (!CALL_ID) usage('CALL_ID is required');
+
+// ---------------------------------------------------------------------------
+// Assertions
+
+class StepFailure extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'StepFailure';
+  }
+}
+
+function check(condition, message) {
+  if (!condition) throw new StepFailure(message);
+}
+
+const show = (value) => JSON.stringify(value);
+
+function checkEqual(actual, expected, what) {
+  check(show(actual) === show(expected), `${what}: expected ${show(expected)}, got ${show(actual)}`);
+}
+
+/** Polls `read` until `ok(value)` holds; fails with `what` and the last value seen. */
+async function eventually(read, ok, what, timeoutMs = STEP_TIMEOUT_MS) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await read();
+      if (ok(last)) return last;
+    } catch (err) {
+      last = `<error: ${err.message.split('\n')[0]}>`;
+    }
+    if (Date.now() > deadline) {
+      throw new StepFailure(`${what} (waited ${timeoutMs} ms; last value: ${show(last)})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+let stepNo = 0;
+function pass(description) {
+  stepNo += 1;
+  console.log(`ok ${stepNo} - ${description}`);
+}
+
+// ---------------------------------------------------------------------------
+// Page helpers
+
+const isVisible = (page, selector) => page.locator(selector).first().isVisible();
+const hashOf = (page) => page.evaluate(() => location.hash);
+const textOf = async (page, selector) => (await page.locator(selector).first().innerText()).trim();
+const attrOf = (page, selector, name) => page.locator(selector).first().getAttribute(name);
+const CJK = /[\u3400-\u9fff]/;
+
+async function waitVisible(page, selector, what) {
+  await eventually(() => isVisible(page, selector), Boolean, `${what}: ${selector} never became visible`);
+}
+
+async function logIn(page, { username, password }) {
+  await page.goto(`${base}/#/login`);
+  await waitVisible(page, '#login-form', `login as ${username}`);
+  await page.locator('#username').fill(username);
+  await page.locator('#password').fill(password);
+  await page.locator('#login-form [type=submit]').click();
+  await eventually(async () => {
+    if (await isVisible(page, '#login-error')) return `error: ${await page.locator('#login-error').innerText()}`;
+    return page.locator('#current-user').count();
+  }, (v) => v === 1, `login as ${username}: #current-user never appeared`);
+}
+
+async function logOut(page) {
+  await page.locator('#logout').click();
+  await waitVisible(page, '#login-form', 'logout');
+}
+
+async function openNav(page, id, pathPrefix) {
+  await waitVisible(page, `#nav-${id}`, `navigation to ${id}`);
+  await page.locator(`#nav-${id}`).click();
+  await eventually(() => hashOf(page), (h) => h.startsWith(`#${pathPrefix}`), `after clicking #nav-${id}: URL hash`);
+}
+
+const audioState = (page) => page.evaluate(() => {
+  const a = document.querySelector('#player-audio');
+  return a ? { time: a.currentTime, paused: a.paused, ended: a.ended, duration: a.duration, rate: a.playbackRate } : null;
+});
+
+const itemSel = `#rubric-items li.rubric-item[data-item="${ITEM}"]`;
+
+// ---------------------------------------------------------------------------
+// Scenario
+
+async function inspectorGrades(page) {
+  await logIn(page, INSP);
+  await openNav(page, 'queue', '/queue');
+  const row = page.locator('#queue-table tbody tr', { hasText: CALL_ID });
+  await eventually(() => row.count(), (n) => n === 1, `queue: one row of ${CALL_ID}`);
+  const button = row.locator('.evaluate-btn');
+  checkEqual((await button.innerText()).trim(), 'Evaluate', 'queue: the action of a call not opened yet');
+  await button.click();
+  const hash = await eventually(() => hashOf(page), (h) => /^#\/evaluations\/\d+$/.test(h), 'after Evaluate: URL hash');
+  const evaluationId = hash.split('/').pop();
+  await waitVisible(page, '#evaluation[data-editable="true"]', 'evaluation page');
+  await waitVisible(page, '#player #play-toggle', 'evaluation page: player');
+  const items = await page.locator('#rubric-items li.rubric-item').count();
+  check(items >= 10, `evaluation page: expected the rubric's items, got ${items}`);
+  await waitVisible(page, itemSel, 'evaluation page: the first item');
+  checkEqual(await attrOf(page, '#rubric-items li.rubric-item', 'data-item'), ITEM, 'evaluation page: first item');
+  checkEqual(await textOf(page, `${itemSel} .item-key`), '1', 'evaluation page: the first item\'s key');
+  checkEqual(await textOf(page, '#score'), '100', 'evaluation page: score of an empty form');
+  checkEqual(await attrOf(page, '#listened', 'data-enough'), 'false', 'evaluation page: #listened before playing');
+  const side = await page.evaluate(() => {
+    const p = document.querySelector('.grading-player').getBoundingClientRect();
+    const f = document.querySelector('.grading-form-col').getBoundingClientRect();
+    return { playerRight: p.right, formLeft: f.left, sameRow: Math.abs(p.top - f.top) < 5 };
+  });
+  check(side.sameRow && side.playerRight <= side.formLeft + 1, `evaluation page: player and form should sit side by side: ${show(side)}`);
+  pass(`"Evaluate" in the queue opens evaluation ${evaluationId}: player and ${items} rubric items side by side, score 100`);
+
+  // --- zh-CN
+  const englishName = await textOf(page, `${itemSel} .item-name`);
+  await page.locator('#lang-switch').selectOption('zh-CN');
+  const zhTitle = await eventually(() => textOf(page, '#evaluation-title'), (s) => CJK.test(s), 'zh-CN: evaluation heading');
+  await waitVisible(page, itemSel, 'zh-CN: items');
+  const zhName = await textOf(page, `${itemSel} .item-name`);
+  check(CJK.test(zhName) && zhName !== englishName, `zh-CN: item name should be Chinese: ${show(zhName)}`);
+  check(CJK.test(await textOf(page, '#submit-evaluation')), 'zh-CN: the submit button should be Chinese');
+  await page.locator('#lang-switch').selectOption('en');
+  await eventually(() => textOf(page, '#evaluation-title'), (s) => s.startsWith('Evaluation of call'), 'back to English: heading');
+  await waitVisible(page, '#evaluation[data-editable="true"] #play-toggle', 'back to English: player');
+  pass(`in zh-CN the page reads ${show(zhTitle)} / ${show(zhName)}; switching back to English works`);
+
+  // --- submitting before listening is refused by the server, which says why
+  await page.locator('#submit-evaluation').click();
+  await waitVisible(page, '#submit-error .alert', 'early submit');
+  checkEqual(await attrOf(page, '#submit-error .alert', 'data-error-code'), 'not_listened', 'early submit: error code');
+  const refusal = await textOf(page, '#submit-error .alert');
+  check(/listened/.test(refusal), `early submit: the server's message should show: ${show(refusal)}`);
+  pass(`submitting before listening is refused: ${show(refusal)}`);
+
+  // --- play at 2×; "+" stamps the current time while playing
+  await page.locator('#speed').selectOption('2');
+  await page.locator('#play-toggle').click();
+  await eventually(() => audioState(page), (a) => a && !a.paused && a.time > 1.0, 'playback never passed 1 s');
+  await page.locator(`${itemSel} .add-deduction`).click();
+  await waitVisible(page, `${itemSel} .time-seek`, 'after +: a time');
+  const firstMs = Number(await attrOf(page, `${itemSel} .time-seek`, 'data-ms'));
+  check(firstMs >= 1000, `after +: the time stamped should be the playing position (> 1 s), is ${firstMs} ms`);
+  checkEqual(await attrOf(page, itemSel, 'data-occurrences'), '1', 'after +: occurrences');
+  pass(`"+" while playing deducts ${ITEM} at ${await textOf(page, `${itemSel} .time-seek`)} (${firstMs} ms)`);
+
+  // --- listen to the end
+  const end = await eventually(() => audioState(page), (a) => a && (a.ended || a.paused), 'playback never ended', 30_000);
+  await eventually(() => attrOf(page, '#listened', 'data-enough'), (v) => v === 'true',
+    `#listened never reached the requirement (${show(await textOf(page, '#listened').catch(() => ''))})`);
+  pass(`the call played to the end (${end.duration.toFixed(1)} s at 2×); ${show(await textOf(page, '#listened'))}`);
+
+  // --- the item's number key adds occurrences at the current time
+  await page.locator(`${itemSel} .add-deduction`).focus();
+  for (let i = 0; i < 3; i += 1) await page.keyboard.press('Digit1');
+  await eventually(() => attrOf(page, itemSel, 'data-occurrences'), (v) => v === '4', 'after pressing 1 three times: occurrences');
+  checkEqual(await page.locator(`${itemSel} .time-seek`).count(), 4, 'after the keys: times listed');
+  await eventually(() => attrOf(page, '#save-status', 'data-state'), (s) => s === 'saved', 'autosave: #save-status');
+  await eventually(() => textOf(page, '#score'), (s) => s === '60', 'after autosave: score');
+  checkEqual(await attrOf(page, '#grade', 'data-grade'), 'poor', 'after autosave: grade');
+  pass('pressing 1 three times adds three occurrences; the draft autosaves: score 60, grade poor');
+
+  // --- a time chip seeks the player there
+  await page.locator(`${itemSel} .time-seek`).first().click();
+  await eventually(() => audioState(page), (a) => Math.abs(a.time - firstMs / 1000) < 0.3,
+    `clicking the first time: the player should be at ${firstMs / 1000} s`);
+  pass('clicking a deduction\'s time seeks the player there');
+
+  // --- a different grade needs a reason
+  await page.locator('#grade-select').selectOption('fair');
+  await waitVisible(page, '#override-reason', 'override: the reason field');
+  await page.locator('#submit-evaluation').click();
+  await waitVisible(page, '#submit-error [data-error-code="override_reason"]', 'override without a reason');
+  await page.locator('#grade-select').selectOption('');
+  await eventually(() => isVisible(page, '#override-reason'), (v) => !v, 'back to the computed grade: reason hidden');
+  await eventually(() => attrOf(page, '#save-status', 'data-state'), (s) => s === 'saved', 'autosave after the grade change');
+  pass('choosing another grade asks for a reason; going back to the computed grade does not');
+
+  // --- the draft survives a reload
+  await page.reload();
+  await waitVisible(page, `${itemSel} .time-seek`, 'after reload: the deduction');
+  checkEqual(await attrOf(page, itemSel, 'data-occurrences'), '4', 'after reload: occurrences');
+  await eventually(() => attrOf(page, '#listened', 'data-enough'), (v) => v === 'true', 'after reload: listening is known to the server');
+  pass('the saved draft and the listening come back after reloading the page');
+
+  // --- submit
+  await page.locator('#comment').fill('Impatient throughout the call.');
+  await page.locator('#submit-evaluation').click();
+  await waitVisible(page, '#evaluation[data-status="submitted"] #evaluation-readonly', 'after submit: read-only view');
+  checkEqual(await textOf(page, '#score'), '60', 'after submit: score');
+  checkEqual(await attrOf(page, '#grade', 'data-grade'), 'poor', 'after submit: grade');
+  const notice = await textOf(page, '#evaluation-notice');
+  check(notice.includes('60') && notice.includes('Poor'), `after submit: the notice should give the outcome: ${show(notice)}`);
+  checkEqual(await page.locator('#submit-evaluation').count(), 0, 'after submit: submit buttons');
+  checkEqual(await page.locator('#ro-deductions li[data-item]').count(), 1, 'after submit: deductions listed');
+  checkEqual(await textOf(page, '#ro-comment'), 'Impatient throughout the call.', 'after submit: comment');
+  pass(`submitting shows ${show(notice)} and the evaluation read-only`);
+  await logOut(page);
+  return evaluationId;
+}
+
+async function leadReviews(page, evaluationId) {
+  await logIn(page, LEAD);
+  await openNav(page, 'flags', '/flags');
+  const row = page.locator(`#flags-table tbody tr[data-call-id="${CALL_ID}"]`);
+  await eventually(() => row.count(), (n) => n === 1, `review queue: the flag of ${CALL_ID}`);
+  checkEqual(await row.getAttribute('data-evaluation-id'), evaluationId, 'review queue: the flag\'s evaluation');
+  checkEqual(await row.getAttribute('data-status'), 'open', 'review queue: status');
+  const flagId = await row.getAttribute('data-flag-id');
+  checkEqual(await row.locator('[data-grade]').getAttribute('data-grade'), 'poor', 'review queue: grade');
+  pass(`the lead finds ${CALL_ID} (poor) in the review queue`);
+
+  await row.locator('a.flag-link').click();
+  await waitVisible(page, '#flag #coaching-form', 'flag page');
+  checkEqual(await textOf(page, '#flag-score'), '60', 'flag page: score');
+  await page.locator('#coaching-discussed').fill('Tone with impatient customers.');
+  await page.locator('#coaching-action').fill('Listen back to two calls a week.');
+  await page.locator('#coaching-submit').click();
+  await waitVisible(page, '#coaching-list li.coaching', 'after recording coaching');
+  await waitVisible(page, '#outcome-form', 'after coaching: the outcome form');
+  checkEqual(await attrOf(page, '#flag', 'data-status'), 'coached', 'after coaching: status');
+  await page.locator('#outcome-improved').check();
+  await page.locator('#outcome-note-input').fill('Better on the follow-up calls.');
+  await page.locator('#outcome-submit').click();
+  await waitVisible(page, '#flag-outcome[data-outcome="improved"]', 'after the outcome');
+  checkEqual(await attrOf(page, '#flag', 'data-status'), 'closed', 'after the outcome: status');
+  pass('the lead records a coaching session, then the outcome (improved): the flag is closed');
+
+  await page.locator('#open-evaluation').click();
+  await eventually(() => hashOf(page), (h) => h === `#/evaluations/${evaluationId}`, 'open evaluation: URL');
+  await waitVisible(page, '#evaluation[data-editable="false"] #evaluation-readonly', 'lead: evaluation read-only');
+  checkEqual(await textOf(page, '#score'), '60', 'lead: score');
+  await waitVisible(page, '#player #play-toggle', 'lead: the player');
+  checkEqual(await page.locator('#ro-deductions .time-seek').count(), 4, 'lead: the deduction\'s times');
+  checkEqual(await attrOf(page, '#back-link', 'href'), `#/flags/${flagId}`, 'lead: back link to the flag');
+  pass('the lead opens the evaluation read-only, with the player and the times to listen to');
+  await logOut(page);
+}
+
+async function otherAgentIsRefused(page, evaluationId) {
+  await logIn(page, OTHER);
+  await page.goto(`${base}/#/evaluations/${evaluationId}`);
+  await waitVisible(page, '#not-found', 'other agent: not found');
+  checkEqual(await page.locator('#evaluation').count(), 0, 'other agent: evaluation shown');
+  checkEqual(await page.locator('#nav-flags').count(), 0, 'other agent: review queue in the navigation');
+  pass(`an agent of another team gets "${await textOf(page, '#not-found h1')}" for evaluation ${evaluationId}`);
+  await logOut(page);
+}
+
+async function calibration(page) {
+  const title = 'Browser calibration';
+  await logIn(page, SUP);
+  await openNav(page, 'calibrations', '/calibrations');
+  await page.locator('#calib-new > summary').click();
+  await page.locator('#calib-title').fill(title);
+  await page.locator('#calib-call-id').fill(CALL_ID);
+  await page.locator('#calib-graders').fill(`${INSP.username}, ${LEAD.username}`);
+  await page.locator('#calib-create').click();
+  await eventually(async () => {
+    if (await isVisible(page, '#calib-create-error')) return `error: ${await textOf(page, '#calib-create-error')}`;
+    return hashOf(page);
+  }, (h) => /^#\/calibrations\/\d+$/.test(h), 'create session: URL');
+  await waitVisible(page, '#participants-table', 'session page');
+  checkEqual(await page.locator('#participants-table tbody tr').count(), 2, 'session page: graders');
+  await waitVisible(page, '#report-empty', 'session page: the (empty) report for the supervisor');
+  pass(`the supervisor creates ${show(title)} on ${CALL_ID} for ${INSP.username} and ${LEAD.username}`);
+  await openNav(page, 'calibrations', '/calibrations');
+  await waitVisible(page, '#agreement-table tr[data-group="all"]', 'agreement table');
+  checkEqual(await page.locator('#agreement-table tbody tr').count(), 3, 'agreement: groups');
+  pass('the supervisor sees the agreement statistic per grader group');
+  await logOut(page);
+
+  await logIn(page, INSP);
+  await openNav(page, 'calibrations', '/calibrations');
+  const link = page.locator('#calibrations-table a.session-link', { hasText: title });
+  await eventually(() => link.count(), (n) => n === 1, 'inspector: the session is listed');
+  await link.click();
+  await waitVisible(page, '#report-blind', 'inspector: the report is blind before grading');
+  checkEqual(await textOf(page, '#my-grading'), 'Grade this call', 'inspector: my grading action');
+  await page.locator('#my-grading').click();
+  await waitVisible(page, '#evaluation[data-editable="true"] #rubric-items li.rubric-item', 'calibration grading');
+  const second = page.locator('#rubric-items li.rubric-item').nth(1);
+  const secondItem = await second.getAttribute('data-item');
+  await page.locator('#play-toggle').focus();
+  await page.keyboard.press('Digit2');
+  await eventually(() => second.getAttribute('data-occurrences'), (v) => v === '1', 'calibration: key 2 deducts the second item');
+  await page.locator('#submit-evaluation').click();
+  await waitVisible(page, '#evaluation[data-status="submitted"]', 'calibration: submitted');
+  const score = await textOf(page, '#score');
+  await page.locator('#back-link').click();
+  await waitVisible(page, '#report-stats', 'inspector: the report after submitting');
+  checkEqual(await textOf(page, '#score-min'), score, 'report: lowest score');
+  checkEqual(await page.locator(`#item-spread tr[data-item="${secondItem}"]`).count(), 1, 'report: item spread');
+  checkEqual(await page.locator('#grade-distribution li').count(), 5, 'report: grade distribution');
+  pass(`the inspector grades blind (${secondItem}, score ${score}), then sees the report`);
+  await logOut(page);
+}
+
+async function scenario(page) {
+  const evaluationId = await inspectorGrades(page);
+  await leadReviews(page, evaluationId);
+  await otherAgentIsRefused(page, evaluationId);
+  await calibration(page);
+}
+
+// ---------------------------------------------------------------------------
+// Runner
+
+/** Console errors a healthy run produces: the browser's log line for an expected API refusal. */
+function isExpectedConsoleError(msg) {
+  return /status of (401|404|409|422)/.test(msg.text())
+    && new URL(msg.location().url || base, base).pathname.startsWith('/api/');
+}
+
+async function main() {
+  const watchdog = setTimeout(() => {
+    console.error(`FAIL: the grading test did not finish within ${TOTAL_TIMEOUT_MS / 1000} s`);
+    process.exit(1);
+  }, TOTAL_TIMEOUT_MS);
+  watchdog.unref();
+
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+  const pageErrors = [];
+  const consoleErrors = [];
+  const consoleLog = [];
+  let page;
+  try {
+    const context = await browser.newContext({ locale: 'en-US', timezoneId: 'Asia/Shanghai', viewport: { width: 1400, height: 900 } });
+    context.setDefaultTimeout(STEP_TIMEOUT_MS);
+    page = await context.newPage();
+    page.on('pageerror', (err) => pageErrors.push(err.stack || String(err)));
+    page.on('console', (msg) => {
+      const line = `[${msg.type()}] ${msg.text()} (${msg.location().url || 'no url'})`;
+      consoleLog.push(line);
+      if (msg.type() === 'error' && !isExpectedConsoleError(msg)) consoleErrors.push(line);
+    });
+
+    await scenario(page);
+
+    check(pageErrors.length === 0, `uncaught page errors:\n  ${pageErrors.join('\n  ')}`);
+    check(consoleErrors.length === 0, `unexpected console errors:\n  ${consoleErrors.join('\n  ')}`);
+    pass('no uncaught page errors and no console errors besides expected API refusals');
+  } catch (err) {
+    console.error(`FAIL (after step ${stepNo}): ${err instanceof StepFailure ? err.message : err.stack}`);
+    if (page && !page.isClosed()) {
+      const url = page.url();
+      const text = await page.locator('body').innerText({ timeout: 2_000 }).catch(() => '<unavailable>');
+      console.error(`page URL: ${url}\npage text:\n${text.slice(0, 3_000)}`);
+    }
+    if (pageErrors.length) console.error(`page errors:\n  ${pageErrors.join('\n  ')}`);
+    if (consoleLog.length) console.error(`console:\n  ${consoleLog.slice(-60).join('\n  ')}`);
+    process.exitCode = 1;
+  } finally {
+    await browser.close();
+    clearTimeout(watchdog);
+  }
+}
+
+await main();
