@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 use anyhow::Context;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
+use futures::StreamExt;
 
 use crate::domain::month::Month;
 use crate::domain::sampling::{
@@ -246,17 +247,23 @@ pub struct Call {
 }
 
 impl AgentCalls {
-    fn parse(text: String, keyer: &Keyer) -> anyhow::Result<AgentCalls> {
+    /// Parses `id started call_id` lines, or `id call_id` lines without `with_started` (a
+    /// scan of one week, whose calls then all get `started_at_ms` 0: nobody asks).
+    fn parse(text: String, keyer: &Keyer, with_started: bool) -> anyhow::Result<AgentCalls> {
         let mut calls = Vec::with_capacity(text.len() / 32);
         let mut at = 0usize;
         for line in text.split('\n') {
-            let mut parts = line.splitn(3, ' ');
-            let (Some(id), Some(started), Some(call_id)) =
-                (parts.next(), parts.next(), parts.next())
-            else {
+            let mut parts = line.splitn(if with_started { 3 } else { 2 }, ' ');
+            let id = parts.next().unwrap_or_default();
+            let started = if with_started {
+                parts.next()
+            } else {
+                Some("0")
+            };
+            let (Some(started), Some(call_id)) = (started, parts.next()) else {
                 anyhow::bail!("malformed eligible-call line {line:?}");
             };
-            let id_at = at + id.len() + 1 + started.len() + 1;
+            let id_at = line.len() - call_id.len() + at;
             calls.push(Call {
                 key: keyer.key(call_id),
                 recording_id: id.parse().context("recording id")?,
@@ -305,12 +312,17 @@ async fn scan_keyed(
         .await
         .context("reading eligible calls")?;
     let keyer = keyer.clone();
-    tokio::task::spawn_blocking(move || key_rows(rows, &keyer))
+    let with_started = scan.with_started;
+    tokio::task::spawn_blocking(move || key_rows(rows, &keyer, with_started))
         .await
         .context("keying task")?
 }
 
-fn key_rows(rows: Vec<(i64, String)>, keyer: &Keyer) -> anyhow::Result<HashMap<i64, AgentCalls>> {
+fn key_rows(
+    rows: Vec<(i64, String)>,
+    keyer: &Keyer,
+    with_started: bool,
+) -> anyhow::Result<HashMap<i64, AgentCalls>> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per = rows.len().div_ceil(workers).max(1);
     let mut chunks: Vec<Vec<(i64, String)>> = Vec::new();
@@ -325,7 +337,9 @@ fn key_rows(rows: Vec<(i64, String)>, keyer: &Keyer) -> anyhow::Result<HashMap<i
                 s.spawn(move || {
                     chunk
                         .into_iter()
-                        .map(|(agent, text)| Ok((agent, AgentCalls::parse(text, keyer)?)))
+                        .map(|(agent, text)| {
+                            Ok((agent, AgentCalls::parse(text, keyer, with_started)?))
+                        })
                         .collect()
                 })
             })
@@ -345,22 +359,40 @@ fn key_rows(rows: Vec<(i64, String)>, keyer: &Keyer) -> anyhow::Result<HashMap<i
     Ok(out)
 }
 
-fn scan_for<'a>(
-    spec: &'a PlanSpec,
-    agents: &'a [i64],
-    started: (i64, i64),
-    created: (i64, i64),
-) -> Scan<'a> {
+/// The scan of one week's eligible calls as they stood at its deadline.
+fn week_scan<'a>(spec: &'a PlanSpec, agents: &'a [i64], st: &Stratum) -> Scan<'a> {
     Scan {
-        started_from: started.0,
-        started_to: started.1,
-        created_from: created.0,
-        created_to: created.1,
+        started_from: st.start_ms,
+        started_to: st.end_ms,
+        created_from: i64::MIN,
+        created_to: st.deadline_ms,
         filters: &spec.filters,
         // Always by agent: the database then seeks each agent's range in the covering index
         // instead of reading every call of the week and sorting them by agent.
         agents: Some(agents),
+        with_started: false,
+        by_arrival: false,
     }
+}
+
+/// How many weeks are read at once: two scans keep two cores busy (SQLite's write-ahead
+/// log lets readers run side by side) while the weeks before are derived; more would only
+/// hold more weeks in memory.
+const WEEKS_AT_ONCE: usize = 2;
+
+/// Reads and keys the given weeks, [`WEEKS_AT_ONCE`] at a time, and yields them in order.
+fn keyed_weeks<'a>(
+    db: &'a Db,
+    ctx: &'a Ctx,
+    agents: &'a [i64],
+    weeks: Vec<Stratum>,
+) -> impl futures::Stream<Item = anyhow::Result<(Stratum, HashMap<i64, AgentCalls>)>> + 'a {
+    futures::stream::iter(weeks)
+        .map(move |st| async move {
+            let calls = scan_keyed(db, &week_scan(&ctx.plan.spec, agents, &st), &ctx.keyer).await?;
+            Ok((st, calls))
+        })
+        .buffered(WEEKS_AT_ONCE)
 }
 
 /// The cell of one agent in one week, derived from the week's calls: the same function
@@ -420,26 +452,18 @@ struct Week {
     digest: String,
 }
 
-/// Reads the week's eligible calls (arrived before its deadline) and derives each agent's
-/// cell, with the carry from their cell of the week before (in `earlier`). Agents in `late`
-/// joined after the week froze: their whole quota carries on and they are not in the digest.
-async fn derive_week(
-    db: &Db,
-    ctx: &Ctx,
+/// Derives each agent's cell from the week's eligible calls (arrived before its deadline,
+/// see [`week_scan`]), with the carry from their cell of the week before (in `earlier`).
+/// Agents in `late` joined after the week froze: their whole quota carries on and they are
+/// not in the digest.
+fn derive_week(
     agents: &[PlanAgent],
     quota_of: &HashMap<i64, Vec<u32>>,
     st: &Stratum,
+    calls: &HashMap<i64, AgentCalls>,
     earlier: &HashMap<(i64, u32), Cell>,
     late: &HashSet<i64>,
-) -> anyhow::Result<Week> {
-    let agent_ids: Vec<i64> = agents.iter().map(|a| a.info.id).collect();
-    let scan = scan_for(
-        &ctx.plan.spec,
-        &agent_ids,
-        (st.start_ms, st.end_ms),
-        (i64::MIN, st.deadline_ms),
-    );
-    let calls = scan_keyed(db, &scan, &ctx.keyer).await?;
+) -> Week {
     let empty = AgentCalls::empty();
     let mut week = Week {
         cells: Vec::with_capacity(agents.len()),
@@ -468,7 +492,7 @@ async fn derive_week(
         week.cells.push(d);
     }
     week.digest = stratum_digest(digests.iter().map(|(u, d)| (*u, d.as_str())));
-    Ok(week)
+    week
 }
 
 async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<DrawReport>> {
@@ -500,7 +524,11 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
             .into_iter()
             .filter(|a| !known.contains(&a.id))
             .collect();
-        let fresh_targets = targets(db, spec, ctx.month, tz, &fresh).await?;
+        let fresh_targets = if fresh.is_empty() {
+            Vec::new()
+        } else {
+            targets(db, spec, ctx.month, tz, &fresh).await?
+        };
         for (a, (target, reason)) in fresh.into_iter().zip(fresh_targets) {
             new_agents = true;
             w.new_agents
@@ -529,13 +557,16 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
 
     // Freeze the weeks whose deadline has passed, in order (each carries into the next).
     let mut new_picks: Vec<(Pick, i64)> = Vec::new();
-    for s in ctx
+    let to_freeze: Vec<Stratum> = ctx
         .strata
         .iter()
         .filter(|s| s.frozen_at_ms.is_none() && s.stratum.deadline_ms <= now_ms)
-    {
-        let st = s.stratum;
-        let week = derive_week(db, &ctx, &agents, &quota_of, &st, &cells, &HashSet::new()).await?;
+        .map(|s| s.stratum)
+        .collect();
+    let mut weeks = std::pin::pin!(keyed_weeks(db, &ctx, &agent_ids, to_freeze));
+    while let Some((st, calls)) = weeks.next().await.transpose()? {
+        let week = derive_week(&agents, &quota_of, &st, &calls, &cells, &HashSet::new());
+        drop(calls);
         for d in week.cells {
             for c in &d.picks {
                 new_picks.push((
@@ -566,17 +597,19 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
         && report.frozen.contains(&last.index)
     {
         let fills = fill_shortfalls(db, &ctx, &agents, &cells, &new_picks).await?;
+        let mut filled: HashSet<(i64, u32)> = HashSet::new();
         for (pick, due_extra) in fills {
             if let Some(cell) = cells.get_mut(&(pick.agent_id, pick.stratum)) {
                 cell.filled += 1;
-                let updated = cell.clone();
-                // The cell is written by this run either way; keep one copy.
-                w.cells
-                    .retain(|c| !(c.agent_id == updated.agent_id && c.stratum == updated.stratum));
-                w.cells.push(updated);
+                filled.insert((pick.agent_id, pick.stratum));
             }
             new_picks.push((pick, last.deadline_ms + spec.grading_ms() + due_extra));
         }
+        // The cells are written by this run either way; keep one copy, with the fills.
+        w.cells
+            .retain(|c| !filled.contains(&(c.agent_id, c.stratum)));
+        w.cells
+            .extend(filled.iter().filter_map(|k| cells.get(k).cloned()));
     }
 
     // Hand the frozen samples to graders.
@@ -597,17 +630,17 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
         } else {
             ctx.plan.watermark_ms - WATERMARK_OVERLAP_MS
         };
-        let calls = scan_keyed(
-            db,
-            &scan_for(
-                spec,
-                &agent_ids,
-                (first.start_ms, last_open.end_ms),
-                (created_from, now_ms),
-            ),
-            &ctx.keyer,
-        )
-        .await?;
+        let scan = Scan {
+            started_from: first.start_ms,
+            started_to: last_open.end_ms,
+            created_from,
+            created_to: now_ms,
+            filters: &spec.filters,
+            agents: Some(&agent_ids),
+            with_started: true,
+            by_arrival: !full,
+        };
+        let calls = scan_keyed(db, &scan, &ctx.keyer).await?;
         let existing = if full {
             Vec::new()
         } else {
@@ -656,11 +689,16 @@ async fn fill_shortfalls(
     let Some(last) = ctx.strata.last().map(|s| s.stratum) else {
         return Ok(Vec::new());
     };
+    let mut filled: HashMap<i64, u32> = HashMap::new();
+    for c in cells.values() {
+        *filled.entry(c.agent_id).or_default() += c.filled;
+    }
     let short: HashMap<i64, u32> = agents
         .iter()
         .filter_map(|a| {
             let c = cells.get(&(a.info.id, last.index))?;
-            let missing = carry_out(c).saturating_sub(filled_total(cells, a.info.id));
+            let done = filled.get(&a.info.id).copied().unwrap_or(0);
+            let missing = carry_out(c).saturating_sub(done);
             (missing > 0).then_some((a.info.id, missing))
         })
         .collect();
@@ -680,14 +718,6 @@ async fn fill_shortfalls(
         .collect())
 }
 
-fn filled_total(cells: &HashMap<(i64, u32), Cell>, agent: i64) -> u32 {
-    cells
-        .values()
-        .filter(|c| c.agent_id == agent)
-        .map(|c| c.filled)
-        .sum()
-}
-
 /// Every eligible call of the short agents, week by week at each week's deadline (late-join
 /// weeks excluded: their calls were never part of the draw).
 async fn fill_candidates(
@@ -699,17 +729,10 @@ async fn fill_candidates(
     let mut ids: Vec<i64> = short.keys().copied().collect();
     ids.sort_unstable();
     let mut out = Vec::new();
-    for s in &ctx.strata {
-        let st = s.stratum;
-        let scan = Scan {
-            started_from: st.start_ms,
-            started_to: st.end_ms,
-            created_from: i64::MIN,
-            created_to: st.deadline_ms,
-            filters: &ctx.plan.spec.filters,
-            agents: Some(&ids),
-        };
-        for (agent, calls) in scan_keyed(db, &scan, &ctx.keyer).await? {
+    let all: Vec<Stratum> = ctx.strata.iter().map(|s| s.stratum).collect();
+    let mut weeks = std::pin::pin!(keyed_weeks(db, ctx, &ids, all));
+    while let Some((st, calls)) = weeks.next().await.transpose()? {
+        for (agent, calls) in calls {
             if cells.get(&(agent, st.index)).is_some_and(|c| c.late_join) {
                 continue;
             }
@@ -912,8 +935,22 @@ pub async fn verify(db: &Db, plan_id: i64, seed: Option<Seed>) -> anyhow::Result
         .collect();
     let mut derived_cells: HashMap<(i64, u32), Cell> = HashMap::new();
     let mut expected: HashMap<(i64, u32, String), HashSet<i64>> = HashMap::new();
-    for s in ctx.strata.iter().filter(|s| s.frozen_at_ms.is_some()) {
-        let st = s.stratum;
+    let agent_ids: Vec<i64> = agents.iter().map(|a| a.info.id).collect();
+    let frozen: Vec<&StratumRow> = ctx
+        .strata
+        .iter()
+        .filter(|s| s.frozen_at_ms.is_some())
+        .collect();
+    let mut weeks = std::pin::pin!(keyed_weeks(
+        db,
+        &ctx,
+        &agent_ids,
+        frozen.iter().map(|s| s.stratum).collect(),
+    ));
+    for s in frozen {
+        let Some((st, calls)) = weeks.next().await.transpose()? else {
+            anyhow::bail!("week {} was not read", s.stratum.index + 1);
+        };
         report.strata_checked += 1;
         let late: HashSet<i64> = agents
             .iter()
@@ -924,7 +961,8 @@ pub async fn verify(db: &Db, plan_id: i64, seed: Option<Seed>) -> anyhow::Result
                     .is_some_and(|c| c.late_join)
             })
             .collect();
-        let week = derive_week(db, &ctx, &agents, &quota_of, &st, &derived_cells, &late).await?;
+        let week = derive_week(&agents, &quota_of, &st, &calls, &derived_cells, &late);
+        drop(calls);
         for d in week.cells {
             let id = d.cell.agent_id;
             let mut want = d.cell.clone();
@@ -1115,14 +1153,7 @@ pub async fn eligible_call_ids(
             continue;
         }
         let ids = [agent_id];
-        let scan = Scan {
-            started_from: st.start_ms,
-            started_to: st.end_ms,
-            created_from: i64::MIN,
-            created_to: st.deadline_ms,
-            filters: &ctx.plan.spec.filters,
-            agents: Some(&ids),
-        };
+        let scan = week_scan(&ctx.plan.spec, &ids, &st);
         let calls = scan_keyed(db, &scan, &ctx.keyer).await?;
         out.push(match calls.get(&agent_id) {
             Some(mine) => mine
@@ -1169,7 +1200,8 @@ mod tests {
     #[test]
     fn parse_keeps_call_ids_with_spaces_and_sorts_by_key() {
         let keyer = Keyer::new(&seed(1));
-        let calls = AgentCalls::parse("7 100 A 1\n8 200 B".to_string(), &keyer).expect("parses");
+        let calls =
+            AgentCalls::parse("7 100 A 1\n8 200 B".to_string(), &keyer, true).expect("parses");
         let ids: HashSet<&str> = calls.calls.iter().map(|c| calls.call_id(c)).collect();
         assert_eq!(ids, HashSet::from(["A 1", "B"]));
         assert!(calls.calls[0].key < calls.calls[1].key);
@@ -1177,7 +1209,12 @@ mod tests {
             calls.calls[0].key,
             keyer.key(calls.call_id(&calls.calls[0]))
         );
-        assert!(AgentCalls::parse("garbage".to_string(), &keyer).is_err());
+        assert!(AgentCalls::parse("garbage".to_string(), &keyer, true).is_err());
+        // One week's scan leaves the start out; the call id is still everything after the id.
+        let short = AgentCalls::parse("7 A 1\n8 B".to_string(), &keyer, false).expect("parses");
+        let ids: HashSet<&str> = short.calls.iter().map(|c| short.call_id(c)).collect();
+        assert_eq!(ids, HashSet::from(["A 1", "B"]));
+        assert_eq!(short.calls[0].key, calls.calls[0].key);
     }
 
     /// Every call of a small population must be picked equally often over many seeds:
@@ -1190,7 +1227,7 @@ mod tests {
         let rounds = 6_000;
         for r in 0..rounds {
             let keyer = Keyer::new(&seed(r));
-            let calls = AgentCalls::parse(text(&population), &keyer).expect("parses");
+            let calls = AgentCalls::parse(text(&population), &keyer, true).expect("parses");
             let d = derive_cell(1, &WEEK, 3, 0, &calls);
             assert_eq!(d.picks.len(), 3);
             for p in d.picks {
@@ -1215,8 +1252,8 @@ mod tests {
     #[test]
     fn a_cell_takes_the_smallest_keys_and_reports_what_it_lacks() {
         let keyer = Keyer::new(&seed(7));
-        let calls =
-            AgentCalls::parse(text(&[(1, 1), (2, 2), (3, 3), (4, 4)]), &keyer).expect("parses");
+        let calls = AgentCalls::parse(text(&[(1, 1), (2, 2), (3, 3), (4, 4)]), &keyer, true)
+            .expect("parses");
         let d = derive_cell(9, &WEEK, 2, 1, &calls);
         assert_eq!(d.cell.taken, 3);
         assert_eq!(carry_out(&d.cell), 0);
@@ -1257,15 +1294,17 @@ mod tests {
         for batch in [1usize, 3, 7, 40] {
             let mut picks: Vec<Pick> = Vec::new();
             for chunk in all.chunks(batch) {
-                let calls =
-                    HashMap::from([(1, AgentCalls::parse(text(chunk), &keyer).expect("parses"))]);
+                let calls = HashMap::from([(
+                    1,
+                    AgentCalls::parse(text(chunk), &keyer, true).expect("parses"),
+                )]);
                 let (drop, add, kept) =
                     merge_provisional(&agents, &[WEEK], &cells, &quota_of, &calls, picks.clone());
                 picks.retain(|p| !drop.contains(&p.recording_id));
                 picks.extend(add);
                 assert_eq!(picks.len(), kept);
             }
-            let full = AgentCalls::parse(text(&all), &keyer).expect("parses");
+            let full = AgentCalls::parse(text(&all), &keyer, true).expect("parses");
             let want: HashSet<i64> = full.calls[..4].iter().map(|c| c.recording_id).collect();
             let got: HashSet<i64> = picks.iter().map(|p| p.recording_id).collect();
             assert_eq!(got, want, "batch size {batch}");

@@ -3,7 +3,11 @@
 -- Times are integer milliseconds since the Unix epoch (UTC), flags 0/1, as everywhere.
 
 -- When the draw reads only what arrived since its last run, it finds the new rows by this.
-CREATE INDEX recordings_created ON recordings(created_at_ms);
+-- It covers the scan's columns (as recordings_sampling does), so a day's arrivals are one
+-- short range of the index and no table lookups (measured on SQLite: the 117 000 calls of
+-- a day read in 0.10 s, against 0.21 s through every agent's open weeks).
+CREATE INDEX recordings_created ON recordings(created_at_ms, agent_id, started_at_ms,
+    duration_ms, damaged, short_call, direction, queue, call_id);
 -- The draw reads every call of a week, agent by agent, with the columns its filters need:
 -- covering them turns a million table lookups into one pass over the index (measured on
 -- SQLite: 0.3 s instead of 2.7 s for a week of 2 000 agents). It starts with the old
