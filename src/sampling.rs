@@ -208,7 +208,7 @@ async fn targets(
     let problems = match &spec.focus {
         Some(rule) if rule.problem_agents => {
             let (from, to) = month.prev().range_ms(tz);
-            store::complaint_agents(db, from, to).await?
+            store::problem_agents(db, from, to).await?
         }
         _ => HashSet::new(),
     };

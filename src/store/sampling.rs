@@ -314,16 +314,22 @@ pub async fn plan_agents(db: &Db, plan_id: i64) -> Result<Vec<PlanAgent>, sqlx::
         .collect()
 }
 
-/// Agents with a complaint pull on a call of `[from_ms, to_ms)`: "problem agents" for the
-/// next month's focus monitoring.
-pub async fn complaint_agents(
+/// Agents with a complaint pull, or a submitted poor or severe grade, on a call of
+/// `[from_ms, to_ms)`: "problem agents" for the next month's focus monitoring.
+pub async fn problem_agents(
     db: &Db,
     from_ms: i64,
     to_ms: i64,
 ) -> Result<HashSet<i64>, sqlx::Error> {
+    // Calibration gradings are exercises, not findings about the agent: only evaluations of
+    // assignments count.
     let rows = sqlx::query(
-        "SELECT DISTINCT a.agent_id FROM assignments a JOIN recordings r ON r.id = a.recording_id \
-         WHERE a.kind = 'pull' AND a.complaint = 1 AND r.started_at_ms >= $1 AND r.started_at_ms < $2",
+        "SELECT a.agent_id FROM assignments a JOIN recordings r ON r.id = a.recording_id \
+         WHERE a.kind = 'pull' AND a.complaint = 1 AND r.started_at_ms >= $1 AND r.started_at_ms < $2 \
+         UNION \
+         SELECT e.agent_id FROM evaluations e JOIN recordings r ON r.id = e.recording_id \
+         WHERE e.assignment_id IS NOT NULL AND e.status = 'submitted' \
+           AND e.grade IN ('poor', 'severe') AND r.started_at_ms >= $1 AND r.started_at_ms < $2",
     )
     .bind(from_ms)
     .bind(to_ms)

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::helpers::{TestApp, TestDb, code, get_json};
-use crate::sampling::{at, call, insert, post};
+use crate::sampling::{at, call, defaults, insert, post};
 
 both_backends!(
     drafts_save_as_the_grader_works_and_stay_private,
@@ -20,6 +20,7 @@ both_backends!(
     agents_see_their_evaluations_only_once_published,
     rubric_edits_make_new_versions,
     calibration_is_blind_until_each_has_submitted,
+    a_poor_grade_puts_the_agent_under_focus_next_month,
 );
 
 const DAY: i64 = 86_400_000;
@@ -584,4 +585,43 @@ async fn calibration_is_blind_until_each_has_submitted(db: TestDb) {
             .0,
         StatusCode::FORBIDDEN
     );
+}
+
+async fn a_poor_grade_puts_the_agent_under_focus_next_month(db: TestDb) {
+    let app = spawn(db).await;
+    app.state.config.clock.set(at("2026-10-20 10:00"));
+    let ids = insert(&app, &[call("O-1", "agent-a1", at("2026-10-12 10:00"))]).await;
+    // A routine pull (no complaint): only the grade can make agent-a1 a problem agent.
+    let insp = app.login("insp").await;
+    let (status, pull) = post(
+        &insp,
+        app.url("/api/pulls"),
+        json!({ "call_id": "O-1", "reason": "coaching sample", "complaint": false }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{pull}");
+    let e = open(&app, &insp, pull["assignment_id"].as_i64().unwrap()).await;
+    listen(&app, &insp, ids["O-1"], 0.0, 120.0).await;
+    let times = [1000, 2000, 3000, 4000];
+    let form = json!({ "deductions": [deduction("commanding_tone", &times)] });
+    let (status, done) = submit(&app, &insp, e["id"].as_i64().unwrap(), form).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["outcome"]["grade"], "poor");
+
+    app.state.config.clock.set(at("2026-11-02 12:00"));
+    let (qa, _) = defaults(&app, "2026-11").await;
+    let sup = app.login("sup").await;
+    let (_, progress) = get_json(&sup, &app.url(&format!("/api/plans/{qa}/progress"))).await;
+    let agent = |name: &str| {
+        progress["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["agent"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(agent("agent-a1")["target"], 20, "{progress}");
+    assert_eq!(agent("agent-a1")["focus_reason"], "problem");
+    assert_eq!(agent("agent-b1")["target"], 10);
 }

@@ -167,7 +167,7 @@ pub async fn post(client: &reqwest::Client, url: String, body: Value) -> (Status
 }
 
 /// Creates the two default plans for a month; returns (QA plan id, lead plan id).
-async fn defaults(app: &TestApp, month: &str) -> (i64, i64) {
+pub async fn defaults(app: &TestApp, month: &str) -> (i64, i64) {
     let sup = app.login("sup").await;
     let (status, body) = post(
         &sup,
