@@ -26,114 +26,29 @@
 // report; the supervisor sees the agreement table.
 // Prints one line per passed step; on the first failure prints why and exits with code 1.
 
-import { chromium } from 'playwright-core';
+import {
+  CJK, attrOf, baseUrl, check, checkEqual, credentials, eventually, hashOf, isHttpUrl, isVisible, logIn, logOut, openNav,
+  pass, run, show, textOf, usageError, waitVisible,
+} from './harness.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const STEP_TIMEOUT_MS = 15_000;
 const TOTAL_TIMEOUT_MS = 180_000;
 const ITEM = 'commanding_tone';
 
-function usage(problem) {
-  console.error(`${problem}\nusage: node grading.mjs BASE_URL INSPECTOR LEAD OTHER_AGENT SUPERVISOR CALL_ID\n`
-    + '  e.g. node grading.mjs http://127.0.0.1:8080 insp:pw-insp1234 lead-a:pw-lead-a1234 '
-    + 'agent-b1:pw-agent-b11234 sup:pw-sup1234 G-1');
-  process.exit(2);
-}
-
-function credentials(arg, what) {
-  const i = (arg ?? '').indexOf(':');
-  if (i <= 0 || i === arg.length - 1) usage(`${what} must be USERNAME:PASSWORD, got ${JSON.stringify(arg)}`);
-  return { username: arg.slice(0, i), password: arg.slice(i + 1) };
-}
+const usage = (problem) => usageError('usage: node grading.mjs BASE_URL INSPECTOR LEAD OTHER_AGENT SUPERVISOR CALL_ID\n'
+  + '  e.g. node grading.mjs http://127.0.0.1:8080 insp:pw-insp1234 lead-a:pw-lead-a1234 '
+  + 'agent-b1:pw-agent-b11234 sup:pw-sup1234 G-1', problem);
 
 const [rawBase, inspArg, leadArg, otherArg, supArg, CALL_ID] = process.argv.slice(2);
-const base = (rawBase ?? '').replace(/\/+$/, '');
-if (!/^https?:\/\//.test(base)) usage('BASE_URL must start with http:// or https://');
-const INSP = credentials(inspArg, 'INSPECTOR');
-const LEAD = credentials(leadArg, 'LEAD');
-const OTHER = credentials(otherArg, 'OTHER_AGENT');
-const SUP = credentials(supArg, 'SUPERVISOR');
+const base = baseUrl(rawBase);
+if (!isHttpUrl(base)) usage('BASE_URL must start with http:// or https://');
+const INSP = credentials(inspArg, 'INSPECTOR', usage);
+const LEAD = credentials(leadArg, 'LEAD', usage);
+const OTHER = credentials(otherArg, 'OTHER_AGENT', usage);
+const SUP = credentials(supArg, 'SUPERVISOR', usage);
 if (!CALL_ID) usage('CALL_ID is required');
 
 // ---------------------------------------------------------------------------
-// Assertions
-
-class StepFailure extends Error {
-  constructor(message) {
-    super(message);
-    this.name = 'StepFailure';
-  }
-}
-
-function check(condition, message) {
-  if (!condition) throw new StepFailure(message);
-}
-
-const show = (value) => JSON.stringify(value);
-
-function checkEqual(actual, expected, what) {
-  check(show(actual) === show(expected), `${what}: expected ${show(expected)}, got ${show(actual)}`);
-}
-
-/** Polls `read` until `ok(value)` holds; fails with `what` and the last value seen. */
-async function eventually(read, ok, what, timeoutMs = STEP_TIMEOUT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      last = await read();
-      if (ok(last)) return last;
-    } catch (err) {
-      last = `<error: ${err.message.split('\n')[0]}>`;
-    }
-    if (Date.now() > deadline) {
-      throw new StepFailure(`${what} (waited ${timeoutMs} ms; last value: ${show(last)})`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-let stepNo = 0;
-function pass(description) {
-  stepNo += 1;
-  console.log(`ok ${stepNo} - ${description}`);
-}
-
-// ---------------------------------------------------------------------------
 // Page helpers
-
-const isVisible = (page, selector) => page.locator(selector).first().isVisible();
-const hashOf = (page) => page.evaluate(() => location.hash);
-const textOf = async (page, selector) => (await page.locator(selector).first().innerText()).trim();
-const attrOf = (page, selector, name) => page.locator(selector).first().getAttribute(name);
-const CJK = /[\u3400-\u9fff]/;
-
-async function waitVisible(page, selector, what) {
-  await eventually(() => isVisible(page, selector), Boolean, `${what}: ${selector} never became visible`);
-}
-
-async function logIn(page, { username, password }) {
-  await page.goto(`${base}/#/login`);
-  await waitVisible(page, '#login-form', `login as ${username}`);
-  await page.locator('#username').fill(username);
-  await page.locator('#password').fill(password);
-  await page.locator('#login-form [type=submit]').click();
-  await eventually(async () => {
-    if (await isVisible(page, '#login-error')) return `error: ${await page.locator('#login-error').innerText()}`;
-    return page.locator('#current-user').count();
-  }, (v) => v === 1, `login as ${username}: #current-user never appeared`);
-}
-
-async function logOut(page) {
-  await page.locator('#logout').click();
-  await waitVisible(page, '#login-form', 'logout');
-}
-
-async function openNav(page, id, pathPrefix) {
-  await waitVisible(page, `#nav-${id}`, `navigation to ${id}`);
-  await page.locator(`#nav-${id}`).click();
-  await eventually(() => hashOf(page), (h) => h.startsWith(`#${pathPrefix}`), `after clicking #nav-${id}: URL hash`);
-}
 
 const audioState = (page) => page.evaluate(() => {
   const a = document.querySelector('#player-audio');
@@ -146,7 +61,7 @@ const itemSel = `#rubric-items li.rubric-item[data-item="${ITEM}"]`;
 // Scenario
 
 async function inspectorGrades(page) {
-  await logIn(page, INSP);
+  await logIn(page, base, INSP);
   await openNav(page, 'queue', '/queue');
   const row = page.locator('#queue-table tbody tr', { hasText: CALL_ID });
   await eventually(() => row.count(), (n) => n === 1, `queue: one row of ${CALL_ID}`);
@@ -260,7 +175,7 @@ async function inspectorGrades(page) {
 }
 
 async function leadReviews(page, evaluationId) {
-  await logIn(page, LEAD);
+  await logIn(page, base, LEAD);
   await openNav(page, 'flags', '/flags');
   const row = page.locator(`#flags-table tbody tr[data-call-id="${CALL_ID}"]`);
   await eventually(() => row.count(), (n) => n === 1, `review queue: the flag of ${CALL_ID}`);
@@ -298,7 +213,7 @@ async function leadReviews(page, evaluationId) {
 }
 
 async function otherAgentIsRefused(page, evaluationId) {
-  await logIn(page, OTHER);
+  await logIn(page, base, OTHER);
   await page.goto(`${base}/#/evaluations/${evaluationId}`);
   await waitVisible(page, '#not-found', 'other agent: not found');
   checkEqual(await page.locator('#evaluation').count(), 0, 'other agent: evaluation shown');
@@ -309,7 +224,7 @@ async function otherAgentIsRefused(page, evaluationId) {
 
 async function calibration(page) {
   const title = 'Browser calibration';
-  await logIn(page, SUP);
+  await logIn(page, base, SUP);
   await openNav(page, 'calibrations', '/calibrations');
   await page.locator('#calib-new > summary').click();
   await page.locator('#calib-title').fill(title);
@@ -330,7 +245,7 @@ async function calibration(page) {
   pass('the supervisor sees the agreement statistic per grader group');
   await logOut(page);
 
-  await logIn(page, INSP);
+  await logIn(page, base, INSP);
   await openNav(page, 'calibrations', '/calibrations');
   const link = page.locator('#calibrations-table a.session-link', { hasText: title });
   await eventually(() => link.count(), (n) => n === 1, 'inspector: the session is listed');
@@ -366,61 +281,14 @@ async function scenario(page) {
 // ---------------------------------------------------------------------------
 // Runner
 
-/** Console errors a healthy run produces: the browser's log line for an expected API refusal. */
-function isExpectedConsoleError(msg) {
-  return /status of (401|404|409|422)/.test(msg.text())
-    && new URL(msg.location().url || base, base).pathname.startsWith('/api/');
-}
-
-async function main() {
-  const watchdog = setTimeout(() => {
-    console.error(`FAIL: the grading test did not finish within ${TOTAL_TIMEOUT_MS / 1000} s`);
-    process.exit(1);
-  }, TOTAL_TIMEOUT_MS);
-  watchdog.unref();
-
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-  });
-  const pageErrors = [];
-  const consoleErrors = [];
-  const consoleLog = [];
-  let page;
-  try {
-    const context = await browser.newContext({ locale: 'en-US', timezoneId: 'Asia/Shanghai', viewport: { width: 1400, height: 900 } });
-    context.setDefaultTimeout(STEP_TIMEOUT_MS);
-    page = await context.newPage();
-    page.on('pageerror', (err) => pageErrors.push(err.stack || String(err)));
-    page.on('console', (msg) => {
-      const line = `[${msg.type()}] ${msg.text()} (${msg.location().url || 'no url'})`;
-      consoleLog.push(line);
-      if (msg.type() === 'error' && !isExpectedConsoleError(msg)) consoleErrors.push(line);
-    });
-
-    await scenario(page);
-
-    check(pageErrors.length === 0, `uncaught page errors:\n  ${pageErrors.join('\n  ')}`);
-    check(consoleErrors.length === 0, `unexpected console errors:\n  ${consoleErrors.join('\n  ')}`);
-    pass('no uncaught page errors and no console errors besides expected API refusals');
-  } catch (err) {
-    console.error(`FAIL (after step ${stepNo}): ${err instanceof StepFailure ? err.message : err.stack}`);
-    if (page && !page.isClosed()) {
-      const url = page.url();
-      const text = await page.locator('body').innerText({ timeout: 2_000 }).catch(() => '<unavailable>');
-      console.error(`page URL: ${url}\npage text:\n${text.slice(0, 3_000)}`);
-    }
-    if (pageErrors.length) console.error(`page errors:\n  ${pageErrors.join('\n  ')}`);
-    if (consoleLog.length) console.error(`console:\n  ${consoleLog.slice(-60).join('\n  ')}`);
-    process.exitCode = 1;
-  } finally {
-    await browser.close();
-    clearTimeout(watchdog);
-  }
-}
-
-await main();
+await run(scenario, {
+  name: 'grading',
+  base,
+  totalTimeoutMs: TOTAL_TIMEOUT_MS,
+  expectedStatuses: [401, 404, 409, 422],
+  expectedWhat: 'expected API refusals',
+  chromiumArgs: ['--autoplay-policy=no-user-gesture-required'],
+  viewport: { width: 1400, height: 900 },
+  pageTextChars: 3_000,
+  consoleLines: 60,
+});

@@ -10,82 +10,25 @@
 // Then, as the agent, the player opens without the comments panel.
 // Prints one line per passed step; on the first failure prints why and exits with code 1.
 
-import { chromium } from 'playwright-core';
+import {
+  CJK, baseUrl, check, checkEqual, checkNear, eventually, hashOf, isHttpUrl, logOut, pass, run, show, submitLogin,
+  usageError, waitVisible,
+} from './harness.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const MONTH = '2026-11';
-const STEP_TIMEOUT_MS = 15_000;
 const TOTAL_TIMEOUT_MS = 240_000;
 
-const base = (process.argv[2] ?? '').replace(/\/+$/, '');
+const base = baseUrl(process.argv[2]);
 const ids = process.argv.slice(3, 5);
-if (!/^https?:\/\//.test(base) || ids.length !== 2 || !ids.every((id) => /^\d+$/.test(id))) {
-  console.error('usage: node player.mjs BASE_URL ID_MULAW ID_MP3   (e.g. http://127.0.0.1:8080 1 2)');
-  process.exit(2);
-}
-
-// ---------------------------------------------------------------------------
-// Assertions
-
-class StepFailure extends Error {
-  constructor(message) {
-    super(message);
-    this.name = 'StepFailure';
-  }
-}
-
-function check(condition, message) {
-  if (!condition) throw new StepFailure(message);
-}
-
-const show = (value) => JSON.stringify(value);
-
-function checkEqual(actual, expected, what) {
-  check(show(actual) === show(expected), `${what}: expected ${show(expected)}, got ${show(actual)}`);
-}
-
-function checkNear(actual, expected, tolerance, what) {
-  check(typeof actual === 'number' && Math.abs(actual - expected) <= tolerance,
-    `${what}: expected ${expected} ± ${tolerance}, got ${show(actual)}`);
-}
-
-/** Polls `read` until `ok(value)` holds; fails with `what` and the last value seen. */
-async function eventually(read, ok, what, timeoutMs = STEP_TIMEOUT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      last = await read();
-      if (ok(last)) return last;
-    } catch (err) {
-      last = `<error: ${err.message.split('\n')[0]}>`;
-    }
-    if (Date.now() > deadline) {
-      throw new StepFailure(`${what} (waited ${timeoutMs} ms; last value: ${show(last)})`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-let stepNo = 0;
-function pass(description) {
-  stepNo += 1;
-  console.log(`ok ${stepNo} - ${description}`);
+if (!isHttpUrl(base) || ids.length !== 2 || !ids.every((id) => /^\d+$/.test(id))) {
+  usageError('usage: node player.mjs BASE_URL ID_MULAW ID_MP3   (e.g. http://127.0.0.1:8080 1 2)');
 }
 
 // ---------------------------------------------------------------------------
 // Page helpers
 
-const isVisible = (page, selector) => page.locator(selector).first().isVisible();
-
-async function waitVisible(page, selector, what) {
-  await eventually(() => isVisible(page, selector), Boolean, `${what}: ${selector} never became visible`);
-}
-
 async function logIn(page, username, password) {
-  await page.locator('#username').fill(username);
-  await page.locator('#password').fill(password);
-  await page.locator('#login-form [type=submit]').click();
+  await submitLogin(page, username, password);
   await waitVisible(page, '#current-user', `login as ${username}`);
 }
 
@@ -150,8 +93,6 @@ async function openPlayer(page, id, what) {
 
 /** Blurs whatever has focus so keyboard shortcuts reach the player. */
 const blur = (page) => page.evaluate(() => document.activeElement?.blur());
-
-const CJK = /[\u3400-\u9fff]/;
 
 // ---------------------------------------------------------------------------
 // Scenario
@@ -355,7 +296,7 @@ async function scenario(page) {
   const link = page.locator(`#recordings-table tr[data-recording-id="${ids[0]}"] a[href="#/recordings/${ids[0]}"]`);
   await waitVisible(page, `#recordings-table tr[data-recording-id="${ids[0]}"] a`, 'recordings list');
   await link.click();
-  await eventually(() => page.evaluate(() => location.hash), (hash) => hash === `#/recordings/${ids[0]}`,
+  await eventually(() => hashOf(page), (hash) => hash === `#/recordings/${ids[0]}`,
     'clicking the call in the list should open its player');
   await waitVisible(page, '#player', 'player from the list');
   pass(`the recordings list links call ${ids[0]} to #/recordings/${ids[0]}`);
@@ -365,8 +306,7 @@ async function scenario(page) {
   await checkSkipSilence(page, ids[1]);
 
   // --- the agent: the player without comments
-  await page.locator('#logout').click();
-  await waitVisible(page, '#login-form', 'logout');
+  await logOut(page);
   await logIn(page, 'agent-a1', 'pw-agent-a11234');
   await openPlayer(page, ids[0], 'agent');
   checkEqual(await page.locator('#comment-text').count(), 0, 'agent: #comment-text elements');
@@ -378,63 +318,11 @@ async function scenario(page) {
 // ---------------------------------------------------------------------------
 // Runner
 
-/** Console errors a healthy run produces: the browser's log line for an expected 401. */
-function isExpectedConsoleError(msg) {
-  return /status of 401/.test(msg.text()) && new URL(msg.location().url || base, base).pathname.startsWith('/api/');
-}
-
-async function main() {
-  const watchdog = setTimeout(() => {
-    console.error(`FAIL: the player test did not finish within ${TOTAL_TIMEOUT_MS / 1000} s`);
-    process.exit(1);
-  }, TOTAL_TIMEOUT_MS);
-  watchdog.unref();
-
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required', '--mute-audio',
-    ],
-  });
-  const pageErrors = [];
-  const consoleErrors = [];
-  const consoleLog = [];
-  let page;
-  try {
-    // A fixed locale: the app picks its language from navigator.language until one is chosen.
-    const context = await browser.newContext({
-      locale: 'en-US', timezoneId: 'Asia/Shanghai', viewport: { width: 1280, height: 900 },
-    });
-    context.setDefaultTimeout(STEP_TIMEOUT_MS);
-    page = await context.newPage();
-    page.on('pageerror', (err) => pageErrors.push(err.stack || String(err)));
-    page.on('console', (msg) => {
-      const line = `[${msg.type()}] ${msg.text()} (${msg.location().url || 'no url'})`;
-      consoleLog.push(line);
-      if (msg.type() === 'error' && !isExpectedConsoleError(msg)) consoleErrors.push(line);
-    });
-
-    await scenario(page);
-
-    check(pageErrors.length === 0, `uncaught page errors:\n  ${pageErrors.join('\n  ')}`);
-    check(consoleErrors.length === 0, `unexpected console errors:\n  ${consoleErrors.join('\n  ')}`);
-    pass('no uncaught page errors and no console errors besides expected 401s');
-  } catch (err) {
-    console.error(`FAIL (after step ${stepNo}): ${err instanceof StepFailure ? err.message : err.stack}`);
-    if (page && !page.isClosed()) {
-      const url = page.url();
-      const text = await page.locator('body').innerText({ timeout: 2_000 }).catch(() => '<unavailable>');
-      console.error(`page URL: ${url}\npage text:\n${text.slice(0, 2_000)}`);
-    }
-    if (pageErrors.length) console.error(`page errors:\n  ${pageErrors.join('\n  ')}`);
-    if (consoleLog.length) console.error(`console:\n  ${consoleLog.join('\n  ')}`);
-    process.exitCode = 1;
-  } finally {
-    await browser.close();
-    clearTimeout(watchdog);
-  }
-}
-
-await main();
+await run(scenario, {
+  name: 'player',
+  base,
+  totalTimeoutMs: TOTAL_TIMEOUT_MS,
+  chromiumArgs: ['--autoplay-policy=no-user-gesture-required', '--mute-audio'],
+  viewport: { width: 1280, height: 900 },
+  pollMs: 50,
+});

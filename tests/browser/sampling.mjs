@@ -26,10 +26,11 @@
 // the agents of LEAD_AGENTS, and no supervisor controls.
 // Prints one line per passed step; on the first failure prints why and exits with code 1.
 
-import { chromium } from 'playwright-core';
+import {
+  CJK, StepFailure, baseUrl, check, checkEqual, credentials, eventually, hashOf, isHttpUrl, isVisible, logIn, logOut,
+  openNav, pass, run, show, usageError, waitVisible,
+} from './harness.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const STEP_TIMEOUT_MS = 15_000;
 const TOTAL_TIMEOUT_MS = 240_000;
 const QA_PLAN = 'QA monthly evaluation';
 const LEAD_PLAN = 'Team-lead spot-check';
@@ -37,83 +38,22 @@ const LEAD_PLAN = 'Team-lead spot-check';
 const INSP_CHECK = 'Browser check: inspectors';
 const LEAD_CHECK = 'Browser check: team leads';
 
-function usage(problem) {
-  console.error(`${problem}\nusage: node sampling.mjs BASE_URL MONTH SUPERVISOR INSPECTOR LEAD LEAD_AGENTS\n`
-    + '  e.g. node sampling.mjs http://127.0.0.1:8080 2026-11 sup:pw-sup1234 insp:pw-insp1234 '
-    + 'lead-a:pw-lead-a1234 agent-a1,agent-a2');
-  process.exit(2);
-}
-
-function credentials(arg, what) {
-  const i = (arg ?? '').indexOf(':');
-  if (i <= 0 || i === arg.length - 1) usage(`${what} must be USERNAME:PASSWORD, got ${JSON.stringify(arg)}`);
-  return { username: arg.slice(0, i), password: arg.slice(i + 1) };
-}
+const usage = (problem) => usageError('usage: node sampling.mjs BASE_URL MONTH SUPERVISOR INSPECTOR LEAD LEAD_AGENTS\n'
+  + '  e.g. node sampling.mjs http://127.0.0.1:8080 2026-11 sup:pw-sup1234 insp:pw-insp1234 '
+  + 'lead-a:pw-lead-a1234 agent-a1,agent-a2', problem);
 
 const [rawBase, MONTH, supArg, inspArg, leadArg, leadAgentsArg] = process.argv.slice(2);
-const base = (rawBase ?? '').replace(/\/+$/, '');
-if (!/^https?:\/\//.test(base)) usage('BASE_URL must start with http:// or https://');
+const base = baseUrl(rawBase);
+if (!isHttpUrl(base)) usage('BASE_URL must start with http:// or https://');
 if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(MONTH ?? '')) usage(`MONTH must be YYYY-MM, got ${JSON.stringify(MONTH)}`);
-const SUP = credentials(supArg, 'SUPERVISOR');
-const INSP = credentials(inspArg, 'INSPECTOR');
-const LEAD = credentials(leadArg, 'LEAD');
+const SUP = credentials(supArg, 'SUPERVISOR', usage);
+const INSP = credentials(inspArg, 'INSPECTOR', usage);
+const LEAD = credentials(leadArg, 'LEAD', usage);
 const LEAD_AGENTS = (leadAgentsArg ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 if (!LEAD_AGENTS.length) usage('LEAD_AGENTS must name at least one agent');
 
 // ---------------------------------------------------------------------------
-// Assertions
-
-class StepFailure extends Error {
-  constructor(message) {
-    super(message);
-    this.name = 'StepFailure';
-  }
-}
-
-function check(condition, message) {
-  if (!condition) throw new StepFailure(message);
-}
-
-const show = (value) => JSON.stringify(value);
-
-function checkEqual(actual, expected, what) {
-  check(show(actual) === show(expected), `${what}: expected ${show(expected)}, got ${show(actual)}`);
-}
-
-/** Polls `read` until `ok(value)` holds; fails with `what` and the last value seen. */
-async function eventually(read, ok, what, timeoutMs = STEP_TIMEOUT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      last = await read();
-      if (ok(last)) return last;
-    } catch (err) {
-      last = `<error: ${err.message.split('\n')[0]}>`;
-    }
-    if (Date.now() > deadline) {
-      throw new StepFailure(`${what} (waited ${timeoutMs} ms; last value: ${show(last)})`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-let stepNo = 0;
-function pass(description) {
-  stepNo += 1;
-  console.log(`ok ${stepNo} - ${description}`);
-}
-
-// ---------------------------------------------------------------------------
 // Page helpers
-
-const isVisible = (page, selector) => page.locator(selector).first().isVisible();
-const hashOf = (page) => page.evaluate(() => location.hash);
-const CJK = /[\u3400-\u9fff]/;
-
-async function waitVisible(page, selector, what) {
-  await eventually(() => isVisible(page, selector), Boolean, `${what}: ${selector} never became visible`);
-}
 
 /** Fails at once when the page shows one of the given error boxes. */
 async function noErrorBox(page, selectors, what) {
@@ -123,30 +63,6 @@ async function noErrorBox(page, selectors, what) {
       throw new StepFailure(`${what}: ${sel} shows ${show(await box.first().innerText())}`);
     }
   }
-}
-
-async function logIn(page, { username, password }) {
-  await page.goto(`${base}/#/login`);
-  await waitVisible(page, '#login-form', `login as ${username}`);
-  await page.locator('#username').fill(username);
-  await page.locator('#password').fill(password);
-  await page.locator('#login-form [type=submit]').click();
-  await eventually(async () => {
-    if (await isVisible(page, '#login-error')) return `error: ${await page.locator('#login-error').innerText()}`;
-    return page.locator('#current-user').count();
-  }, (v) => v === 1, `login as ${username}: #current-user never appeared`);
-}
-
-async function logOut(page) {
-  await page.locator('#logout').click();
-  await waitVisible(page, '#login-form', 'logout');
-}
-
-/** Opens a page through the header's navigation link. */
-async function openNav(page, id, pathPrefix) {
-  await waitVisible(page, `#nav-${id}`, `navigation to ${id}`);
-  await page.locator(`#nav-${id}`).click();
-  await eventually(() => hashOf(page), (h) => h.startsWith(`#${pathPrefix}`), `after clicking #nav-${id}: URL hash`);
 }
 
 /** Waits until the plans list of the page has loaded; returns [{id, name}] (empty when none). */
@@ -206,7 +122,7 @@ function nextMonth(month) {
 // Scenario
 
 async function supervisorPlans(page) {
-  await logIn(page, SUP);
+  await logIn(page, base, SUP);
   checkEqual(await page.locator('#current-user').getAttribute('data-role'), 'supervisor', 'supervisor: data-role');
   const before = await showPlansOf(page, 'supervisor plans');
   check(!before.some((p) => p.name === QA_PLAN || p.name === LEAD_PLAN),
@@ -318,7 +234,7 @@ async function supervisorPlans(page) {
 }
 
 async function inspectorQueue(page) {
-  await logIn(page, INSP);
+  await logIn(page, base, INSP);
   await openNav(page, 'queue', '/queue');
   const rows = await eventually(() => queueRows(page, 'inspector queue'),
     (r) => r.length > 0, 'inspector queue: no call to grade');
@@ -366,7 +282,7 @@ async function inspectorQueue(page) {
 }
 
 async function leadViews(page) {
-  await logIn(page, LEAD);
+  await logIn(page, base, LEAD);
   checkEqual(await page.locator('#current-user').getAttribute('data-role'), 'team_lead', 'lead: data-role');
   await openNav(page, 'queue', '/queue');
   const rows = await eventually(() => queueRows(page, 'lead queue'),
@@ -398,60 +314,11 @@ async function scenario(page) {
 // ---------------------------------------------------------------------------
 // Runner
 
-/** Console errors a healthy run produces: the browser's log line for an expected 401 or 409. */
-function isExpectedConsoleError(msg) {
-  return /status of (401|409)/.test(msg.text())
-    && new URL(msg.location().url || base, base).pathname.startsWith('/api/');
-}
-
-async function main() {
-  const watchdog = setTimeout(() => {
-    console.error(`FAIL: the sampling test did not finish within ${TOTAL_TIMEOUT_MS / 1000} s`);
-    process.exit(1);
-  }, TOTAL_TIMEOUT_MS);
-  watchdog.unref();
-
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync',
-    ],
-  });
-  const pageErrors = [];
-  const consoleErrors = [];
-  const consoleLog = [];
-  let page;
-  try {
-    const context = await browser.newContext({ locale: 'en-US', timezoneId: 'Asia/Shanghai' });
-    context.setDefaultTimeout(STEP_TIMEOUT_MS);
-    page = await context.newPage();
-    page.on('pageerror', (err) => pageErrors.push(err.stack || String(err)));
-    page.on('console', (msg) => {
-      const line = `[${msg.type()}] ${msg.text()} (${msg.location().url || 'no url'})`;
-      consoleLog.push(line);
-      if (msg.type() === 'error' && !isExpectedConsoleError(msg)) consoleErrors.push(line);
-    });
-
-    await scenario(page);
-
-    check(pageErrors.length === 0, `uncaught page errors:\n  ${pageErrors.join('\n  ')}`);
-    check(consoleErrors.length === 0, `unexpected console errors:\n  ${consoleErrors.join('\n  ')}`);
-    pass('no uncaught page errors and no console errors besides expected 401s and 409s');
-  } catch (err) {
-    console.error(`FAIL (after step ${stepNo}): ${err instanceof StepFailure ? err.message : err.stack}`);
-    if (page && !page.isClosed()) {
-      const url = page.url();
-      const text = await page.locator('body').innerText({ timeout: 2_000 }).catch(() => '<unavailable>');
-      console.error(`page URL: ${url}\npage text:\n${text.slice(0, 3_000)}`);
-    }
-    if (pageErrors.length) console.error(`page errors:\n  ${pageErrors.join('\n  ')}`);
-    if (consoleLog.length) console.error(`console:\n  ${consoleLog.join('\n  ')}`);
-    process.exitCode = 1;
-  } finally {
-    await browser.close();
-    clearTimeout(watchdog);
-  }
-}
-
-await main();
+await run(scenario, {
+  name: 'sampling',
+  base,
+  totalTimeoutMs: TOTAL_TIMEOUT_MS,
+  expectedStatuses: [401, 409],
+  expectedWhat: 'expected 401s and 409s',
+  pageTextChars: 3_000,
+});

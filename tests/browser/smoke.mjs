@@ -6,82 +6,24 @@
 // November 2026, two calls of agent-a1 (W-1, W-2) and one of agent-b1 (W-3).
 // Prints one line per passed step; on the first failure prints why and exits with code 1.
 
-import { chromium } from 'playwright-core';
+import {
+  CJK, StepFailure, baseUrl, check, checkEqual, eventually, hashOf, isHttpUrl, isVisible, pass, run, show,
+  submitLogin, usageError, waitVisible,
+} from './harness.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const MONTH = '2026-11';
-const STEP_TIMEOUT_MS = 15_000;
 const TOTAL_TIMEOUT_MS = 180_000;
 
-const base = (process.argv[2] ?? '').replace(/\/+$/, '');
-if (!/^https?:\/\//.test(base)) {
-  console.error('usage: node smoke.mjs BASE_URL   (e.g. http://127.0.0.1:8080)');
-  process.exit(2);
-}
-
-// ---------------------------------------------------------------------------
-// Assertions
-
-class StepFailure extends Error {
-  constructor(message) {
-    super(message);
-    this.name = 'StepFailure';
-  }
-}
-
-function check(condition, message) {
-  if (!condition) throw new StepFailure(message);
-}
-
-const show = (value) => JSON.stringify(value);
-
-function checkEqual(actual, expected, what) {
-  check(show(actual) === show(expected), `${what}: expected ${show(expected)}, got ${show(actual)}`);
-}
-
-/** Polls `read` until `ok(value)` holds; fails with `what` and the last value seen. */
-async function eventually(read, ok, what, timeoutMs = STEP_TIMEOUT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      last = await read();
-      if (ok(last)) return last;
-    } catch (err) {
-      last = `<error: ${err.message.split('\n')[0]}>`;
-    }
-    if (Date.now() > deadline) {
-      throw new StepFailure(`${what} (waited ${timeoutMs} ms; last value: ${show(last)})`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-let stepNo = 0;
-function pass(description) {
-  stepNo += 1;
-  console.log(`ok ${stepNo} - ${description}`);
-}
+const base = baseUrl(process.argv[2]);
+if (!isHttpUrl(base)) usageError('usage: node smoke.mjs BASE_URL   (e.g. http://127.0.0.1:8080)');
 
 // ---------------------------------------------------------------------------
 // Page helpers
-
-const isVisible = (page, selector) => page.locator(selector).first().isVisible();
-
-async function waitVisible(page, selector, what) {
-  await eventually(() => isVisible(page, selector), Boolean, `${what}: ${selector} never became visible`);
-}
 
 async function showsLoginForm(page, what) {
   await waitVisible(page, '#login-form', what);
   checkEqual(await page.locator('#current-user').count(), 0, `${what}: #current-user elements`);
   checkEqual(await page.locator('#logout').count(), 0, `${what}: #logout buttons`);
-}
-
-async function logIn(page, username, password) {
-  await page.locator('#username').fill(username);
-  await page.locator('#password').fill(password);
-  await page.locator('#login-form [type=submit]').click();
 }
 
 /** Waits until the recordings list has finished loading, then returns its rows. */
@@ -114,7 +56,7 @@ async function showTestMonth(page, what) {
   await waitVisible(page, '#filter-month', what);
   if ((await month.inputValue()) !== MONTH) {
     await month.fill(MONTH);
-    await eventually(() => page.evaluate(() => location.hash), (h) => h.includes(`month=${MONTH}`),
+    await eventually(() => hashOf(page), (h) => h.includes(`month=${MONTH}`),
       `${what}: after choosing ${MONTH} the URL should carry month=${MONTH}`);
   }
   checkEqual(await month.inputValue(), MONTH, `${what}: #filter-month value`);
@@ -123,7 +65,6 @@ async function showTestMonth(page, what) {
 
 const sortedCallIds = (rows) => rows.map((r) => r.callId).sort();
 const htmlLang = (page) => page.evaluate(() => document.documentElement.lang);
-const CJK = /[\u3400-\u9fff]/;
 
 // ---------------------------------------------------------------------------
 // Scenario
@@ -135,7 +76,7 @@ async function scenario(page) {
   checkEqual(await htmlLang(page), 'en', 'first visit: <html lang>');
   pass('the login form appears on first visit');
 
-  await logIn(page, 'agent-a1', 'not-the-password');
+  await submitLogin(page, 'agent-a1', 'not-the-password');
   const loginError = page.locator('#login-error');
   await waitVisible(page, '#login-error', 'wrong password');
   checkEqual(await loginError.getAttribute('data-error-code'), 'invalid_credentials',
@@ -145,7 +86,7 @@ async function scenario(page) {
   pass('a wrong password shows #login-error with code invalid_credentials');
 
   // --- agent
-  await logIn(page, 'agent-a1', 'pw-agent-a11234');
+  await submitLogin(page, 'agent-a1', 'pw-agent-a11234');
   await waitVisible(page, '#current-user', 'agent login');
   check(!(await loginError.isVisible()), 'agent login: #login-error is still visible');
   const agentUser = page.locator('#current-user');
@@ -201,7 +142,7 @@ async function scenario(page) {
   pass('after logout #/recordings shows the login form and the session is gone on the server');
 
   // --- team lead
-  await logIn(page, 'lead-a', 'pw-lead-a1234');
+  await submitLogin(page, 'lead-a', 'pw-lead-a1234');
   await waitVisible(page, '#current-user', 'lead login');
   checkEqual(await page.locator('#current-user').getAttribute('data-role'), 'team_lead',
     'lead login: #current-user data-role');
@@ -233,60 +174,4 @@ async function scenario(page) {
 // ---------------------------------------------------------------------------
 // Runner
 
-/** Console errors a healthy run produces: the browser's log line for an expected 401. */
-function isExpectedConsoleError(msg) {
-  return /status of 401/.test(msg.text()) && new URL(msg.location().url || base, base).pathname.startsWith('/api/');
-}
-
-async function main() {
-  const watchdog = setTimeout(() => {
-    console.error(`FAIL: the smoke test did not finish within ${TOTAL_TIMEOUT_MS / 1000} s`);
-    process.exit(1);
-  }, TOTAL_TIMEOUT_MS);
-  watchdog.unref();
-
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync',
-    ],
-  });
-  const pageErrors = [];
-  const consoleErrors = [];
-  const consoleLog = [];
-  let page;
-  try {
-    // A fixed locale: the app picks its language from navigator.language until one is chosen.
-    const context = await browser.newContext({ locale: 'en-US', timezoneId: 'Asia/Shanghai' });
-    context.setDefaultTimeout(STEP_TIMEOUT_MS);
-    page = await context.newPage();
-    page.on('pageerror', (err) => pageErrors.push(err.stack || String(err)));
-    page.on('console', (msg) => {
-      const line = `[${msg.type()}] ${msg.text()} (${msg.location().url || 'no url'})`;
-      consoleLog.push(line);
-      if (msg.type() === 'error' && !isExpectedConsoleError(msg)) consoleErrors.push(line);
-    });
-
-    await scenario(page);
-
-    check(pageErrors.length === 0, `uncaught page errors:\n  ${pageErrors.join('\n  ')}`);
-    check(consoleErrors.length === 0, `unexpected console errors:\n  ${consoleErrors.join('\n  ')}`);
-    pass('no uncaught page errors and no console errors besides expected 401s');
-  } catch (err) {
-    console.error(`FAIL (after step ${stepNo}): ${err instanceof StepFailure ? err.message : err.stack}`);
-    if (page && !page.isClosed()) {
-      const url = page.url();
-      const text = await page.locator('body').innerText({ timeout: 2_000 }).catch(() => '<unavailable>');
-      console.error(`page URL: ${url}\npage text:\n${text.slice(0, 2_000)}`);
-    }
-    if (pageErrors.length) console.error(`page errors:\n  ${pageErrors.join('\n  ')}`);
-    if (consoleLog.length) console.error(`console:\n  ${consoleLog.join('\n  ')}`);
-    process.exitCode = 1;
-  } finally {
-    await browser.close();
-    clearTimeout(watchdog);
-  }
-}
-
-await main();
+await run(scenario, { name: 'smoke', base, totalTimeoutMs: TOTAL_TIMEOUT_MS });
