@@ -10,8 +10,6 @@ use std::time::Instant;
 
 use anyhow::Context;
 use callgrade::app::{AppState, serve};
-use callgrade::config::Config;
-use callgrade::store::scratch::ScratchPostgres;
 use serde_json::json;
 use sqlx::Row;
 
@@ -29,16 +27,7 @@ pub async fn run(
     clients: usize,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(submits > 0 && clients > 0, "nothing to measure");
-    let dir = tempfile::tempdir()?;
-    let scratch = match &database_url {
-        Some(url) => Some(ScratchPostgres::create(url, "cg_bench").await?),
-        None => None,
-    };
-    let config = Config::for_data_dir(
-        dir.path().join("data"),
-        scratch.as_ref().map(|s| s.url.clone()),
-    );
-    let state = AppState::open(config).await?;
+    let (_dir, scratch, state) = crate::fresh_state(database_url).await?;
     let backend = format!("{:?}", state.db.backend).to_lowercase();
     let started = Instant::now();
     let evaluations = prepare(&state, submits, clients).await?;

@@ -106,13 +106,11 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn ingest(
+/// A server state on a fresh data folder, and on a scratch PostgreSQL database (dropped with
+/// the returned guard) when a URL is given.
+pub async fn fresh_state(
     database_url: Option<String>,
-    count: usize,
-    concurrency: usize,
-    call_seconds: u32,
-) -> anyhow::Result<()> {
-    let wav = Arc::new(mulaw_call(call_seconds));
+) -> anyhow::Result<(tempfile::TempDir, Option<ScratchPostgres>, AppState)> {
     let dir = tempfile::tempdir()?;
     let scratch = match &database_url {
         Some(url) => Some(ScratchPostgres::create(url, "cg_bench").await?),
@@ -123,6 +121,17 @@ async fn ingest(
         scratch.as_ref().map(|s| s.url.clone()),
     );
     let state = AppState::open(config).await?;
+    Ok((dir, scratch, state))
+}
+
+async fn ingest(
+    database_url: Option<String>,
+    count: usize,
+    concurrency: usize,
+    call_seconds: u32,
+) -> anyhow::Result<()> {
+    let wav = Arc::new(mulaw_call(call_seconds));
+    let (dir, scratch, state) = fresh_state(database_url).await?;
     let roster =
         "username,name,role,team,hire_date,password\nbench-agent,Bench,agent,bench,2024-01-01,\n";
     let people = callgrade::org::parse_roster(roster.as_bytes())?;
