@@ -318,6 +318,43 @@ async fn scan_keyed(
         .context("keying task")?
 }
 
+/// Reads and keys new arrivals: the two halves of the arrival range are read at once (two
+/// connections keep two cores busy), and an agent's lines from both are joined.
+async fn scan_arrivals(
+    db: &Db,
+    scan: &Scan<'_>,
+    keyer: &Keyer,
+) -> anyhow::Result<HashMap<i64, AgentCalls>> {
+    let mid = scan.created_from / 2 + scan.created_to / 2;
+    let (first, second) = (
+        Scan {
+            created_to: mid,
+            ..*scan
+        },
+        Scan {
+            created_from: mid,
+            ..*scan
+        },
+    );
+    let (early, late) = futures::try_join!(store::scan(db, &first), store::scan(db, &second))
+        .context("reading new calls")?;
+    let mut joined: HashMap<i64, String> = early.into_iter().collect();
+    for (agent, text) in late {
+        let lines = joined.entry(agent).or_default();
+        if !lines.is_empty() {
+            lines.push('\n');
+        }
+        lines.push_str(&text);
+    }
+    let keyer = keyer.clone();
+    let with_started = scan.with_started;
+    tokio::task::spawn_blocking(move || {
+        key_rows(joined.into_iter().collect(), &keyer, with_started)
+    })
+    .await
+    .context("keying task")?
+}
+
 fn key_rows(
     rows: Vec<(i64, String)>,
     keyer: &Keyer,
@@ -507,8 +544,26 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
     };
 
     let mut agents = store::plan_agents(db, plan_id).await?;
-    let mut cells: HashMap<(i64, u32), Cell> = store::cells(db, plan_id)
-        .await?
+    let to_freeze: Vec<Stratum> = ctx
+        .strata
+        .iter()
+        .filter(|s| s.frozen_at_ms.is_none() && s.stratum.deadline_ms <= now_ms)
+        .map(|s| s.stratum)
+        .collect();
+    // Freezing carries from week to week and fills after the last week look at every cell;
+    // otherwise only the last frozen week's cells matter (what they carry into the open one).
+    let last_frozen = ctx
+        .strata
+        .iter()
+        .filter(|s| s.frozen_at_ms.is_some())
+        .map(|s| s.stratum.index)
+        .max();
+    let stored_cells = match (to_freeze.is_empty(), last_frozen) {
+        (false, _) => store::cells(db, plan_id).await?,
+        (true, Some(week)) => store::cells_of_stratum(db, plan_id, week).await?,
+        (true, None) => Vec::new(),
+    };
+    let mut cells: HashMap<(i64, u32), Cell> = stored_cells
         .into_iter()
         .map(|c| ((c.agent_id, c.stratum), c))
         .collect();
@@ -518,12 +573,7 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
     // Weeks that froze before they joined get a "late join" cell: their quota carries on.
     let mut new_agents = false;
     if !all_frozen_before {
-        let known: HashSet<i64> = agents.iter().map(|a| a.info.id).collect();
-        let fresh: Vec<AgentInfo> = store::population(db, &spec.population)
-            .await?
-            .into_iter()
-            .filter(|a| !known.contains(&a.id))
-            .collect();
+        let fresh = store::population_not_in_plan(db, &spec.population, plan_id).await?;
         let fresh_targets = if fresh.is_empty() {
             Vec::new()
         } else {
@@ -557,12 +607,6 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
 
     // Freeze the weeks whose deadline has passed, in order (each carries into the next).
     let mut new_picks: Vec<(Pick, i64)> = Vec::new();
-    let to_freeze: Vec<Stratum> = ctx
-        .strata
-        .iter()
-        .filter(|s| s.frozen_at_ms.is_none() && s.stratum.deadline_ms <= now_ms)
-        .map(|s| s.stratum)
-        .collect();
     let mut weeks = std::pin::pin!(keyed_weeks(db, &ctx, &agent_ids, to_freeze));
     while let Some((st, calls)) = weeks.next().await.transpose()? {
         let week = derive_week(&agents, &quota_of, &st, &calls, &cells, &HashSet::new());
@@ -614,7 +658,9 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
 
     // Hand the frozen samples to graders.
     report.assigned = new_picks.len();
-    w.assignments = assign_graders(db, spec.graders, &agents, new_picks).await?;
+    if !new_picks.is_empty() {
+        w.assignments = assign_graders(db, spec.graders, &agents, new_picks).await?;
+    }
 
     // Provisional picks of the weeks still open.
     let open: Vec<Stratum> = ctx
@@ -640,7 +686,11 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
             with_started: true,
             by_arrival: !full,
         };
-        let calls = scan_keyed(db, &scan, &ctx.keyer).await?;
+        let calls = if full {
+            scan_keyed(db, &scan, &ctx.keyer).await?
+        } else {
+            scan_arrivals(db, &scan, &ctx.keyer).await?
+        };
         let existing = if full {
             Vec::new()
         } else {
@@ -802,9 +852,11 @@ fn merge_provisional(
             let old_ids: HashSet<i64> = old.iter().map(|p| p.recording_id).collect();
             let mut all = old.clone();
             if let Some(mine) = calls.get(&id) {
+                // Calls come in key order: only the first `want` can be among the picks.
                 all.extend(
                     mine.in_stratum(st)
                         .filter(|c| !old_ids.contains(&c.recording_id))
+                        .take(want as usize)
                         .map(|c| Pick {
                             agent_id: id,
                             stratum: st.index,
