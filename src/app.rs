@@ -73,6 +73,7 @@ pub async fn serve(
         state.config.clock.clone(),
         state.config.draw_interval,
     ));
+    let watcher = tokio::spawn(watch_deadlines(state.db.clone(), state.config.clone()));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -93,6 +94,7 @@ pub async fn serve(
         }
     }
     drawer.abort();
+    watcher.abort();
     db.close().await;
     Ok(())
 }
@@ -109,6 +111,27 @@ async fn draw_periodically(db: Db, clock: crate::clock::Clock, every: Duration) 
             Ok(n) if n > 0 => tracing::debug!(plans = n, "background draw done"),
             Ok(_) => {}
             Err(e) => tracing::error!(error = format!("{e:#}"), "background draw failed"),
+        }
+    }
+}
+
+/// How often overdue appeals, missing acknowledgements and webhook events are looked at.
+const DEADLINE_CHECK_EVERY: Duration = Duration::from_secs(30);
+
+/// Tells the panel about overdue appeals and leads about missing acknowledgements, and
+/// posts queued webhook events. Failures are logged and retried at the next tick.
+async fn watch_deadlines(db: Db, config: Arc<Config>) {
+    let client = reqwest::Client::new();
+    let mut tick = tokio::time::interval(DEADLINE_CHECK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = config.clock.now_ms();
+        if let Err(e) = crate::publication::check_deadlines(&db, &config, now).await {
+            tracing::error!(error = format!("{e:#}"), "deadline check failed");
+        }
+        if let Err(e) = crate::publication::deliver_webhooks(&db, &config, &client).await {
+            tracing::error!(error = format!("{e:#}"), "webhook delivery failed");
         }
     }
 }

@@ -84,6 +84,10 @@ pub struct ConfigArgs {
     /// Days a team lead has to coach a flagged (poor or severe) call before it is overdue.
     #[arg(long, global = true, env = "CALLGRADE_FLAG_OVERDUE_DAYS", default_value_t = DEFAULT_FLAG_OVERDUE_DAYS)]
     pub flag_overdue_days: u32,
+    /// URL that receives every notification event as a JSON POST (published, appeal filed,
+    /// decided or overdue, acknowledgements missing, evaluation corrected).
+    #[arg(long, global = true, env = "CALLGRADE_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
 }
 
 #[derive(Clone)]
@@ -102,6 +106,7 @@ pub struct Config {
     /// Share of a call (0..=1) a grader must have heard before submitting.
     pub listen_required: f64,
     pub flag_overdue_days: u32,
+    pub webhook_url: Option<String>,
     pub clock: crate::clock::Clock,
 }
 
@@ -123,6 +128,7 @@ impl std::fmt::Debug for Config {
             .field("draw_interval", &self.draw_interval)
             .field("listen_required", &self.listen_required)
             .field("flag_overdue_days", &self.flag_overdue_days)
+            .field("webhook_url", &self.webhook_url.as_ref().map(|_| "<set>"))
             .field("clock", &self.clock)
             .finish()
     }
@@ -148,6 +154,7 @@ impl Config {
             draw_interval: Duration::from_secs(args.draw_interval_secs.max(1)),
             listen_required: f64::from(args.listen_required_percent) / 100.0,
             flag_overdue_days: args.flag_overdue_days,
+            webhook_url: args.webhook_url.clone().filter(|u| !u.trim().is_empty()),
             clock: crate::clock::Clock::system(),
         })
     }
@@ -168,6 +175,7 @@ impl Config {
             draw_interval: Duration::from_secs(DEFAULT_DRAW_INTERVAL_SECS),
             listen_required: f64::from(DEFAULT_LISTEN_REQUIRED_PERCENT) / 100.0,
             flag_overdue_days: DEFAULT_FLAG_OVERDUE_DAYS,
+            webhook_url: None,
             clock: crate::clock::Clock::system(),
         }
     }

@@ -16,6 +16,8 @@ pub enum AppError {
         status: StatusCode,
         code: &'static str,
         message: String,
+        /// More fields for the body beside `error` (e.g. the closing time of a window).
+        details: Option<serde_json::Map<String, serde_json::Value>>,
     },
     Internal(anyhow::Error),
 }
@@ -28,7 +30,18 @@ impl AppError {
             status,
             code,
             message: message.into(),
+            details: None,
         }
+    }
+
+    /// Adds a field to the body, beside `error`, for clients that act on it.
+    pub fn with(mut self, key: &str, value: serde_json::Value) -> Self {
+        if let AppError::Client { details, .. } = &mut self {
+            details
+                .get_or_insert_with(Default::default)
+                .insert(key.to_string(), value);
+        }
+        self
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -101,7 +114,14 @@ impl IntoResponse for AppError {
                 status,
                 code,
                 message,
-            } => error_body(status, code, &message),
+                details,
+            } => {
+                let mut body = json!({ "error": { "code": code, "message": message } });
+                if let (Some(details), Some(obj)) = (details, body.as_object_mut()) {
+                    obj.extend(details);
+                }
+                (status, Json(body)).into_response()
+            }
             AppError::Internal(err) => {
                 tracing::error!(error = format!("{err:#}"), "internal error");
                 error_body(

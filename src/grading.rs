@@ -9,6 +9,7 @@ use chrono::TimeZone;
 
 use crate::config::Config;
 use crate::domain::access::Viewer;
+use crate::domain::audit::EvaluationState;
 use crate::domain::grading::{self, Form, Outcome, Problem, Rubric};
 use crate::domain::org::Role;
 use crate::store::grading::{self as store, EvaluationRow, RubricRow, SaveError, Submission};
@@ -82,13 +83,18 @@ pub fn month_of(started_at_ms: i64, tz: chrono_tz::Tz) -> String {
 /// nobody else sees a draft. Submitted ones: team leads of the agent's team (they review
 /// flags and coach), the appeal panel (appeals), the agent once the month is published
 /// (before that, grades are drafts for the agent too). Inspectors see their own gradings
-/// only; calibration gradings are read through their session, which keeps them blind.
+/// only; calibration gradings are read through their session, which keeps them blind; a
+/// blind re-grade for an appeal is for its grader, supervisors and the panel.
 pub fn may_read(viewer: &Viewer, e: &EvaluationRow, published: bool) -> bool {
     if e.grader_id == viewer.user_id || viewer.role == Role::Supervisor {
         return true;
     }
     if !e.submitted() || e.calibration_id.is_some() {
         return false;
+    }
+    // A blind re-grade is evidence for the panel, not one of the agent's results.
+    if e.regrade_for.is_some() {
+        return viewer.role == Role::Panel;
     }
     match viewer.role {
         Role::TeamLead => viewer.can_see_agent(e.agent_id, e.team_id),
@@ -189,8 +195,19 @@ pub async fn submit(
         .as_deref()
         .map(str::trim)
         .filter(|r| outcome.overridden && !r.is_empty());
-    // Calibration gradings are exercises: they complete nothing and flag nobody.
-    let flag_due_at_ms = (e.assignment_id.is_some() && outcome.grade.needs_review())
+    let state = serde_json::to_string(&EvaluationState {
+        status: "submitted".into(),
+        form: form.clone(),
+        score: Some(i64::from(outcome.score)),
+        grade: Some(outcome.grade.as_str().into()),
+        computed_grade: Some(outcome.computed_grade.as_str().into()),
+        override_reason: reason.map(str::to_string),
+    })?;
+    // Calibration gradings are exercises and re-grades evidence for an appeal: they flag
+    // nobody.
+    let flag_due_at_ms = (e.assignment_id.is_some()
+        && e.regrade_for.is_none()
+        && outcome.grade.needs_review())
         .then(|| now_ms + i64::from(config.flag_overdue_days) * 86_400_000);
     store::submit(
         db,
@@ -205,6 +222,8 @@ pub async fn submit(
             assignment_id: e.assignment_id,
             flag_due_at_ms,
             agent_id: e.agent_id,
+            grader_id: e.grader_id,
+            state: &state,
             now_ms,
         },
     )

@@ -9,6 +9,9 @@
 //! - [`sampling`]: drawing, freezing and verifying monthly samples (over [`domain::sampling`]).
 //! - [`grading`]: the current rubric, who reads an evaluation, submitting one (over
 //!   [`domain::grading`]).
+//! - [`publication`]: publishing a month, its deadlines and notices (in the app and to the
+//!   webhook); [`appeals`]: appeals, the panel's decisions and every audited change of a
+//!   submitted evaluation (over [`domain::publication`] and [`domain::audit`]).
 //! - [`ingest`]: the one path a recording takes in (HTTP, bulk import, demo).
 //! - [`audio`]: probing and decoding with symphonia.
 //! - [`store`]: all SQL, SQLite and PostgreSQL; [`blobs`]: recording bytes on disk.
@@ -16,6 +19,7 @@
 //!   [`import`]: bulk import; [`demo`]: the demo organisation.
 
 pub mod app;
+pub mod appeals;
 pub mod audio;
 pub mod auth;
 pub mod blobs;
@@ -30,5 +34,6 @@ pub mod http;
 pub mod import;
 pub mod ingest;
 pub mod org;
+pub mod publication;
 pub mod sampling;
 pub mod store;

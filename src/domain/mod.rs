@@ -2,8 +2,11 @@
 //! and trusted afterwards.
 
 pub mod access;
+pub mod audit;
 pub mod call;
 pub mod grading;
 pub mod month;
 pub mod org;
+pub mod publication;
 pub mod sampling;
+pub mod scoring;

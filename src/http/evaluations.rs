@@ -17,6 +17,8 @@ use crate::domain::month::Month;
 use crate::error::{AppError, AppResult};
 use crate::grading::{self as service, SubmitError};
 use crate::store::grading::{self as store, EvaluationRow, ListFilter, SaveError};
+use crate::store::appeals as appeal_store;
+use crate::store::publication as months;
 use crate::store::sampling as assignments;
 use crate::store::users::{self, User};
 
@@ -26,6 +28,10 @@ pub fn router() -> Router<AppState> {
         .route("/evaluations", get(list))
         .route("/evaluations/{id}", get(detail).put(save))
         .route("/evaluations/{id}/submit", post(submit))
+        .route(
+            "/evaluations/{id}/revisions",
+            get(revisions).post(revise),
+        )
 }
 
 /// The evaluation as its pages show it. The live outcome of a draft is what the form scores
@@ -83,12 +89,11 @@ pub fn evaluation_view(
 }
 
 async fn published(state: &AppState, e: &EvaluationRow) -> AppResult<bool> {
-    let month = service::month_of(e.started_at_ms, state.config.time_zone);
-    Ok(store::published_months(&state.db).await?.contains(&month))
+    Ok(store::published_for_agent(&state.db, e.agent_id, e.started_at_ms).await?)
 }
 
 /// The evaluation if the caller may read it; 404 otherwise (its existence is not told).
-async fn readable(state: &AppState, user: &User, id: i64) -> AppResult<EvaluationRow> {
+pub(super) async fn readable(state: &AppState, user: &User, id: i64) -> AppResult<EvaluationRow> {
     let e = store::get_evaluation(&state.db, id)
         .await?
         .ok_or_else(|| AppError::not_found("evaluation"))?;
@@ -111,14 +116,51 @@ async fn own(state: &AppState, user: &User, id: i64) -> AppResult<EvaluationRow>
     Ok(e)
 }
 
-async fn full_view(state: &AppState, user: &User, e: &EvaluationRow) -> AppResult<Value> {
+/// The evaluation's full view for `user`, with what publication adds: the month, the
+/// agent's appeal window, the appeals and how many revisions it has.
+pub(super) async fn full_view(state: &AppState, user: &User, e: &EvaluationRow) -> AppResult<Value> {
     let heard = if e.grader_id == user.id {
         Some(service::listened(&state.db, e, state.config.listen_required).await?)
     } else {
         None
     };
     let rubric = state.rubrics.get(&state.db, e.rubric_id).await?;
-    view_with(state, e, &rubric, heard.as_ref())
+    let mut view = view_with(state, e, &rubric, heard.as_ref())?;
+    add_publication(state, e, &mut view).await?;
+    Ok(view)
+}
+
+async fn add_publication(state: &AppState, e: &EvaluationRow, view: &mut Value) -> AppResult<()> {
+    let tz = state.config.time_zone;
+    let now = state.config.clock.now_ms();
+    view["month"] = json!(service::month_of(e.started_at_ms, tz));
+    view["rubric_version"] = json!(
+        store::get_rubric(&state.db, e.rubric_id)
+            .await?
+            .map(|r| r.version)
+    );
+    view["regrade_for"] = json!(e.regrade_for);
+    if !e.submitted() || e.calibration_id.is_some() || e.regrade_for.is_some() {
+        return Ok(());
+    }
+    let month = months::agent_month_of_call(&state.db, e.agent_id, e.started_at_ms).await?;
+    view["appeal_window"] = match &month {
+        Some(m) => json!({
+            "closes_at": time(m.appeal_closes_at_ms, tz),
+            "open": crate::domain::publication::appeal_open(now, m.appeal_closes_at_ms),
+            "status": crate::appeals::month_status(m, now).0.as_str(),
+        }),
+        None => Value::Null,
+    };
+    let appeals = appeal_store::of_evaluation(&state.db, e.id).await?;
+    view["appeals"] = json!(
+        appeals
+            .iter()
+            .map(|a| super::appeals::appeal_view(state, a, now))
+            .collect::<Vec<_>>()
+    );
+    view["revisions_count"] = json!(appeal_store::revisions(&state.db, e.id).await?.len());
+    Ok(())
 }
 
 /// The evaluation's view; `heard` (the grader's listening) only for the grader.
@@ -344,12 +386,12 @@ async fn list(
         }
     }
     let rows = store::list(&state.db, &user.viewer(), &filter).await?;
-    let published = store::published_months(&state.db).await?;
     let viewer = user.viewer();
     let mut items = Vec::new();
     for e in rows {
         let month = service::month_of(e.started_at_ms, tz);
-        if !service::may_read(&viewer, &e, published.contains(&month)) {
+        // The store applied the agents' publication rule already.
+        if !service::may_read(&viewer, &e, true) {
             continue;
         }
         items.push(json!({
@@ -370,4 +412,71 @@ async fn list(
         }));
     }
     Ok(axum::Json(json!({ "items": items })))
+}
+
+/// The evaluation's audit trail: everyone who may read the evaluation may read how it came
+/// to be what it is.
+async fn revisions(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<axum::Json<Value>> {
+    let e = readable(&state, &user, id).await?;
+    let tz = state.config.time_zone;
+    let rows = appeal_store::revisions(&state.db, e.id).await?;
+    let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|v| {
+            json!({
+                "seq": v.seq,
+                "kind": v.kind,
+                "post_lock": v.post_lock,
+                "appeal_id": v.appeal_id,
+                "by": { "username": v.actor, "name": v.actor_name },
+                "at": time(v.at_ms, tz),
+                "reason": v.reason,
+                "old": v.old_value.as_deref().map(parse),
+                "new": parse(&v.new_value),
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({ "evaluation_id": e.id, "items": items })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviseBody {
+    reason: String,
+    grade: Option<grading::Grade>,
+    deductions: Option<Vec<grading::Deduction>>,
+}
+
+/// A supervisor's change of a submitted evaluation: an override before the month is
+/// locked, a post-lock correction after. Nobody else edits a submitted evaluation (the
+/// panel changes one only by deciding an appeal).
+async fn revise(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+    Json(body): Json<ReviseBody>,
+) -> AppResult<axum::Json<Value>> {
+    if user.role != crate::domain::org::Role::Supervisor {
+        return Err(AppError::forbidden(
+            "only a supervisor revises a submitted evaluation (the panel decides appeals)",
+        ));
+    }
+    let e = readable(&state, &user, id).await?;
+    let rubric = state.rubrics.get(&state.db, e.rubric_id).await?;
+    let change = crate::domain::audit::Change {
+        grade: body.grade,
+        deductions: body.deductions,
+        reason: body.reason,
+    };
+    let now = state.config.clock.now_ms();
+    let kind = crate::appeals::correct(&state.db, &state.config, &e, &rubric, &change, user.id, now)
+        .await?;
+    tracing::info!(evaluation = id, kind = kind.as_str(), by = user.username, "evaluation revised");
+    let e = readable(&state, &user, id).await?;
+    Ok(axum::Json(full_view(&state, &user, &e).await?))
 }

@@ -1,6 +1,7 @@
 //! The HTTP API and the web app. One module per resource, each with its own `router()`.
 
 pub mod agents;
+pub mod appeals;
 pub mod assignments;
 pub mod audio;
 pub mod auth;
@@ -9,12 +10,15 @@ pub mod evaluations;
 pub mod extract;
 pub mod flags;
 pub mod months;
+pub mod notifications;
 pub mod openapi;
 pub mod plans;
 pub mod player;
 pub mod recordings;
+pub mod results;
 pub mod rubrics;
 pub mod session;
+pub mod settings;
 pub mod web;
 
 use axum::Router;
@@ -39,6 +43,10 @@ pub fn router(state: AppState) -> Router {
         .merge(evaluations::router())
         .merge(flags::router())
         .merge(calibrations::router())
+        .merge(appeals::router())
+        .merge(results::router())
+        .merge(settings::router())
+        .merge(notifications::router())
         .merge(openapi::router())
         .fallback(|| async { AppError::not_found("API route") });
     Router::new()

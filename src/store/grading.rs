@@ -95,6 +95,8 @@ pub struct EvaluationRow {
     pub id: i64,
     pub assignment_id: Option<i64>,
     pub assignment_kind: Option<String>,
+    /// The appeal this is a blind re-grade for (not one of the agent's results).
+    pub regrade_for: Option<i64>,
     pub plan_name: Option<String>,
     pub calibration_id: Option<i64>,
     pub recording_id: i64,
@@ -130,7 +132,7 @@ impl EvaluationRow {
 }
 
 pub(super) const EVALUATION_SELECT: &str = "SELECT e.id, e.assignment_id, a.kind AS assignment_kind, \
-    p.name AS plan_name, e.calibration_id, e.recording_id, r.call_id, r.started_at_ms, \
+    a.appeal_id AS regrade_for, p.name AS plan_name, e.calibration_id, e.recording_id, r.call_id, r.started_at_ms, \
     r.duration_ms, e.agent_id, u.username AS agent, u.name AS agent_name, u.team_id, \
     t.name AS team, e.grader_id, g.username AS grader, g.name AS grader_name, e.rubric_id, \
     e.status, e.form, e.score, e.grade, e.computed_grade, e.override_reason, e.revision, \
@@ -145,6 +147,7 @@ pub(super) fn evaluation_from_row(r: &sqlx::any::AnyRow) -> Result<EvaluationRow
         id: r.try_get("id")?,
         assignment_id: r.try_get("assignment_id")?,
         assignment_kind: r.try_get("assignment_kind")?,
+        regrade_for: r.try_get("regrade_for")?,
         plan_name: r.try_get("plan_name")?,
         calibration_id: r.try_get("calibration_id")?,
         recording_id: r.try_get("recording_id")?,
@@ -280,10 +283,14 @@ pub struct Submission<'a> {
     /// Flag the call to the team lead, due by then (poor and severe grades).
     pub flag_due_at_ms: Option<i64>,
     pub agent_id: i64,
+    pub grader_id: i64,
+    /// JSON of the submitted `domain::audit::EvaluationState`: the first revision.
+    pub state: &'a str,
     pub now_ms: i64,
 }
 
-/// Submits a draft: the evaluation, its assignment done and its flag, all or nothing.
+/// Submits a draft: the evaluation, its first revision, its assignment done and its flag,
+/// all or nothing.
 pub async fn submit(db: &Db, s: &Submission<'_>) -> Result<(), SaveError> {
     let mut tx = db.begin_write().await?;
     let done = sqlx::query(
@@ -306,6 +313,21 @@ pub async fn submit(db: &Db, s: &Submission<'_>) -> Result<(), SaveError> {
         drop(tx);
         return Err(why_not_saved(db, s.id).await?);
     }
+    super::appeals::insert_revision(
+        &mut tx,
+        &super::appeals::NewRevision {
+            evaluation_id: s.id,
+            kind: "submit",
+            post_lock: false,
+            appeal_id: None,
+            actor_id: s.grader_id,
+            at_ms: s.now_ms,
+            reason: s.override_reason,
+            old_value: None,
+            new_value: s.state,
+        },
+    )
+    .await?;
     if let Some(assignment) = s.assignment_id {
         sqlx::query("UPDATE assignments SET completed_at_ms = $1 WHERE id = $2")
             .bind(s.now_ms)
@@ -340,9 +362,15 @@ pub struct ListFilter {
     pub limit: i64,
 }
 
+/// Agents see their calls' evaluations only in months published for them: a range test
+/// against their published months (`e` the evaluation, `r` its recording).
+pub(super) const PUBLISHED_FOR_AGENT: &str = "EXISTS (SELECT 1 FROM agent_months am \
+    WHERE am.agent_id = e.agent_id AND am.starts_at_ms <= r.started_at_ms \
+    AND am.ends_at_ms > r.started_at_ms)";
+
 /// Evaluations of assignments (calibration gradings are not an agent's results) that the
-/// viewer may list: their own gradings, and submitted ones of agents in their scope.
-/// Agents' publication rule is applied by the caller, which knows the months.
+/// viewer may list: their own gradings, and submitted ones of agents in their scope (for an
+/// agent, of published months only). Blind re-grades are listed to their grader only.
 pub async fn list(
     db: &Db,
     viewer: &Viewer,
@@ -357,7 +385,8 @@ pub async fn list(
     let (from, to) = f.started.unwrap_or((i64::MIN, i64::MAX));
     let sql = sqlx::AssertSqlSafe(format!(
         "{EVALUATION_SELECT} WHERE e.assignment_id IS NOT NULL \
-           AND (e.grader_id = $3 OR (e.status = 'submitted' AND {SCOPE_FILTER})) \
+           AND (e.grader_id = $3 OR (e.status = 'submitted' AND a.appeal_id IS NULL \
+                AND {SCOPE_FILTER} AND ($10 = 0 OR {PUBLISHED_FOR_AGENT}))) \
            AND ($4 < 0 OR e.agent_id = $4) AND ($5 < 0 OR e.grader_id = $5) \
            AND ($6 = '' OR e.status = $6) AND r.started_at_ms >= $7 AND r.started_at_ms < $8 \
          ORDER BY r.started_at_ms DESC, e.id DESC LIMIT $9"
@@ -372,17 +401,27 @@ pub async fn list(
         .bind(from)
         .bind(to)
         .bind(f.limit)
+        .bind(i64::from(viewer.role == Role::Agent))
         .fetch_all(&db.pool)
         .await?;
     rows.iter().map(evaluation_from_row).collect()
 }
 
-/// Months (`YYYY-MM`) already published: agents see their evaluations of these only.
-pub async fn published_months(db: &Db) -> Result<Vec<String>, sqlx::Error> {
-    let rows = sqlx::query("SELECT month FROM month_publications")
-        .fetch_all(&db.pool)
-        .await?;
-    rows.iter().map(|r| r.try_get("month")).collect()
+/// Whether the agent's month of a call at `started_at_ms` is published for them.
+pub async fn published_for_agent(
+    db: &Db,
+    agent_id: i64,
+    started_at_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT 1 AS one FROM agent_months \
+         WHERE agent_id = $1 AND starts_at_ms <= $2 AND ends_at_ms > $2",
+    )
+    .bind(agent_id)
+    .bind(started_at_ms)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.is_some())
 }
 
 /// (assignment, evaluation) of a grader's drafts of assignments.

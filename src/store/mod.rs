@@ -4,11 +4,14 @@
 //! times as integer milliseconds, flags as 0/1 integers. Where the two differ (transaction
 //! start, migrations, connection set-up) [`Db`] hides it.
 
+pub mod appeals;
 pub mod calibration;
 pub mod flags;
 pub mod grading;
 pub mod listening;
 pub mod media;
+pub mod notifications;
+pub mod publication;
 pub mod recordings;
 pub mod sampling;
 pub mod scratch;

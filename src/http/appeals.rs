@@ -1,0 +1,253 @@
+//! Appeals: an agent files one on a published evaluation; the panel works through its
+//! queue, may ask an inspector for a blind re-grade, and decides with a written reason.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::CurrentUser;
+use super::evaluations::{readable, full_view};
+use super::extract::{Json, Path, Query};
+use super::time;
+use crate::app::AppState;
+use crate::appeals::{self as service, DecisionInput};
+use crate::domain::audit::Decision;
+use crate::domain::grading::{Deduction, Grade};
+use crate::domain::org::Role;
+use crate::error::{AppError, AppResult};
+use crate::store::appeals::{self as store, AppealRow};
+use crate::store::grading as evaluations;
+use crate::store::users::{self, User};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/evaluations/{id}/appeals", post(file))
+        .route("/appeals", get(list))
+        .route("/appeals/{id}", get(detail))
+        .route("/appeals/{id}/regrade", post(regrade))
+        .route("/appeals/{id}/decision", post(decide))
+}
+
+pub fn appeal_view(state: &AppState, a: &AppealRow, now_ms: i64) -> Value {
+    let tz = state.config.time_zone;
+    let deductions: Vec<usize> = serde_json::from_str(&a.deductions).unwrap_or_default();
+    json!({
+        "id": a.id,
+        "evaluation_id": a.evaluation_id,
+        "call_id": a.call_id,
+        "recording_id": a.recording_id,
+        "agent": { "username": a.agent, "name": a.agent_name, "team": a.team },
+        "month": a.month,
+        "reason": a.reason,
+        "deductions": deductions,
+        "status": a.status,
+        "filed_at": time(a.filed_at_ms, tz),
+        "due_at": time(a.due_at_ms, tz),
+        "overdue": a.status == "open" && now_ms >= a.due_at_ms,
+        "regrade": a.regrader.as_ref().map(|g| json!({
+            "grader": { "username": g, "name": a.regrader_name },
+            "status": if a.regrade_status.as_deref() == Some("submitted") { "submitted" } else { "pending" },
+            "evaluation_id": a.regrade_evaluation_id,
+        })),
+        "decision": a.decision.as_ref().map(|d| json!({
+            "outcome": d,
+            "reason": a.decision_reason,
+            "by": { "username": a.decided_by, "name": a.decided_by_name },
+            "at": a.decided_at_ms.and_then(|ms| time(ms, tz)),
+        })),
+        "grade": a.grade,
+        "score": a.score,
+    })
+}
+
+/// The appeal if the caller may see it: the panel and supervisors all, team leads their
+/// team's, agents their own; 404 otherwise.
+async fn visible(state: &AppState, user: &User, id: i64) -> AppResult<AppealRow> {
+    let a = store::get(&state.db, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("appeal"))?;
+    let viewer = user.viewer();
+    let ok = match user.role {
+        Role::Panel | Role::Supervisor => true,
+        Role::TeamLead => viewer.can_see_agent(a.agent_id, a.team_id),
+        Role::Agent => a.agent_id == user.id,
+        Role::Inspector => false,
+    };
+    if ok {
+        Ok(a)
+    } else {
+        Err(AppError::not_found("appeal"))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileBody {
+    reason: String,
+    /// Indexes of the appealed deductions; empty: the whole evaluation.
+    #[serde(default)]
+    deductions: Vec<usize>,
+}
+
+async fn file(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+    Json(body): Json<FileBody>,
+) -> AppResult<(StatusCode, axum::Json<Value>)> {
+    if user.role != Role::Agent {
+        return Err(AppError::forbidden("only the graded agent appeals an evaluation"));
+    }
+    let e = readable(&state, &user, id).await?;
+    if e.agent_id != user.id {
+        return Err(AppError::not_found("evaluation"));
+    }
+    let now = state.config.clock.now_ms();
+    let appeal_id =
+        service::file(&state.db, &state.config, &e, &body.deductions, &body.reason, now).await?;
+    tracing::info!(appeal = appeal_id, evaluation = id, agent = user.username, "appeal filed");
+    let a = store::get(&state.db, appeal_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("appeal {appeal_id} vanished"))?;
+    Ok((StatusCode::CREATED, axum::Json(appeal_view(&state, &a, now))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    /// open (default), decided or all.
+    status: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Query(q): Query<ListQuery>,
+) -> AppResult<axum::Json<Value>> {
+    let status = match q.status.as_deref().unwrap_or("open") {
+        "open" => "open",
+        "decided" => "decided",
+        "all" | "" => "",
+        other => {
+            return Err(AppError::bad_request(
+                "invalid_query",
+                format!("status is open, decided or all, not {other:?}"),
+            ));
+        }
+    };
+    if user.role == Role::Inspector {
+        return Ok(axum::Json(json!({ "items": [] })));
+    }
+    let now = state.config.clock.now_ms();
+    let rows = store::list(&state.db, user.viewer().scope(), status).await?;
+    Ok(axum::Json(json!({
+        "items": rows.iter().map(|a| appeal_view(&state, a, now)).collect::<Vec<_>>(),
+    })))
+}
+
+/// The appeal with the evaluation it concerns and, for the panel and supervisors, the
+/// blind re-grade beside it once submitted.
+async fn detail(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<axum::Json<Value>> {
+    let a = visible(&state, &user, id).await?;
+    let now = state.config.clock.now_ms();
+    let mut view = appeal_view(&state, &a, now);
+    let e = readable(&state, &user, a.evaluation_id).await?;
+    view["evaluation"] = full_view(&state, &user, &e).await?;
+    let regrade = match a.regrade_evaluation_id {
+        Some(rid) if matches!(user.role, Role::Panel | Role::Supervisor) => {
+            match evaluations::get_evaluation(&state.db, rid).await? {
+                Some(r) if r.submitted() => Some(full_view(&state, &user, &r).await?),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    view["regrade_evaluation"] = regrade.unwrap_or(Value::Null);
+    Ok(axum::Json(view))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegradeBody {
+    /// Username of the QA inspector who grades the call blind.
+    grader: String,
+}
+
+async fn regrade(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+    Json(body): Json<RegradeBody>,
+) -> AppResult<axum::Json<Value>> {
+    if user.role != Role::Panel {
+        return Err(AppError::forbidden("only the appeal panel asks for a re-grade"));
+    }
+    let a = visible(&state, &user, id).await?;
+    let grader = users::find_active(&state.db, &body.grader)
+        .await?
+        .filter(|g| g.role == Role::Inspector)
+        .ok_or_else(|| {
+            AppError::unprocessable(
+                "invalid_regrader",
+                format!("{:?} is not an active QA inspector", body.grader),
+            )
+        })?;
+    let original = evaluations::get_evaluation(&state.db, a.evaluation_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("evaluation {} vanished", a.evaluation_id))?;
+    if original.grader_id == grader.id {
+        return Err(AppError::unprocessable(
+            "invalid_regrader",
+            "a blind re-grade needs someone other than the original grader",
+        ));
+    }
+    let now = state.config.clock.now_ms();
+    if !store::request_regrade(&state.db, a.id, grader.id, user.id, now).await? {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "regrade_not_possible",
+            "the appeal is decided or already has a re-grader",
+        ));
+    }
+    tracing::info!(appeal = a.id, regrader = grader.username, "blind re-grade requested");
+    let a = visible(&state, &user, id).await?;
+    Ok(axum::Json(appeal_view(&state, &a, now)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    outcome: Decision,
+    reason: String,
+    grade: Option<Grade>,
+    deductions: Option<Vec<Deduction>>,
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+    Json(body): Json<DecisionBody>,
+) -> AppResult<axum::Json<Value>> {
+    if user.role != Role::Panel {
+        return Err(AppError::forbidden("only the appeal panel decides appeals"));
+    }
+    let a = visible(&state, &user, id).await?;
+    let input = DecisionInput::parse(body.outcome, body.grade, body.deductions, &body.reason)?;
+    let e = evaluations::get_evaluation(&state.db, a.evaluation_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("evaluation {} vanished", a.evaluation_id))?;
+    let rubric = state.rubrics.get(&state.db, e.rubric_id).await?;
+    let now = state.config.clock.now_ms();
+    service::decide(&state.db, &state.config, &a, &e, &rubric, &input, user.id, now).await?;
+    tracing::info!(appeal = a.id, outcome = input.outcome.as_str(), by = user.username, "appeal decided");
+    let a = visible(&state, &user, id).await?;
+    Ok(axum::Json(appeal_view(&state, &a, now)))
+}

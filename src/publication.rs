@@ -1,0 +1,276 @@
+//! Publishing a month over the store: the supervisor's policy, the deadlines it gives, the
+//! notices that go with each event (in the app, and to the webhook when one is set), and
+//! the periodic check for overdue appeals and missing acknowledgements.
+
+use chrono::TimeZone;
+use serde_json::{Value, json};
+
+use crate::config::Config;
+use crate::domain::publication::{self, Period, Policy};
+use crate::store::notifications as notices;
+use crate::store::publication::{self as store, NewPublication};
+use crate::store::{Db, Tx, appeals};
+
+const POLICY_SETTING: &str = "publication";
+
+/// The policy in force: the supervisor's, or the defaults.
+pub async fn policy(db: &Db) -> anyhow::Result<Policy> {
+    match store::get_setting(db, POLICY_SETTING).await? {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| anyhow::anyhow!("stored publication policy does not parse: {e}")),
+        None => Ok(Policy::default()),
+    }
+}
+
+pub async fn set_policy(db: &Db, p: &Policy, by: i64, now_ms: i64) -> anyhow::Result<()> {
+    store::put_setting(db, POLICY_SETTING, &serde_json::to_string(p)?, by, now_ms).await?;
+    Ok(())
+}
+
+/// The instant a period that starts at `start_ms` ends, counted in the center's local time.
+pub fn deadline_ms(start_ms: i64, period: Period, policy: &Policy, tz: chrono_tz::Tz) -> i64 {
+    let Some(start) = tz.timestamp_millis_opt(start_ms).single() else {
+        return start_ms;
+    };
+    let end = publication::deadline(start.naive_local(), period, &policy.calendar());
+    match tz.from_local_datetime(&end) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+            t.timestamp_millis()
+        }
+        // A local time skipped by a clock change: the instant it would have been in UTC
+        // offset terms is close enough, and never earlier than intended by more than the jump.
+        chrono::LocalResult::None => tz.from_utc_datetime(&end).timestamp_millis(),
+    }
+}
+
+/// A notice for the app and the webhook: the event, texts in both languages, where it
+/// leads in the web app, and its details.
+pub struct Notice {
+    pub kind: &'static str,
+    pub en: String,
+    pub zh: String,
+    pub link: String,
+    pub details: Value,
+}
+
+impl Notice {
+    fn payload(&self) -> Value {
+        json!({
+            "text_en": self.en,
+            "text_zh": self.zh,
+            "link": self.link,
+            "details": self.details,
+        })
+    }
+}
+
+/// Writes a notice for `users` (and the webhook event) in the event's transaction.
+pub async fn send(
+    tx: &mut Tx,
+    config: &Config,
+    users: &[i64],
+    notice: &Notice,
+    dedupe_key: &str,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    let payload = notice.payload();
+    notices::notify(tx, users, notice.kind, &payload.to_string(), dedupe_key, now_ms).await?;
+    if config.webhook_url.is_some() {
+        let event = json!({
+            "event": notice.kind,
+            "at_ms": now_ms,
+            "recipients": users.len(),
+            "text_en": notice.en,
+            "text_zh": notice.zh,
+            "details": notice.details,
+        });
+        notices::enqueue_webhook(tx, notice.kind, &event.to_string(), dedupe_key, now_ms).await?;
+    }
+    Ok(())
+}
+
+/// An instant for a notice's text (center time, to the minute).
+pub fn local_text(ms: i64, tz: chrono_tz::Tz) -> String {
+    tz.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+pub struct Published {
+    pub publication_id: i64,
+    pub agents: usize,
+}
+
+/// Publishes `month` for the agents of `teams` (all agents when `None`) not published yet,
+/// with deadlines from the policy in force, and tells each agent.
+pub async fn publish(
+    db: &Db,
+    config: &Config,
+    month: crate::domain::month::Month,
+    teams: Option<(&[i64], &[String])>,
+    by: i64,
+    now_ms: i64,
+) -> anyhow::Result<Option<Published>> {
+    let tz = config.time_zone;
+    let policy = policy(db).await?;
+    let closes = deadline_ms(now_ms, policy.appeal_window, &policy, tz);
+    let ack_due = deadline_ms(now_ms, policy.acknowledge_within, &policy, tz);
+    let month_text = month.to_string();
+    let team_names = teams.map(|(_, names)| serde_json::to_string(names)).transpose()?;
+    let policy_json = serde_json::to_string(&policy)?;
+    let mut tx = db.begin_write().await?;
+    let Some((id, agents)) = store::insert_publication(
+        &mut tx,
+        &NewPublication {
+            month: &month_text,
+            range_ms: month.range_ms(tz),
+            teams: team_names.as_deref(),
+            team_ids: teams.map(|(ids, _)| ids),
+            by,
+            now_ms,
+            appeal_closes_at_ms: closes,
+            acknowledge_due_at_ms: ack_due,
+            policy: &policy_json,
+        },
+    )
+    .await?
+    else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    let notice = Notice {
+        kind: "published",
+        en: format!(
+            "Your results for {month_text} are published. Please acknowledge them by {}; \
+             appeals close {}.",
+            local_text(ack_due, tz),
+            local_text(closes, tz)
+        ),
+        zh: format!(
+            "您{month_text}的考核结果已公布。请在{}前确认；申诉截止时间为{}。",
+            local_text(ack_due, tz),
+            local_text(closes, tz)
+        ),
+        link: format!("#/results/{month_text}"),
+        details: json!({ "month": month_text, "publication_id": id }),
+    };
+    send(
+        &mut tx,
+        config,
+        &agents,
+        &notice,
+        &format!("published:{id}"),
+        now_ms,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(Published {
+        publication_id: id,
+        agents: agents.len(),
+    }))
+}
+
+/// Tells the panel about appeals past their deadline and team leads about agents who have
+/// not acknowledged by theirs. Each is told once; safe to run at any time.
+pub async fn check_deadlines(db: &Db, config: &Config, now_ms: i64) -> anyhow::Result<usize> {
+    let panel = appeals::users_with_role(db, "panel").await?;
+    let mut tx = db.begin_write().await?;
+    let mut sent = 0;
+    for (appeal_id, call_id) in appeals::take_overdue(&mut tx, now_ms).await? {
+        let notice = Notice {
+            kind: "appeal_overdue",
+            en: format!("Appeal #{appeal_id} (call {call_id}) is past its deadline."),
+            zh: format!("申诉 #{appeal_id}（通话 {call_id}）已超过答复期限。"),
+            link: format!("#/appeals/{appeal_id}"),
+            details: json!({ "appeal_id": appeal_id, "call_id": call_id }),
+        };
+        send(
+            &mut tx,
+            config,
+            &panel,
+            &notice,
+            &format!("appeal_overdue:{appeal_id}"),
+            now_ms,
+        )
+        .await?;
+        sent += 1;
+    }
+    for (publication_id, month, missing) in store::take_missing_acknowledgements(&mut tx, now_ms).await? {
+        // One notice per lead, naming their agents.
+        let mut by_lead: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
+        for (lead, _agent, name) in missing {
+            by_lead.entry(lead).or_default().push(name);
+        }
+        for (lead, names) in by_lead {
+            let notice = Notice {
+                kind: "acknowledgements_missing",
+                en: format!(
+                    "{} of your agents have not acknowledged {month}: {}.",
+                    names.len(),
+                    names.join(", ")
+                ),
+                zh: format!(
+                    "您的团队有{}名坐席尚未确认{month}的考核结果：{}。",
+                    names.len(),
+                    names.join("、")
+                ),
+                link: format!("#/months/{month}/acknowledgements"),
+                details: json!({ "month": month, "publication_id": publication_id, "agents": names }),
+            };
+            send(
+                &mut tx,
+                config,
+                &[lead],
+                &notice,
+                &format!("ack_missing:{publication_id}"),
+                now_ms,
+            )
+            .await?;
+            sent += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(sent)
+}
+
+/// Longest wait between two delivery attempts of one event.
+const MAX_RETRY_MS: i64 = 3_600_000;
+
+/// Posts due webhook events, oldest first; a failed one is retried later with a growing
+/// pause (1 s, 2 s, 4 s, ... up to an hour). Returns how many were delivered.
+pub async fn deliver_webhooks(
+    db: &Db,
+    config: &Config,
+    client: &reqwest::Client,
+) -> anyhow::Result<usize> {
+    let Some(url) = config.webhook_url.as_deref() else {
+        return Ok(0);
+    };
+    let mut delivered = 0;
+    for item in notices::due_webhooks(db, config.clock.now_ms(), 100).await? {
+        let sent = client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("X-Callgrade-Event", &item.event)
+            .body(item.payload.clone())
+            .timeout(std::time::Duration::from_secs(10))
+            .send()
+            .await;
+        let outcome = match sent {
+            Ok(resp) if resp.status().is_success() => Ok(()),
+            Ok(resp) => Err(format!("the receiver answered {}", resp.status())),
+            Err(e) => Err(format!("could not post: {e}")),
+        };
+        let now = config.clock.now_ms();
+        let pause = (1_000i64 << item.attempts.clamp(0, 20)).min(MAX_RETRY_MS);
+        if outcome.is_ok() {
+            delivered += 1;
+        } else if let Err(e) = &outcome {
+            tracing::warn!(event = item.event, id = item.id, error = e, "webhook delivery failed");
+        }
+        let outcome = outcome.as_ref().map(|_| ()).map_err(String::as_str);
+        notices::webhook_attempted(db, item.id, outcome, now, now + pause).await?;
+    }
+    Ok(delivered)
+}
