@@ -14,10 +14,12 @@ use crate::error::{AppError, AppResult};
 use crate::grading::form_of;
 use crate::http::time;
 use crate::publication::{Notice, deadline_ms, local_text, send};
-use crate::store::appeals::{self as store, AppealRow, FileError, NewAppeal, NewRevision, StateUpdate};
+use crate::store::Db;
+use crate::store::appeals::{
+    self as store, AppealRow, FileError, NewAppeal, NewRevision, StateUpdate,
+};
 use crate::store::grading::EvaluationRow;
 use crate::store::publication::{self as months, AgentMonth};
-use crate::store::Db;
 
 /// Where the evaluation's month stands for its agent: not published (`None`), or its
 /// publication's status.
@@ -167,7 +169,15 @@ pub async fn file(
         link: format!("#/appeals/{id}"),
         details: json!({ "appeal_id": id, "evaluation_id": e.id, "call_id": e.call_id, "month": month.month }),
     };
-    send(&mut tx, config, &panel, &notice, &format!("appeal_filed:{id}"), now_ms).await?;
+    send(
+        &mut tx,
+        config,
+        &panel,
+        &notice,
+        &format!("appeal_filed:{id}"),
+        now_ms,
+    )
+    .await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -236,7 +246,16 @@ pub async fn decide(
         None => None,
     };
     let mut tx = db.begin_write().await?;
-    if !store::decide(&mut tx, appeal.id, input.outcome.as_str(), &input.reason, by, now_ms).await? {
+    if !store::decide(
+        &mut tx,
+        appeal.id,
+        input.outcome.as_str(),
+        &input.reason,
+        by,
+        now_ms,
+    )
+    .await?
+    {
         return Err(decided());
     }
     if let Some(next) = &next {
@@ -253,7 +272,10 @@ pub async fn decide(
         )
         .await?;
     }
-    let new_grade = next.as_ref().and_then(|n| n.grade.clone()).or(current.grade.clone());
+    let new_grade = next
+        .as_ref()
+        .and_then(|n| n.grade.clone())
+        .or(current.grade.clone());
     let notice = Notice {
         kind: "appeal_decided",
         en: format!(
@@ -377,7 +399,8 @@ pub async fn correct(
         ));
     }
     let current = state_of(e)?;
-    let next = audit::apply(rubric, &current, change, e.duration_ms).map_err(|p| problems_error(&p))?;
+    let next =
+        audit::apply(rubric, &current, change, e.duration_ms).map_err(|p| problems_error(&p))?;
     let month = months::agent_month_of_call(db, e.agent_id, e.started_at_ms).await?;
     let locked = month
         .as_ref()
@@ -388,7 +411,18 @@ pub async fn correct(
         RevisionKind::Override
     };
     let mut tx = db.begin_write().await?;
-    write_change(&mut tx, e, &current, &next, kind, None, &change.reason, by, now_ms).await?;
+    write_change(
+        &mut tx,
+        e,
+        &current,
+        &next,
+        kind,
+        None,
+        &change.reason,
+        by,
+        now_ms,
+    )
+    .await?;
     // Once published, the agent hears of any change to their result.
     if let Some(m) = month.filter(|_| e.regrade_for.is_none()) {
         let notice = Notice {
@@ -396,7 +430,11 @@ pub async fn correct(
             en: format!(
                 "The evaluation of your call {} was changed{} (grade: {}, score: {}). Reason: {}",
                 e.call_id,
-                if locked { " after the month was locked" } else { "" },
+                if locked {
+                    " after the month was locked"
+                } else {
+                    ""
+                },
                 next.grade.as_deref().unwrap_or("-"),
                 next.score.map_or("-".into(), |s| s.to_string()),
                 change.reason.trim()

@@ -205,10 +205,9 @@ pub async fn submit(
     })?;
     // Calibration gradings are exercises and re-grades evidence for an appeal: they flag
     // nobody.
-    let flag_due_at_ms = (e.assignment_id.is_some()
-        && e.regrade_for.is_none()
-        && outcome.grade.needs_review())
-        .then(|| now_ms + i64::from(config.flag_overdue_days) * 86_400_000);
+    let flag_due_at_ms =
+        (e.assignment_id.is_some() && e.regrade_for.is_none() && outcome.grade.needs_review())
+            .then(|| now_ms + i64::from(config.flag_overdue_days) * 86_400_000);
     store::submit(
         db,
         &Submission {

@@ -74,7 +74,15 @@ pub async fn send(
     now_ms: i64,
 ) -> anyhow::Result<()> {
     let payload = notice.payload();
-    notices::notify(tx, users, notice.kind, &payload.to_string(), dedupe_key, now_ms).await?;
+    notices::notify(
+        tx,
+        users,
+        notice.kind,
+        &payload.to_string(),
+        dedupe_key,
+        now_ms,
+    )
+    .await?;
     if config.webhook_url.is_some() {
         let event = json!({
             "event": notice.kind,
@@ -117,7 +125,9 @@ pub async fn publish(
     let closes = deadline_ms(now_ms, policy.appeal_window, &policy, tz);
     let ack_due = deadline_ms(now_ms, policy.acknowledge_within, &policy, tz);
     let month_text = month.to_string();
-    let team_names = teams.map(|(_, names)| serde_json::to_string(names)).transpose()?;
+    let team_names = teams
+        .map(|(_, names)| serde_json::to_string(names))
+        .transpose()?;
     let policy_json = serde_json::to_string(&policy)?;
     let mut tx = db.begin_write().await?;
     let Some((id, agents)) = store::insert_publication(
@@ -196,7 +206,9 @@ pub async fn check_deadlines(db: &Db, config: &Config, now_ms: i64) -> anyhow::R
         .await?;
         sent += 1;
     }
-    for (publication_id, month, missing) in store::take_missing_acknowledgements(&mut tx, now_ms).await? {
+    for (publication_id, month, missing) in
+        store::take_missing_acknowledgements(&mut tx, now_ms).await?
+    {
         // One notice per lead, naming their agents.
         let mut by_lead: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
         for (lead, _agent, name) in missing {
@@ -267,7 +279,12 @@ pub async fn deliver_webhooks(
         if outcome.is_ok() {
             delivered += 1;
         } else if let Err(e) = &outcome {
-            tracing::warn!(event = item.event, id = item.id, error = e, "webhook delivery failed");
+            tracing::warn!(
+                event = item.event,
+                id = item.id,
+                error = e,
+                "webhook delivery failed"
+            );
         }
         let outcome = outcome.as_ref().map(|_| ()).map_err(String::as_str);
         notices::webhook_attempted(db, item.id, outcome, now, now + pause).await?;

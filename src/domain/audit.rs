@@ -139,7 +139,13 @@ pub fn apply(
         form.override_reason = None;
     }
     if let Some(grade) = change.grade {
-        let computed = grading::outcome(rubric, &Form { grade: None, ..form.clone() });
+        let computed = grading::outcome(
+            rubric,
+            &Form {
+                grade: None,
+                ..form.clone()
+            },
+        );
         if grade == computed.computed_grade {
             form.grade = None;
             form.override_reason = None;
@@ -186,16 +192,22 @@ pub fn decision_change(
         reason: reason.trim().to_string(),
     };
     match decision {
-        Decision::Upheld if change.grade.is_some() || change.deductions.is_some() => Err(vec![
-            problem("outcome", "an upheld grading changes nothing: send no grade or deductions"),
-        ]),
+        Decision::Upheld if change.grade.is_some() || change.deductions.is_some() => {
+            Err(vec![problem(
+                "outcome",
+                "an upheld grading changes nothing: send no grade or deductions",
+            )])
+        }
         Decision::Upheld => Ok(None),
         Decision::Overturned if change.grade.is_none() => {
             Err(vec![problem("grade", "overturning needs the new grade")])
         }
-        Decision::Amended if change.deductions.is_none() || change.grade.is_some() => Err(vec![
-            problem("deductions", "amending needs the new deductions (and no grade: it follows from them)"),
-        ]),
+        Decision::Amended if change.deductions.is_none() || change.grade.is_some() => {
+            Err(vec![problem(
+                "deductions",
+                "amending needs the new deductions (and no grade: it follows from them)",
+            )])
+        }
         _ => Ok(Some(change)),
     }
 }
@@ -241,9 +253,14 @@ mod tests {
         let rubric = default_rubric();
         let poor = submitted(vec![ded("commanding_tone", 4)]);
         assert_eq!(poor.grade.as_deref(), Some("poor"));
-        let change = decision_change(Decision::Overturned, Some(Grade::Fair), None, " tone was fine ")
-            .expect("valid")
-            .expect("a change");
+        let change = decision_change(
+            Decision::Overturned,
+            Some(Grade::Fair),
+            None,
+            " tone was fine ",
+        )
+        .expect("valid")
+        .expect("a change");
         let next = apply(&rubric, &poor, &change, DURATION_MS).expect("applies");
         assert_eq!(next.grade.as_deref(), Some("fair"));
         assert_eq!(next.computed_grade.as_deref(), Some("poor"));
@@ -272,7 +289,10 @@ mod tests {
     #[test]
     fn decisions_need_what_they_change_and_a_reason() {
         assert!(decision_change(Decision::Upheld, None, None, "").is_err());
-        assert_eq!(decision_change(Decision::Upheld, None, None, "stands"), Ok(None));
+        assert_eq!(
+            decision_change(Decision::Upheld, None, None, "stands"),
+            Ok(None)
+        );
         assert!(decision_change(Decision::Upheld, Some(Grade::Good), None, "x").is_err());
         assert!(decision_change(Decision::Overturned, None, None, "x").is_err());
         assert!(decision_change(Decision::Amended, None, None, "x").is_err());
@@ -306,22 +326,51 @@ mod tests {
         let a = submitted(vec![]);
         let b = submitted(vec![ded("shirking", 1)]);
         let ok = vec![
-            Step { seq: 1, old: None, new: a.clone() },
-            Step { seq: 2, old: Some(a.clone()), new: b.clone() },
+            Step {
+                seq: 1,
+                old: None,
+                new: a.clone(),
+            },
+            Step {
+                seq: 2,
+                old: Some(a.clone()),
+                new: b.clone(),
+            },
         ];
         assert_eq!(replay(&ok), Ok(Some(b.clone())));
-        let gap = vec![ok[0].clone(), Step { seq: 3, ..ok[1].clone() }];
+        let gap = vec![
+            ok[0].clone(),
+            Step {
+                seq: 3,
+                ..ok[1].clone()
+            },
+        ];
         assert!(matches!(replay(&gap), Err(ReplayError::Gap { .. })));
-        let broken = vec![ok[0].clone(), Step { seq: 2, old: Some(b.clone()), new: a }];
+        let broken = vec![
+            ok[0].clone(),
+            Step {
+                seq: 2,
+                old: Some(b.clone()),
+                new: a,
+            },
+        ];
         assert_eq!(replay(&broken), Err(ReplayError::Broken { seq: 2 }));
         assert_eq!(replay(&[]), Ok(None));
     }
 
     fn arb_change() -> impl Strategy<Value = Change> {
-        let items = ["commanding_tone", "shirking", "no_service_phrases", "rude_attitude"];
-        let deductions = proptest::collection::vec((0..items.len(), 1u32..4), 0..4).prop_map(
-            move |ds| ds.into_iter().map(|(i, n)| ded(items[i], n)).collect::<Vec<_>>(),
-        );
+        let items = [
+            "commanding_tone",
+            "shirking",
+            "no_service_phrases",
+            "rude_attitude",
+        ];
+        let deductions =
+            proptest::collection::vec((0..items.len(), 1u32..4), 0..4).prop_map(move |ds| {
+                ds.into_iter()
+                    .map(|(i, n)| ded(items[i], n))
+                    .collect::<Vec<_>>()
+            });
         (
             proptest::option::of(0..Grade::ALL.len()),
             proptest::option::of(deductions),

@@ -150,9 +150,7 @@ impl Policy {
             return Err("max_appeals_per_month: between 1 and 100".into());
         }
         if let Some(day) = self.holidays.intersection(&self.extra_workdays).next() {
-            return Err(format!(
-                "{day} is both a holiday and an extra working day"
-            ));
+            return Err(format!("{day} is both a holiday and an extra working day"));
         }
         Ok(())
     }
@@ -227,10 +225,16 @@ mod tests {
     // Saturday Oct 10 worked instead.
     fn national_day() -> WorkCalendar {
         WorkCalendar {
-            holidays: ["2026-10-01", "2026-10-02", "2026-10-05", "2026-10-06", "2026-10-07"]
-                .into_iter()
-                .map(d)
-                .collect(),
+            holidays: [
+                "2026-10-01",
+                "2026-10-02",
+                "2026-10-05",
+                "2026-10-06",
+                "2026-10-07",
+            ]
+            .into_iter()
+            .map(d)
+            .collect(),
             extra_workdays: ["2026-09-27", "2026-10-10"].into_iter().map(d).collect(),
         }
     }
@@ -242,11 +246,20 @@ mod tests {
             unit: DayUnit::CalendarDays,
         };
         let cal = WorkCalendar::default();
-        assert_eq!(deadline(dt("2026-12-01 10:00"), p, &cal), dt("2026-12-03 10:00"));
+        assert_eq!(
+            deadline(dt("2026-12-01 10:00"), p, &cal),
+            dt("2026-12-03 10:00")
+        );
         // Weekends count as calendar days.
-        assert_eq!(deadline(dt("2026-12-04 10:00"), p, &cal), dt("2026-12-06 10:00"));
+        assert_eq!(
+            deadline(dt("2026-12-04 10:00"), p, &cal),
+            dt("2026-12-06 10:00")
+        );
         // Month and year ends.
-        assert_eq!(deadline(dt("2026-12-31 23:30"), p, &cal), dt("2027-01-02 23:30"));
+        assert_eq!(
+            deadline(dt("2026-12-31 23:30"), p, &cal),
+            dt("2027-01-02 23:30")
+        );
     }
 
     #[test]
@@ -274,7 +287,10 @@ mod tests {
         let cal = national_day();
         assert!(cal.is_working_day(d("2026-09-27")), "make-up Sunday");
         assert!(!cal.is_working_day(d("2026-10-01")), "holiday Thursday");
-        assert!(!cal.is_working_day(d("2026-10-03")), "weekend in the holiday");
+        assert!(
+            !cal.is_working_day(d("2026-10-03")),
+            "weekend in the holiday"
+        );
         assert!(cal.is_working_day(d("2026-10-10")), "make-up Saturday");
         // Published Wednesday Sep 30, 18:00: the next working days are Oct 8 (Thu), Oct 9
         // (Fri), Oct 10 (make-up Sat), Oct 12 (Mon), Oct 13 (Tue).
@@ -313,8 +329,14 @@ mod tests {
     #[test]
     fn lock_follows_the_window_and_the_last_decision() {
         let closes = 10_000;
-        assert_eq!(status(9_999, closes, 0, None), (MonthStatus::Published, None));
-        assert_eq!(status(10_000, closes, 1, None), (MonthStatus::WindowClosed, None));
+        assert_eq!(
+            status(9_999, closes, 0, None),
+            (MonthStatus::Published, None)
+        );
+        assert_eq!(
+            status(10_000, closes, 1, None),
+            (MonthStatus::WindowClosed, None)
+        );
         assert_eq!(
             status(10_000, closes, 0, None),
             (MonthStatus::Locked, Some(10_000))

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::CurrentUser;
-use super::evaluations::{readable, full_view};
+use super::evaluations::{full_view, readable};
 use super::extract::{Json, Path, Query};
 use super::time;
 use crate::app::AppState;
@@ -99,20 +99,37 @@ async fn file(
     Json(body): Json<FileBody>,
 ) -> AppResult<(StatusCode, axum::Json<Value>)> {
     if user.role != Role::Agent {
-        return Err(AppError::forbidden("only the graded agent appeals an evaluation"));
+        return Err(AppError::forbidden(
+            "only the graded agent appeals an evaluation",
+        ));
     }
     let e = readable(&state, &user, id).await?;
     if e.agent_id != user.id {
         return Err(AppError::not_found("evaluation"));
     }
     let now = state.config.clock.now_ms();
-    let appeal_id =
-        service::file(&state.db, &state.config, &e, &body.deductions, &body.reason, now).await?;
-    tracing::info!(appeal = appeal_id, evaluation = id, agent = user.username, "appeal filed");
+    let appeal_id = service::file(
+        &state.db,
+        &state.config,
+        &e,
+        &body.deductions,
+        &body.reason,
+        now,
+    )
+    .await?;
+    tracing::info!(
+        appeal = appeal_id,
+        evaluation = id,
+        agent = user.username,
+        "appeal filed"
+    );
     let a = store::get(&state.db, appeal_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("appeal {appeal_id} vanished"))?;
-    Ok((StatusCode::CREATED, axum::Json(appeal_view(&state, &a, now))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(appeal_view(&state, &a, now)),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -187,7 +204,9 @@ async fn regrade(
     Json(body): Json<RegradeBody>,
 ) -> AppResult<axum::Json<Value>> {
     if user.role != Role::Panel {
-        return Err(AppError::forbidden("only the appeal panel asks for a re-grade"));
+        return Err(AppError::forbidden(
+            "only the appeal panel asks for a re-grade",
+        ));
     }
     let a = visible(&state, &user, id).await?;
     let grader = users::find_active(&state.db, &body.grader)
@@ -216,7 +235,11 @@ async fn regrade(
             "the appeal is decided or already has a re-grader",
         ));
     }
-    tracing::info!(appeal = a.id, regrader = grader.username, "blind re-grade requested");
+    tracing::info!(
+        appeal = a.id,
+        regrader = grader.username,
+        "blind re-grade requested"
+    );
     let a = visible(&state, &user, id).await?;
     Ok(axum::Json(appeal_view(&state, &a, now)))
 }
@@ -246,8 +269,23 @@ async fn decide(
         .ok_or_else(|| anyhow::anyhow!("evaluation {} vanished", a.evaluation_id))?;
     let rubric = state.rubrics.get(&state.db, e.rubric_id).await?;
     let now = state.config.clock.now_ms();
-    service::decide(&state.db, &state.config, &a, &e, &rubric, &input, user.id, now).await?;
-    tracing::info!(appeal = a.id, outcome = input.outcome.as_str(), by = user.username, "appeal decided");
+    service::decide(
+        &state.db,
+        &state.config,
+        &a,
+        &e,
+        &rubric,
+        &input,
+        user.id,
+        now,
+    )
+    .await?;
+    tracing::info!(
+        appeal = a.id,
+        outcome = input.outcome.as_str(),
+        by = user.username,
+        "appeal decided"
+    );
     let a = visible(&state, &user, id).await?;
     Ok(axum::Json(appeal_view(&state, &a, now)))
 }

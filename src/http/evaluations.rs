@@ -16,8 +16,8 @@ use crate::domain::grading::{self, Form, Problem};
 use crate::domain::month::Month;
 use crate::error::{AppError, AppResult};
 use crate::grading::{self as service, SubmitError};
-use crate::store::grading::{self as store, EvaluationRow, ListFilter, SaveError};
 use crate::store::appeals as appeal_store;
+use crate::store::grading::{self as store, EvaluationRow, ListFilter, SaveError};
 use crate::store::publication as months;
 use crate::store::sampling as assignments;
 use crate::store::users::{self, User};
@@ -28,10 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/evaluations", get(list))
         .route("/evaluations/{id}", get(detail).put(save))
         .route("/evaluations/{id}/submit", post(submit))
-        .route(
-            "/evaluations/{id}/revisions",
-            get(revisions).post(revise),
-        )
+        .route("/evaluations/{id}/revisions", get(revisions).post(revise))
 }
 
 /// The evaluation as its pages show it. The live outcome of a draft is what the form scores
@@ -118,7 +115,11 @@ async fn own(state: &AppState, user: &User, id: i64) -> AppResult<EvaluationRow>
 
 /// The evaluation's full view for `user`, with what publication adds: the month, the
 /// agent's appeal window, the appeals and how many revisions it has.
-pub(super) async fn full_view(state: &AppState, user: &User, e: &EvaluationRow) -> AppResult<Value> {
+pub(super) async fn full_view(
+    state: &AppState,
+    user: &User,
+    e: &EvaluationRow,
+) -> AppResult<Value> {
     let heard = if e.grader_id == user.id {
         Some(service::listened(&state.db, e, state.config.listen_required).await?)
     } else {
@@ -474,9 +475,15 @@ async fn revise(
         reason: body.reason,
     };
     let now = state.config.clock.now_ms();
-    let kind = crate::appeals::correct(&state.db, &state.config, &e, &rubric, &change, user.id, now)
-        .await?;
-    tracing::info!(evaluation = id, kind = kind.as_str(), by = user.username, "evaluation revised");
+    let kind =
+        crate::appeals::correct(&state.db, &state.config, &e, &rubric, &change, user.id, now)
+            .await?;
+    tracing::info!(
+        evaluation = id,
+        kind = kind.as_str(),
+        by = user.username,
+        "evaluation revised"
+    );
     let e = readable(&state, &user, id).await?;
     Ok(axum::Json(full_view(&state, &user, &e).await?))
 }

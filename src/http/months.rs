@@ -59,7 +59,10 @@ fn publication_view(state: &AppState, p: &PublicationRow, now_ms: i64) -> Value 
         u64::try_from(p.open_appeals).unwrap_or(0),
         p.last_decision_ms,
     );
-    let teams: Option<Vec<String>> = p.teams.as_deref().and_then(|t| serde_json::from_str(t).ok());
+    let teams: Option<Vec<String>> = p
+        .teams
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok());
     json!({
         "id": p.id,
         "month": p.month,
@@ -187,9 +190,14 @@ async fn publish(
     let m = month.to_string();
     let tz = state.config.time_zone;
     if !body.confirm {
-        let (count, items) =
-            store::unfinished(&state.db, &m, month.range_ms(tz), ids.as_deref(), UNFINISHED_SHOWN)
-                .await?;
+        let (count, items) = store::unfinished(
+            &state.db,
+            &m,
+            month.range_ms(tz),
+            ids.as_deref(),
+            UNFINISHED_SHOWN,
+        )
+        .await?;
         if count > 0 {
             return Err(AppError::new(
                 StatusCode::CONFLICT,
@@ -203,19 +211,25 @@ async fn publish(
     }
     let now = state.config.clock.now_ms();
     let teams = ids.as_deref().zip(names.as_deref());
-    let published = crate::publication::publish(&state.db, &state.config, month, teams, user.id, now)
-        .await?
-        .ok_or_else(|| {
-            AppError::new(
-                StatusCode::CONFLICT,
-                "nothing_to_publish",
-                format!("every agent of this population is published for {m} already"),
-            )
-        })?;
+    let published =
+        crate::publication::publish(&state.db, &state.config, month, teams, user.id, now)
+            .await?
+            .ok_or_else(|| {
+                AppError::new(
+                    StatusCode::CONFLICT,
+                    "nothing_to_publish",
+                    format!("every agent of this population is published for {m} already"),
+                )
+            })?;
     let p = store::get_publication(&state.db, published.publication_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("publication {} vanished", published.publication_id))?;
-    tracing::info!(month = m, agents = published.agents, by = user.username, "month published");
+    tracing::info!(
+        month = m,
+        agents = published.agents,
+        by = user.username,
+        "month published"
+    );
     Ok((
         StatusCode::OK,
         axum::Json(json!({
@@ -241,7 +255,9 @@ async fn acknowledgements(
     let month = parse_month(&month)?;
     let scope = user.viewer().scope();
     if scope == Scope::Nothing {
-        return Ok(axum::Json(json!({ "month": month.to_string(), "items": [] })));
+        return Ok(axum::Json(
+            json!({ "month": month.to_string(), "items": [] }),
+        ));
     }
     let tz = state.config.time_zone;
     let now = state.config.clock.now_ms();
@@ -259,5 +275,7 @@ async fn acknowledgements(
             })
         })
         .collect();
-    Ok(axum::Json(json!({ "month": month.to_string(), "items": items })))
+    Ok(axum::Json(
+        json!({ "month": month.to_string(), "items": items }),
+    ))
 }

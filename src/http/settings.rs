@@ -24,7 +24,9 @@ async fn policy(
     CurrentUser(_user): CurrentUser,
 ) -> AppResult<axum::Json<Value>> {
     let p = service::policy(&state.db).await?;
-    Ok(axum::Json(serde_json::to_value(p).map_err(anyhow::Error::from)?))
+    Ok(axum::Json(
+        serde_json::to_value(p).map_err(anyhow::Error::from)?,
+    ))
 }
 
 /// Takes effect for publications from now on; running windows keep the policy they
@@ -35,11 +37,15 @@ async fn set_policy(
     Json(p): Json<Policy>,
 ) -> AppResult<axum::Json<Value>> {
     if user.role != Role::Supervisor {
-        return Err(AppError::forbidden("only supervisors change the publication policy"));
+        return Err(AppError::forbidden(
+            "only supervisors change the publication policy",
+        ));
     }
     p.validate()
         .map_err(|e| AppError::unprocessable("invalid_policy", e))?;
     service::set_policy(&state.db, &p, user.id, state.config.clock.now_ms()).await?;
     tracing::info!(by = user.username, "publication policy changed");
-    Ok(axum::Json(serde_json::to_value(p).map_err(anyhow::Error::from)?))
+    Ok(axum::Json(
+        serde_json::to_value(p).map_err(anyhow::Error::from)?,
+    ))
 }

@@ -25,7 +25,7 @@ both_backends!(
 
 const DAY: i64 = 86_400_000;
 
-async fn spawn(db: TestDb) -> TestApp {
+pub async fn spawn(db: TestDb) -> TestApp {
     let clock = callgrade::clock::Clock::manual(at("2026-11-20 10:00"));
     TestApp::spawn_with(db, |c| {
         c.clock = clock;
@@ -42,7 +42,7 @@ async fn put(client: &reqwest::Client, url: String, body: Value) -> (StatusCode,
 
 /// A two-minute call of `agent` on 2026-11-18, pulled into `grader`'s queue by the
 /// supervisor; returns (recording id, assignment id).
-async fn pulled(app: &TestApp, call_id: &str, agent: &'static str, grader: &str) -> (i64, i64) {
+pub async fn pulled(app: &TestApp, call_id: &str, agent: &'static str, grader: &str) -> (i64, i64) {
     let ids = insert(app, &[call(call_id, agent, at("2026-11-18 09:30"))]).await;
     let sup = app.login("sup").await;
     let (status, body) = post(
@@ -56,7 +56,7 @@ async fn pulled(app: &TestApp, call_id: &str, agent: &'static str, grader: &str)
 }
 
 /// Opens the evaluation of an assignment as `grader`; returns it.
-async fn open(app: &TestApp, grader: &reqwest::Client, assignment: i64) -> Value {
+pub async fn open(app: &TestApp, grader: &reqwest::Client, assignment: i64) -> Value {
     let url = app.url(&format!("/api/assignments/{assignment}/evaluation"));
     let (status, body) = post(grader, url, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -64,13 +64,19 @@ async fn open(app: &TestApp, grader: &reqwest::Client, assignment: i64) -> Value
 }
 
 /// The player reports that `client` listened to `[from_s, to_s)` of a recording.
-async fn listen(app: &TestApp, client: &reqwest::Client, recording: i64, from_s: f64, to_s: f64) {
+pub async fn listen(
+    app: &TestApp,
+    client: &reqwest::Client,
+    recording: i64,
+    from_s: f64,
+    to_s: f64,
+) {
     let url = app.url(&format!("/api/recordings/{recording}/coverage"));
     let (status, body) = post(client, url, json!({ "intervals": [[from_s, to_s]] })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
-fn deduction(item: &str, times_ms: &[i64]) -> Value {
+pub fn deduction(item: &str, times_ms: &[i64]) -> Value {
     json!({ "item": item, "occurrences": times_ms.len().max(1), "times_ms": times_ms, "note": "heard it" })
 }
 
@@ -89,7 +95,7 @@ async fn submit(
 }
 
 /// Pulls, opens, listens to the whole call and submits `form`; returns the evaluation.
-async fn graded(
+pub async fn graded(
     app: &TestApp,
     call_id: &str,
     agent: &'static str,

@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod appeals;
 mod audio;
 mod auth;
 mod browser;
