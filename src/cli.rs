@@ -57,6 +57,29 @@ pub enum Command {
         #[command(subcommand)]
         command: SampleCommand,
     },
+    /// Imported components of the overall monthly score.
+    Components {
+        #[command(subcommand)]
+        command: ComponentsCommand,
+    },
+    /// Monthly scores.
+    Scores {
+        #[command(subcommand)]
+        command: ScoresCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ComponentsCommand {
+    /// Import FILE.csv with the header agent,month,component,points (all or nothing); the
+    /// published months it touches are recomputed.
+    Import { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+pub enum ScoresCommand {
+    /// Compute a month (YYYY-MM) now, as a new version of its scores.
+    Recompute { month: String },
 }
 
 #[derive(Subcommand)]
@@ -186,6 +209,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             state.db.close().await;
             result
         }
+        Command::Components {
+            command: ComponentsCommand::Import { file },
+        } => {
+            let state = AppState::open(config).await?;
+            let result = import_components(&state, &file).await;
+            state.db.close().await;
+            result
+        }
+        Command::Scores {
+            command: ScoresCommand::Recompute { month },
+        } => {
+            let month: crate::domain::month::Month =
+                month.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            let state = AppState::open(config).await?;
+            let now = state.config.clock.now_ms();
+            let result = crate::scoring::recompute(
+                &state.db,
+                month,
+                crate::scoring::Cause::Manual,
+                None,
+                None,
+                now,
+            )
+            .await;
+            state.db.close().await;
+            println!("computed {month}: version {}", result?);
+            Ok(())
+        }
         Command::Import { dir } => {
             let workers = config.decode_workers;
             let state = AppState::open(config).await?;
@@ -197,6 +248,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn import_components(state: &AppState, file: &std::path::Path) -> anyhow::Result<()> {
+    let bytes =
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let now = state.config.clock.now_ms();
+    let report = crate::scoring::import_components(&state.db, &bytes, None, now).await?;
+    if !report.errors.is_empty() {
+        for e in &report.errors {
+            eprintln!("{e}");
+        }
+        anyhow::bail!("nothing imported: {} problem(s)", report.errors.len());
+    }
+    let recomputed = crate::scoring::recompute_published(
+        &state.db,
+        &report.months,
+        crate::scoring::Cause::ComponentsImported,
+        None,
+        now,
+    )
+    .await?;
+    println!(
+        "imported {} values for {}; recomputed {}",
+        report.imported,
+        report.months.join(", "),
+        if recomputed.is_empty() {
+            "nothing (no published month)".to_string()
+        } else {
+            recomputed.join(", ")
+        }
+    );
+    Ok(())
 }
 
 async fn sample(state: &AppState, command: SampleCommand) -> anyhow::Result<()> {

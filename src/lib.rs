@@ -12,6 +12,9 @@
 //! - [`publication`]: publishing a month, its deadlines and notices (in the app and to the
 //!   webhook); [`appeals`]: appeals, the panel's decisions and every audited change of a
 //!   submitted evaluation (over [`domain::publication`] and [`domain::audit`]).
+//! - [`scoring`]: a month's scores (service quality with its interval, pay, the overall
+//!   score, levels, leads' assessments) as versioned runs, and the component import (over
+//!   [`domain::scoring`]).
 //! - [`ingest`]: the one path a recording takes in (HTTP, bulk import, demo).
 //! - [`audio`]: probing and decoding with symphonia.
 //! - [`store`]: all SQL, SQLite and PostgreSQL; [`blobs`]: recording bytes on disk.
@@ -29,6 +32,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod export;
 pub mod grading;
 pub mod http;
 pub mod import;
@@ -36,4 +40,5 @@ pub mod ingest;
 pub mod org;
 pub mod publication;
 pub mod sampling;
+pub mod scoring;
 pub mod store;

@@ -8,6 +8,11 @@ import { PLAN_ROLES, QUEUE_ROLES, samplingPages } from './sampling.js';
 import { RUBRIC_ROLES, gradingPages } from './grading.js';
 import { FLAG_ROLES, reviewPages } from './review.js';
 import { CALIBRATION_ROLES, calibrationPages } from './calibration.js';
+import { RESULTS_ROLES, resultsPages } from './results.js';
+import { APPEAL_ROLES, appealsPages } from './appeals.js';
+import {
+  ACK_ROLES, POLICY_ROLES, PUBLICATION_ROLES, publicationPages,
+} from './publication.js';
 
 export { ApiError, api };
 
@@ -54,6 +59,7 @@ function sessionEnded() {
   state.user = null;
   state.agents = null;
   state.back = null;
+  resetNotifications();
   const { path } = parseHash();
   if (path !== '/login') state.returnTo = location.hash;
   if (wasSignedIn) state.loginNotice = 'login.session_expired';
@@ -69,6 +75,14 @@ const sampling = samplingPages({ state, hashFor, replaceQuery, currentMonth, MON
 const grading = gradingPages({ state, hashFor });
 const review = reviewPages({ state, hashFor, replaceQuery });
 const calibration = calibrationPages({ state, hashFor });
+const results = resultsPages({ state, hashFor });
+const appeals = appealsPages({ state, hashFor, replaceQuery });
+const publication = publicationPages({ state, hashFor, replaceQuery, MONTH_RE, agentList });
+
+/** An evaluation: agents see their published result (with appeals), everyone else the grading page. */
+function renderEvaluationPage(root, ctx) {
+  return RESULTS_ROLES.includes(state.user?.role) ? results.renderEvaluation(root, ctx) : grading.renderEvaluation(root, ctx);
+}
 
 // `roles`: who may open the page (others get a "not allowed" page); absent means everyone signed in.
 const routes = [
@@ -79,7 +93,18 @@ const routes = [
   { path: '/plans/:id', render: sampling.renderPlan, title: 'plan.title', nav: 'plans', roles: PLAN_ROLES },
   { path: '/queue', render: sampling.renderQueue, title: 'queue.title', nav: 'queue', roles: QUEUE_ROLES },
   // Everybody signed in may ask: the server answers 404 for an evaluation the user may not read.
-  { path: '/evaluations/:id', render: grading.renderEvaluation, title: 'grading.title' },
+  { path: '/evaluations/:id', render: renderEvaluationPage, title: 'grading.title' },
+  { path: '/evaluations/:id/history', render: publication.renderHistory, title: 'history.title' },
+  { path: '/results', render: results.renderResults, title: 'results.title', nav: 'results', roles: RESULTS_ROLES },
+  { path: '/results/:month', render: results.renderMonth, title: 'results.month_title', nav: 'results', roles: RESULTS_ROLES },
+  { path: '/results/:month/:id', render: results.renderEvaluation, title: 'grading.title', nav: 'results', roles: RESULTS_ROLES },
+  { path: '/appeals', render: appeals.renderAppeals, title: 'appeals.title', nav: 'appeals', roles: APPEAL_ROLES },
+  { path: '/appeals/:id', render: appeals.renderAppeal, title: 'appeals.appeal_title', nav: 'appeals', roles: APPEAL_ROLES },
+  { path: '/publication', render: publication.renderPublication, title: 'publication.title', nav: 'publication', roles: PUBLICATION_ROLES },
+  { path: '/acknowledgements', render: publication.renderAcknowledgements, title: 'ack.title', nav: 'acknowledgements', roles: ACK_ROLES },
+  { path: '/months/:month/acknowledgements', render: publication.renderAcknowledgements, title: 'ack.title', nav: 'acknowledgements', roles: ACK_ROLES },
+  { path: '/settings/publication', render: publication.renderPolicy, title: 'policy.title', nav: 'publication', roles: POLICY_ROLES },
+  { path: '/notifications', render: renderNotifications, title: 'notifications.title' },
   { path: '/flags', render: review.renderFlags, title: 'flags.title', nav: 'flags', roles: FLAG_ROLES },
   { path: '/flags/:id', render: review.renderFlag, title: 'flags.flag_title', nav: 'flags', roles: FLAG_ROLES },
   { path: '/calibrations', render: calibration.renderCalibrations, title: 'calib.title', nav: 'calibrations', roles: CALIBRATION_ROLES },
@@ -90,11 +115,16 @@ const routes = [
 /** The header's navigation, in order; an item shows only to `roles` when given. */
 const NAV = [
   { id: 'recordings', path: '/recordings', label: 'nav.recordings' },
+  { id: 'results', path: '/results', label: 'nav.results', roles: RESULTS_ROLES },
   { id: 'queue', path: '/queue', label: 'nav.queue', roles: QUEUE_ROLES },
   { id: 'plans', path: '/plans', label: 'nav.plans', roles: PLAN_ROLES },
   { id: 'flags', path: '/flags', label: 'nav.flags', roles: FLAG_ROLES },
   { id: 'calibrations', path: '/calibrations', label: 'nav.calibrations', roles: CALIBRATION_ROLES },
   { id: 'rubric', path: '/rubric', label: 'nav.rubric', roles: RUBRIC_ROLES },
+  { id: 'appeals', path: '/appeals', label: 'nav.appeals', roles: APPEAL_ROLES },
+  { id: 'publication', path: '/publication', label: 'nav.publication', roles: PUBLICATION_ROLES },
+  // Supervisors reach the acknowledgements from the publication page.
+  { id: 'acknowledgements', path: '/acknowledgements', label: 'nav.acknowledgements', roles: ['team_lead'] },
 ];
 
 const allowed = (roles) => !roles || (state.user !== null && roles.includes(state.user.role));
@@ -216,12 +246,17 @@ function renderHeader(route) {
           h('span', { class: 'user-name' }, user.name || user.username),
           h('span', { class: 'user-role' }, roleLabel(user.role)),
         ),
+        user && notificationsBell(),
         langSwitch,
         user && h('button', { id: 'logout', type: 'button', class: 'btn btn-quiet', onclick: logout }, t('header.logout')),
       ),
     ),
   );
   if (langHadFocus) langSwitch.focus();
+  if (user) {
+    updateBell();
+    refreshNotifications();
+  }
 }
 
 function changeLanguage(lang) {
@@ -241,7 +276,222 @@ async function logout() {
   state.returnTo = null;
   state.back = null;
   recordingsCache.key = null;
+  resetNotifications();
   navigate('/login');
+}
+
+// ---------------------------------------------------------------------------
+// Notifications: the header's bell (the unread count; the latest ones in a dropdown, each
+// marked read when followed, or all at once) and the page listing them (#/notifications).
+// They are read again on navigation when older than NOTIFY_STALE_MS, and every
+// NOTIFY_REFRESH_MS while the page is visible.
+
+const NOTIFY_REFRESH_MS = 60_000;
+const NOTIFY_STALE_MS = 15_000;
+const NOTIFY_MENU_ITEMS = 8;
+
+const notifications = {
+  unread: 0, items: [], loadedAt: 0, available: true, inFlight: null, menuOpen: false,
+};
+
+function resetNotifications() {
+  notifications.unread = 0;
+  notifications.items = [];
+  notifications.loadedAt = 0;
+  notifications.available = true;
+  notifications.menuOpen = false;
+}
+
+const notificationText = (n) => (getLang() === 'zh-CN' ? n.text_zh || n.text_en : n.text_en || n.text_zh) || '';
+/** Only links inside the app are followed. */
+const notificationHref = (n) => (typeof n.link === 'string' && n.link.startsWith('#/') ? n.link : null);
+const newestFirst = (items) => [...items].sort((a, b) => String(b.at ?? '').localeCompare(String(a.at ?? '')));
+
+/** Reads the notifications again unless they were read moments ago (`force`: always). */
+function refreshNotifications({ force = false } = {}) {
+  if (!state.user) return Promise.resolve();
+  if (notifications.inFlight) return notifications.inFlight;
+  if (!force && Date.now() - notifications.loadedAt < NOTIFY_STALE_MS) return Promise.resolve();
+  const who = state.user.username;
+  const run = (async () => {
+    try {
+      const data = await api('GET', '/api/me/notifications', undefined, { authRedirect: false });
+      if (state.user?.username !== who) return;
+      notifications.items = Array.isArray(data?.items) ? data.items : [];
+      notifications.unread = Number.isFinite(data?.unread) ? data.unread : notifications.items.filter((n) => !n.read).length;
+      notifications.available = true;
+    } catch (err) {
+      // A server without notifications hides the bell; anything else is retried later.
+      if (err instanceof ApiError && err.status === 404) notifications.available = false;
+      else if (!(err instanceof ApiError && err.status === 401)) console.warn('notifications unavailable', err);
+    } finally {
+      notifications.loadedAt = Date.now();
+      notifications.inFlight = null;
+    }
+    updateBell();
+  })();
+  notifications.inFlight = run;
+  return run;
+}
+
+/** Marks notifications read (`ids`, or all of them) on the server and here. */
+async function markNotificationsRead(ids) {
+  const body = ids === 'all' ? { all: true } : { ids };
+  if (ids !== 'all' && !ids.length) return;
+  for (const n of notifications.items) if (ids === 'all' || ids.includes(n.id)) n.read = true;
+  notifications.unread = ids === 'all' ? 0 : notifications.items.filter((n) => !n.read).length;
+  updateBell();
+  try {
+    const data = await api('POST', '/api/me/notifications/read', body, { authRedirect: false });
+    if (Number.isFinite(data?.unread)) notifications.unread = data.unread;
+  } catch (err) {
+    console.warn('marking notifications read failed', err);
+    notifications.loadedAt = 0;
+    refreshNotifications();
+  }
+  updateBell();
+}
+
+const BELL_SVG = '<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">'
+  + '<path fill="currentColor" d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66'
+  + 'A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2z"/></svg>';
+
+function notificationsBell() {
+  const icon = h('span', { class: 'bell-icon' });
+  icon.innerHTML = BELL_SVG; // a constant, not data
+  const button = h('button', {
+    id: 'notifications-bell', type: 'button', class: 'btn btn-quiet bell', 'aria-haspopup': 'true',
+    'aria-expanded': 'false', 'aria-controls': 'notifications-menu',
+  }, icon, h('span', { id: 'notifications-count', class: 'bell-count', hidden: true }));
+  const menu = h('div', { id: 'notifications-menu', class: 'notifications-menu', hidden: true });
+  button.addEventListener('click', () => setMenuOpen(!notifications.menuOpen));
+  return h('div', { id: 'notifications', class: 'bell-wrap', hidden: !notifications.available }, button, menu);
+}
+
+function setMenuOpen(open) {
+  notifications.menuOpen = open;
+  updateBell();
+  if (open) refreshNotifications({ force: true });
+}
+
+function notificationItem(n, { onOpen } = {}) {
+  const href = notificationHref(n);
+  const text = notificationText(n);
+  const when = formatDateTime(n.at);
+  const body = [
+    h('span', { class: 'notification-text' }, text),
+    h('time', { class: 'notification-time muted', datetime: n.at, title: when.title }, when.text),
+  ];
+  return h('li', {
+    class: `notification${n.read ? '' : ' is-unread'}`, 'data-id': n.id, 'data-kind': n.kind, 'data-read': String(Boolean(n.read)),
+  },
+  href ? h('a', {
+    class: 'notification-link', href,
+    onclick: () => {
+      if (!n.read) markNotificationsRead([n.id]);
+      onOpen?.();
+    },
+  }, body) : h('span', { class: 'notification-link' }, body));
+}
+
+/** Brings the bell (count, label, open dropdown) in line with what is known. */
+function updateBell() {
+  const wrap = document.getElementById('notifications');
+  if (!wrap) return;
+  wrap.hidden = !notifications.available;
+  const button = document.getElementById('notifications-bell');
+  const count = document.getElementById('notifications-count');
+  const menu = document.getElementById('notifications-menu');
+  const unread = notifications.unread;
+  count.hidden = unread <= 0;
+  count.textContent = unread > 99 ? '99+' : String(unread);
+  wrap.dataset.unread = String(unread);
+  const label = unread > 0 ? t('notifications.bell_unread', { count: unread }) : t('notifications.title');
+  button.setAttribute('aria-label', label);
+  button.title = label;
+  button.setAttribute('aria-expanded', String(notifications.menuOpen));
+  menu.hidden = !notifications.menuOpen;
+  if (!notifications.menuOpen) return;
+
+  const items = newestFirst(notifications.items).slice(0, NOTIFY_MENU_ITEMS);
+  const close = () => setMenuOpen(false);
+  menu.replaceChildren(
+    h('div', { class: 'notifications-head' },
+      h('strong', null, t('notifications.title')),
+      h('button', {
+        type: 'button', class: 'btn btn-quiet', id: 'notifications-read-all', disabled: unread <= 0,
+        onclick: () => markNotificationsRead('all'),
+      }, t('notifications.mark_all'))),
+    items.length
+      ? h('ul', { id: 'notifications-list', class: 'notifications-list' }, items.map((n) => notificationItem(n, { onOpen: close })))
+      : h('p', { class: 'muted', id: 'notifications-empty' },
+        notifications.loadedAt ? t('notifications.empty') : t('notifications.loading')),
+    h('p', { class: 'notifications-foot' },
+      h('a', { id: 'notifications-all', href: hashFor('/notifications'), onclick: close }, t('notifications.see_all'))));
+}
+
+function onDocumentClick(e) {
+  if (!notifications.menuOpen) return;
+  // The path as dispatched: the dropdown may have re-rendered (and detached the target) since.
+  if (e.composedPath().some((el) => el instanceof Element && el.id === 'notifications')) return;
+  setMenuOpen(false);
+}
+
+function onDocumentKey(e) {
+  if (e.key !== 'Escape' || !notifications.menuOpen) return;
+  setMenuOpen(false);
+  document.getElementById('notifications-bell')?.focus();
+}
+
+async function renderNotifications(root, { query, signal }) {
+  let onlyUnread = query.get('unread') === '1';
+  const unreadBox = h('input', { type: 'checkbox', id: 'notifications-only-unread', checked: onlyUnread });
+  const readAll = h('button', { type: 'button', class: 'btn', id: 'notifications-page-read-all' }, t('notifications.mark_all'));
+  const host = h('div', { id: 'notifications-page' });
+  root.append(
+    h('div', { class: 'page-head' },
+      h('div', null, h('h1', null, t('notifications.title')), h('p', { class: 'muted page-lead' }, t('notifications.lead'))),
+      h('div', { class: 'toolbar' },
+        h('label', { class: 'toggle', for: 'notifications-only-unread' }, unreadBox, t('notifications.only_unread')),
+        readAll)),
+    host);
+
+  function show() {
+    const items = newestFirst(notifications.items).filter((n) => !onlyUnread || !n.read);
+    readAll.disabled = notifications.unread <= 0;
+    host.replaceChildren(items.length
+      ? h('ul', { id: 'notifications-page-list', class: 'notifications-list notifications-page-list panel' }, items.map((n) => {
+        const li = notificationItem(n);
+        if (!n.read) {
+          li.append(h('button', {
+            type: 'button', class: 'btn btn-quiet notification-read',
+            onclick: async () => {
+              await markNotificationsRead([n.id]);
+              show();
+            },
+          }, t('notifications.mark_read')));
+        }
+        return li;
+      }))
+      : h('p', { class: 'empty-state', id: 'notifications-page-empty' }, t(onlyUnread ? 'notifications.none_unread' : 'notifications.empty')));
+  }
+  unreadBox.addEventListener('change', () => {
+    onlyUnread = unreadBox.checked;
+    replaceQuery(onlyUnread ? { unread: '1' } : {});
+    show();
+  });
+  readAll.addEventListener('click', async () => {
+    await markNotificationsRead('all');
+    show();
+  });
+  host.replaceChildren(h('p', { class: 'page-status' }, t('notifications.loading')));
+  await refreshNotifications({ force: true });
+  if (signal.aborted) return;
+  if (!notifications.available) {
+    host.replaceChildren(h('p', { class: 'alert alert-error', role: 'alert' }, t('notifications.unavailable')));
+    return;
+  }
+  show();
 }
 
 // ---------------------------------------------------------------------------
@@ -303,6 +553,7 @@ function renderLogin(root, { signal, rerender }) {
       state.agents = null;
       state.back = null;
       recordingsCache.key = null;
+      resetNotifications();
       signedIn = true;
       loginDraft.username = '';
       loginDraft.password = '';
@@ -663,6 +914,11 @@ async function boot() {
     state.user = null;
   }
   window.addEventListener('hashchange', () => renderRoute());
+  document.addEventListener('click', onDocumentClick);
+  document.addEventListener('keydown', onDocumentKey);
+  setInterval(() => {
+    if (state.user && document.visibilityState === 'visible') refreshNotifications({ force: true });
+  }, NOTIFY_REFRESH_MS);
   renderRoute();
 }
 

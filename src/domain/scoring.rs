@@ -1036,13 +1036,15 @@ mod tests {
     #[test]
     fn levels_follow_the_configuration() {
         use Level::*;
-        let mut cfg = ScoringConfig::default();
-        cfg.levels = LevelConfig {
-            star: 90.0,
-            one: 80.0,
-            two: 60.0,
-            star_run: 2,
-            demote_run: 2,
+        let mut cfg = ScoringConfig {
+            levels: LevelConfig {
+                star: 90.0,
+                one: 80.0,
+                two: 60.0,
+                star_run: 2,
+                demote_run: 2,
+            },
+            ..ScoringConfig::default()
         };
         assert_eq!(
             levels(&[90.0, 92.0, 79.0, 60.0, 61.0], &cfg),

@@ -52,12 +52,25 @@ pub fn appeal_view(state: &AppState, a: &AppealRow, now_ms: i64) -> Value {
             "status": if a.regrade_status.as_deref() == Some("submitted") { "submitted" } else { "pending" },
             "evaluation_id": a.regrade_evaluation_id,
         })),
-        "decision": a.decision.as_ref().map(|d| json!({
-            "outcome": d,
-            "reason": a.decision_reason,
-            "by": { "username": a.decided_by, "name": a.decided_by_name },
-            "at": a.decided_at_ms.and_then(|ms| time(ms, tz)),
-        })),
+        "decision": a.decision.as_ref().map(|d| {
+            // Before and after as the decision's revision recorded them; an upheld
+            // appeal changed nothing, so both are the current grade and score.
+            let state = |json: Option<&String>| -> Value {
+                json.and_then(|j| serde_json::from_str(j).ok()).unwrap_or(Value::Null)
+            };
+            let (old, new) = (state(a.decision_old.as_ref()), state(a.decision_new.as_ref()));
+            let unchanged = old.is_null();
+            json!({
+                "outcome": d,
+                "reason": a.decision_reason,
+                "by": { "username": a.decided_by, "name": a.decided_by_name },
+                "at": a.decided_at_ms.and_then(|ms| time(ms, tz)),
+                "old_grade": if unchanged { json!(a.grade) } else { old["grade"].clone() },
+                "new_grade": if unchanged { json!(a.grade) } else { new["grade"].clone() },
+                "old_score": if unchanged { json!(a.score) } else { old["score"].clone() },
+                "new_score": if unchanged { json!(a.score) } else { new["score"].clone() },
+            })
+        }),
         "grade": a.grade,
         "score": a.score,
     })
@@ -286,6 +299,17 @@ async fn decide(
         by = user.username,
         "appeal decided"
     );
+    if let Ok(month) = a.month.parse() {
+        crate::scoring::recompute_after(
+            &state.db,
+            month,
+            crate::scoring::Cause::AppealDecided,
+            &format!("appeal #{} {}", a.id, input.outcome.as_str()),
+            Some(user.id),
+            now,
+        )
+        .await;
+    }
     let a = visible(&state, &user, id).await?;
     Ok(axum::Json(appeal_view(&state, &a, now)))
 }

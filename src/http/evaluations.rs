@@ -484,6 +484,20 @@ async fn revise(
         by = user.username,
         "evaluation revised"
     );
+    // Scores of a published month follow any change of its evaluations.
+    if let Some(m) = months::agent_month_of_call(&state.db, e.agent_id, e.started_at_ms).await? {
+        if let Ok(month) = m.month.parse() {
+            crate::scoring::recompute_after(
+                &state.db,
+                month,
+                crate::scoring::Cause::Correction,
+                &format!("evaluation #{id} {}", kind.as_str()),
+                Some(user.id),
+                now,
+            )
+            .await;
+        }
+    }
     let e = readable(&state, &user, id).await?;
     Ok(axum::Json(full_view(&state, &user, &e).await?))
 }

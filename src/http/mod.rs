@@ -15,8 +15,10 @@ pub mod openapi;
 pub mod plans;
 pub mod player;
 pub mod recordings;
+pub mod reports;
 pub mod results;
 pub mod rubrics;
+pub mod scores;
 pub mod session;
 pub mod settings;
 pub mod web;
@@ -47,6 +49,8 @@ pub fn router(state: AppState) -> Router {
         .merge(results::router())
         .merge(settings::router())
         .merge(notifications::router())
+        .merge(scores::router())
+        .merge(reports::router())
         .merge(openapi::router())
         .fallback(|| async { AppError::not_found("API route") });
     Router::new()

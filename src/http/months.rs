@@ -230,6 +230,15 @@ async fn publish(
         by = user.username,
         "month published"
     );
+    crate::scoring::recompute_after(
+        &state.db,
+        month,
+        crate::scoring::Cause::Published,
+        &format!("publication #{}", published.publication_id),
+        Some(user.id),
+        now,
+    )
+    .await;
     Ok((
         StatusCode::OK,
         axum::Json(json!({

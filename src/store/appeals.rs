@@ -36,6 +36,9 @@ pub struct AppealRow {
     pub decided_at_ms: Option<i64>,
     pub grade: Option<String>,
     pub score: Option<i64>,
+    /// The evaluation before and after the decision (JSON states), when it changed it.
+    pub decision_old: Option<String>,
+    pub decision_new: Option<String>,
 }
 
 // `u` is the agent (for the scope filter).
@@ -44,13 +47,15 @@ const APPEAL_SELECT: &str = "SELECT ap.id, ap.evaluation_id, e.recording_id, r.c
     ap.publication_id, ap.deductions, ap.reason, ap.status, ap.filed_at_ms, ap.due_at_ms, \
     rg.username AS regrader, rg.name AS regrader_name, re.id AS regrade_evaluation_id, \
     re.status AS regrade_status, ap.decision, ap.decision_reason, d.username AS decided_by, \
-    d.name AS decided_by_name, ap.decided_at_ms, e.grade, e.score \
+    d.name AS decided_by_name, ap.decided_at_ms, e.grade, e.score, \
+    dv.old_value AS decision_old, dv.new_value AS decision_new \
     FROM appeals ap JOIN evaluations e ON e.id = ap.evaluation_id \
     JOIN recordings r ON r.id = e.recording_id JOIN users u ON u.id = ap.agent_id \
     LEFT JOIN teams t ON t.id = u.team_id LEFT JOIN users rg ON rg.id = ap.regrader_id \
     LEFT JOIN assignments ra ON ra.appeal_id = ap.id \
     LEFT JOIN evaluations re ON re.assignment_id = ra.id \
-    LEFT JOIN users d ON d.id = ap.decided_by";
+    LEFT JOIN users d ON d.id = ap.decided_by \
+    LEFT JOIN evaluation_revisions dv ON dv.appeal_id = ap.id";
 
 fn appeal_from_row(r: &sqlx::any::AnyRow) -> Result<AppealRow, sqlx::Error> {
     Ok(AppealRow {
@@ -81,6 +86,8 @@ fn appeal_from_row(r: &sqlx::any::AnyRow) -> Result<AppealRow, sqlx::Error> {
         decided_at_ms: r.try_get("decided_at_ms")?,
         grade: r.try_get("grade")?,
         score: r.try_get("score")?,
+        decision_old: r.try_get("decision_old")?,
+        decision_new: r.try_get("decision_new")?,
     })
 }
 

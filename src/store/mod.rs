@@ -14,6 +14,7 @@ pub mod notifications;
 pub mod publication;
 pub mod recordings;
 pub mod sampling;
+pub mod scoring;
 pub mod scratch;
 pub mod sessions;
 pub mod tokens;

@@ -370,6 +370,9 @@ async fn the_panel_decides_beside_a_blind_regrade(db: TestDb) {
     assert_eq!(status, StatusCode::OK, "{decided}");
     assert_eq!(decided["status"], "decided");
     assert_eq!(decided["decision"]["outcome"], "overturned");
+    assert_eq!(decided["decision"]["old_grade"], "poor");
+    assert_eq!(decided["decision"]["new_grade"], "fair");
+    assert_eq!(decided["decision"]["new_score"], 60);
     assert_eq!(decided["grade"], "fair");
     let (status, again) = post(&panel, decision_url, body).await;
     assert_eq!(status, StatusCode::CONFLICT);

@@ -5,7 +5,9 @@
 //! drives sampling plans (preview, create, draw), the graders' queues and a pull;
 //! `tests/browser/grading.mjs` drives the grader's evaluation page (player beside the form,
 //! deductions stamped at the playing time, autosave, submit), the lead's review queue and
-//! who may open an evaluation.
+//! who may open an evaluation; `tests/browser/appeals.mjs` drives an agent's published
+//! results (a deduction's time plays the call there, acknowledging, filing an appeal), the
+//! panel's appeal queue and decision, and the agent reading the new grade and its reason.
 //!
 //! Needs Node.js, `/usr/bin/chromium` and `npm ci --prefix tests/browser`. Without them the
 //! test is skipped, except under `CI=true`, where it fails instead.
@@ -230,6 +232,119 @@ async fn grading_path_works_in_chromium() {
             login("agent-b1"),
             login("sup"),
             "G-1".into(),
+        ],
+    )
+    .await;
+}
+
+/// POSTs `body` as `client` and returns the answer, failing the test unless it is `expected`.
+async fn post_expecting(
+    client: &reqwest::Client,
+    url: String,
+    body: serde_json::Value,
+    expected: StatusCode,
+) -> serde_json::Value {
+    let resp = client.post(&url).json(&body).send().await.unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    assert_eq!(status, expected, "POST {url}: {text}");
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appeal_path_works_in_chromium() {
+    if !can_run_browser_tests() {
+        return;
+    }
+
+    // A real 8.6 s call of agent-a1 on 2 November, graded poor by the inspector (commanding
+    // tone four times: score 60), then November is published on 1 December, so the appeal
+    // window is open while the browser runs (the server's clock stays there).
+    let at = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .timestamp_millis()
+    };
+    let clock = callgrade::clock::Clock::manual(at("2026-11-03T12:00:00+08:00"));
+    let app = TestApp::spawn_with(TestDb::Sqlite, |c| {
+        c.clock = clock.clone();
+        c.listen_required = 0.9;
+    })
+    .await;
+    let token = app.token("recorder").await;
+    let (status, body) = upload(
+        &app,
+        &Auth::Token(&token),
+        &meta("A-1", "agent-a1"),
+        fixture("mulaw_8k_mono.wav"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "upload: {body}");
+    let recording = body["id"].as_i64().unwrap();
+    let duration_ms = body["duration_ms"].as_i64().unwrap();
+
+    let sup = app.login("sup").await;
+    let pull = post_expecting(
+        &sup,
+        app.url("/api/pulls"),
+        serde_json::json!({ "call_id": "A-1", "reason": "customer complaint", "grader": "insp" }),
+        StatusCode::CREATED,
+    )
+    .await;
+    let assignment = pull["assignment_id"].as_i64().unwrap();
+
+    let insp = app.login("insp").await;
+    let evaluation = post_expecting(
+        &insp,
+        app.url(&format!("/api/assignments/{assignment}/evaluation")),
+        serde_json::json!({}),
+        StatusCode::OK,
+    )
+    .await;
+    let evaluation = evaluation["id"].as_i64().unwrap();
+    // The inspector heard the whole call, as the player reports it.
+    post_expecting(
+        &insp,
+        app.url(&format!("/api/recordings/{recording}/coverage")),
+        serde_json::json!({ "intervals": [[0.0, duration_ms as f64 / 1000.0]] }),
+        StatusCode::OK,
+    )
+    .await;
+    let form = serde_json::json!({
+        "deductions": [{
+            "item": "commanding_tone",
+            "occurrences": 4,
+            "times_ms": [1000, 3000, 5000, 7000],
+            "note": "impatient with the customer",
+        }],
+        "comment": "Impatient throughout the call.",
+    });
+    let submitted = post_expecting(
+        &insp,
+        app.url(&format!("/api/evaluations/{evaluation}/submit")),
+        serde_json::json!({ "form": form }),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(submitted["outcome"]["grade"], "poor", "{submitted}");
+
+    clock.set(at("2026-12-01T10:00:00+08:00"));
+    post_expecting(
+        &sup,
+        app.url("/api/months/2026-11/publish"),
+        serde_json::json!({ "teams": null, "confirm": true }),
+        StatusCode::OK,
+    )
+    .await;
+
+    let login = |u: &str| format!("{u}:{}", password_of(u));
+    run_node(
+        "tests/browser/appeals.mjs",
+        vec![
+            app.base.clone(),
+            login("agent-a1"),
+            login("panel"),
+            "A-1".into(),
         ],
     )
     .await;

@@ -17,3 +17,4 @@ mod ingest;
 mod player;
 mod recordings;
 mod sampling;
+mod scores;

@@ -1,0 +1,126 @@
+//! Tables as the reports show them, and the same tables as CSV and XLSX files. One shape for
+//! every report, so every table exports the same way and a spreadsheet holds exactly the
+//! numbers the page shows.
+
+use serde::Serialize;
+
+/// A cell: text, a number, or nothing.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Cell {
+    Text(String),
+    Number(f64),
+    Empty,
+}
+
+impl From<&str> for Cell {
+    fn from(s: &str) -> Cell {
+        Cell::Text(s.to_string())
+    }
+}
+
+impl From<String> for Cell {
+    fn from(s: String) -> Cell {
+        Cell::Text(s)
+    }
+}
+
+impl From<f64> for Cell {
+    fn from(x: f64) -> Cell {
+        Cell::Number(x)
+    }
+}
+
+impl From<i64> for Cell {
+    fn from(x: i64) -> Cell {
+        // Counts and money stay far below 2^53: exact as f64.
+        Cell::Number(x as f64)
+    }
+}
+
+impl<T: Into<Cell>> From<Option<T>> for Cell {
+    fn from(x: Option<T>) -> Cell {
+        x.map_or(Cell::Empty, Into::into)
+    }
+}
+
+/// A column: its key (JSON), and its headings in English and Chinese.
+#[derive(Clone, Debug, Serialize)]
+pub struct Column {
+    pub key: &'static str,
+    pub en: &'static str,
+    pub zh: &'static str,
+}
+
+pub const fn col(key: &'static str, en: &'static str, zh: &'static str) -> Column {
+    Column { key, en, zh }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Table {
+    /// File name without extension, e.g. `payroll-2026-11`.
+    pub name: String,
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Zh,
+}
+
+impl Table {
+    fn headings(&self, lang: Lang) -> Vec<&'static str> {
+        self.columns
+            .iter()
+            .map(|c| if lang == Lang::Zh { c.zh } else { c.en })
+            .collect()
+    }
+
+    /// CSV with a header row; numbers as Rust prints them (shortest exact form).
+    pub fn to_csv(&self, lang: Lang) -> anyhow::Result<Vec<u8>> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(self.headings(lang))?;
+        for row in &self.rows {
+            w.write_record(row.iter().map(|c| match c {
+                Cell::Text(s) => s.clone(),
+                Cell::Number(x) => x.to_string(),
+                Cell::Empty => String::new(),
+            }))?;
+        }
+        w.into_inner()
+            .map_err(|e| anyhow::anyhow!("writing CSV: {e}"))
+    }
+
+    /// One worksheet with a bold header row; numbers are numbers (a spreadsheet can sum
+    /// them), not text.
+    pub fn to_xlsx(&self, lang: Lang) -> anyhow::Result<Vec<u8>> {
+        use rust_xlsxwriter::{Format, Workbook};
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet();
+        let bold = Format::new().set_bold();
+        for (c, heading) in self.headings(lang).iter().enumerate() {
+            sheet.write_string_with_format(0, col_index(c)?, *heading, &bold)?;
+        }
+        for (r, row) in self.rows.iter().enumerate() {
+            let r = u32::try_from(r + 1).map_err(|_| anyhow::anyhow!("too many rows"))?;
+            for (c, cell) in row.iter().enumerate() {
+                match cell {
+                    Cell::Text(s) => {
+                        sheet.write_string(r, col_index(c)?, s)?;
+                    }
+                    Cell::Number(x) => {
+                        sheet.write_number(r, col_index(c)?, *x)?;
+                    }
+                    Cell::Empty => {}
+                }
+            }
+        }
+        Ok(book.save_to_buffer()?)
+    }
+}
+
+fn col_index(c: usize) -> anyhow::Result<u16> {
+    u16::try_from(c).map_err(|_| anyhow::anyhow!("too many columns"))
+}
