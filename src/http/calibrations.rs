@@ -286,14 +286,12 @@ async fn report(
     })))
 }
 
-/// Krippendorff's alpha (ordinal) over every session, for all graders and per role: how far
-/// grading in the center can be trusted to mean the same thing whoever grades.
-async fn agreement(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-) -> AppResult<axum::Json<Value>> {
-    require_supervisor(&user)?;
-    let rows = store::all_grades(&state.db).await?;
+/// Krippendorff's alpha (ordinal) over all calibration sessions, per grader group:
+/// (group, sessions with at least two gradings, gradings, alpha).
+pub async fn agreement_groups(
+    db: &crate::store::Db,
+) -> anyhow::Result<Vec<(&'static str, usize, usize, Option<f64>)>> {
+    let rows = store::all_grades(db).await?;
     let groups = [
         ("all", None),
         ("inspectors", Some("inspector")),
@@ -312,13 +310,30 @@ async fn agreement(
         }
         let units: Vec<Vec<Grade>> = units.into_values().filter(|u| u.len() >= 2).collect();
         let gradings: usize = units.iter().map(Vec::len).sum();
-        out.push(json!({
-            "group": group,
-            "sessions": units.len(),
-            "gradings": gradings,
-            "alpha": grading::krippendorff_alpha_ordinal(&units),
-        }));
+        out.push((
+            group,
+            units.len(),
+            gradings,
+            grading::krippendorff_alpha_ordinal(&units),
+        ));
     }
+    Ok(out)
+}
+
+/// Krippendorff's alpha (ordinal) over every session, for all graders and per role: how far
+/// grading in the center can be trusted to mean the same thing whoever grades.
+async fn agreement(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> AppResult<axum::Json<Value>> {
+    require_supervisor(&user)?;
+    let out: Vec<Value> = agreement_groups(&state.db)
+        .await?
+        .into_iter()
+        .map(|(group, sessions, gradings, alpha)| {
+            json!({ "group": group, "sessions": sessions, "gradings": gradings, "alpha": alpha })
+        })
+        .collect();
     Ok(axum::Json(
         json!({ "statistic": "krippendorff_alpha_ordinal", "groups": out }),
     ))

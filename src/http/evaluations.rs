@@ -485,18 +485,17 @@ async fn revise(
         "evaluation revised"
     );
     // Scores of a published month follow any change of its evaluations.
-    if let Some(m) = months::agent_month_of_call(&state.db, e.agent_id, e.started_at_ms).await? {
-        if let Ok(month) = m.month.parse() {
-            crate::scoring::recompute_after(
-                &state.db,
-                month,
-                crate::scoring::Cause::Correction,
-                &format!("evaluation #{id} {}", kind.as_str()),
-                Some(user.id),
-                now,
-            )
-            .await;
-        }
+    let published = months::agent_month_of_call(&state.db, e.agent_id, e.started_at_ms).await?;
+    if let Some(month) = published.and_then(|m| m.month.parse().ok()) {
+        crate::scoring::recompute_after(
+            &state.db,
+            month,
+            crate::scoring::Cause::Correction,
+            &format!("evaluation #{id} {}", kind.as_str()),
+            Some(user.id),
+            now,
+        )
+        .await;
     }
     let e = readable(&state, &user, id).await?;
     Ok(axum::Json(full_view(&state, &user, &e).await?))

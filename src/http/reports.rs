@@ -7,6 +7,8 @@
 //! - `grades`: the grade distribution per team;
 //! - `deductions`: which deduction items cost the most points, per team;
 //! - `leads`: the leads' assessments (missing spot-checks, penalty, team points);
+//! - `graders`: grader consistency from calibration (Krippendorff's alpha per group);
+//! - `sampling`: the month's sampling plans, per grader: drawn, graded, remaining, overdue;
 //! - `trend` (with `agent=`): one agent's last 12 months.
 //!
 //! Each person sees the rows within their scope: supervisors the center, team leads their
@@ -68,6 +70,8 @@ async fn report(
         "grades" => grades(&state, &user, month()?).await?,
         "deductions" => deductions(&state, &user, month()?, lang).await?,
         "leads" => leads(&state, &user, month()?).await?,
+        "graders" => graders(&state, &user).await?,
+        "sampling" => sampling(&state, &user, month()?).await?,
         "trend" => {
             trend(
                 &state,
@@ -407,5 +411,78 @@ async fn trend(state: &AppState, user: &User, agent: &str, to: Option<&str>) -> 
                 ]
             })
             .collect(),
+    })
+}
+
+async fn graders(state: &AppState, user: &User) -> AppResult<Table> {
+    if user.role != Role::Supervisor {
+        return Err(AppError::forbidden("grader consistency is for supervisors"));
+    }
+    let groups = super::calibrations::agreement_groups(&state.db).await?;
+    Ok(Table {
+        name: "grader-consistency".into(),
+        columns: vec![
+            col("group", "Graders", "评分人组"),
+            col("sessions", "Calibration sessions", "校准次数"),
+            col("gradings", "Gradings", "评分数"),
+            col(
+                "alpha",
+                "Krippendorff's alpha (ordinal)",
+                "克里彭多夫α（有序）",
+            ),
+        ],
+        rows: groups
+            .into_iter()
+            .map(|(group, sessions, gradings, alpha)| {
+                vec![
+                    group.into(),
+                    i64::try_from(sessions).unwrap_or(i64::MAX).into(),
+                    i64::try_from(gradings).unwrap_or(i64::MAX).into(),
+                    alpha.map(|a| (a * 1000.0).round() / 1000.0).into(),
+                ]
+            })
+            .collect(),
+    })
+}
+
+async fn sampling(state: &AppState, user: &User, month: Month) -> AppResult<Table> {
+    if !matches!(user.role, Role::Supervisor | Role::TeamLead) {
+        return Err(AppError::forbidden(
+            "sampling progress is for supervisors and team leads",
+        ));
+    }
+    let now = state.config.clock.now_ms();
+    let mut rows = Vec::new();
+    for plan in crate::store::sampling::list_plans(&state.db, Some(&month.to_string())).await? {
+        for (grader, name, drawn, graded, overdue) in
+            crate::store::sampling::grader_progress(&state.db, plan.id, now).await?
+        {
+            // A lead sees their own line of each plan.
+            if user.role == Role::TeamLead && grader.as_deref() != Some(user.username.as_str()) {
+                continue;
+            }
+            rows.push(vec![
+                plan.spec.name.clone().into(),
+                grader.into(),
+                name.into(),
+                drawn.into(),
+                graded.into(),
+                (drawn - graded).into(),
+                overdue.into(),
+            ]);
+        }
+    }
+    Ok(Table {
+        name: format!("sampling-{month}"),
+        columns: vec![
+            col("plan", "Plan", "抽检计划"),
+            col("grader", "Grader", "评分人"),
+            col("name", "Name", "姓名"),
+            col("drawn", "Drawn", "已抽取"),
+            col("graded", "Graded", "已评分"),
+            col("remaining", "Remaining", "剩余"),
+            col("overdue", "Overdue", "逾期"),
+        ],
+        rows,
     })
 }

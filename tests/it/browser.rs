@@ -349,3 +349,63 @@ async fn appeal_path_works_in_chromium() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scores_and_reports_work_in_chromium() {
+    if !can_run_browser_tests() {
+        return;
+    }
+
+    // November 2026, graded and published on 1 December: agent-a1 good, good, fair, poor
+    // (80, 80, 70, 60: mean 72.5 with a wide interval, pay 30 + 30 + 0 − 10 = 50);
+    // agent-b1 excellent and severe (the severe cancels the month's pay); agent-a2 nothing.
+    let app = crate::grading::spawn(TestDb::Sqlite).await;
+    let tone = |n: usize| {
+        serde_json::json!({ "deductions": [{
+            "item": "commanding_tone",
+            "occurrences": n,
+            "times_ms": (0..n).map(|i| 1_000 + i as i64 * 1_000).collect::<Vec<_>>(),
+        }] })
+    };
+    let rude = serde_json::json!({ "deductions": [{
+        "item": "rude_attitude", "occurrences": 1, "times_ms": [2_000],
+    }] });
+    let calls = [
+        ("SC-1", "agent-a1", tone(2), "good"),
+        ("SC-2", "agent-a1", tone(2), "good"),
+        ("SC-3", "agent-a1", tone(3), "fair"),
+        ("SC-4", "agent-a1", tone(4), "poor"),
+        ("SC-5", "agent-b1", serde_json::json!({}), "excellent"),
+        ("SC-6", "agent-b1", rude, "severe"),
+    ];
+    for (call_id, agent, form, grade) in calls {
+        let e = crate::grading::graded(&app, call_id, agent, "insp", form).await;
+        assert_eq!(e["outcome"]["grade"], grade, "{call_id}: {e}");
+    }
+    let at = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .timestamp_millis()
+    };
+    app.config.clock.set(at("2026-12-01T09:00:00+08:00"));
+    let sup = app.login("sup").await;
+    post_expecting(
+        &sup,
+        app.url("/api/months/2026-11/publish"),
+        serde_json::json!({ "teams": null, "confirm": true }),
+        StatusCode::OK,
+    )
+    .await;
+
+    let login = |u: &str| format!("{u}:{}", password_of(u));
+    run_node(
+        "tests/browser/scores.mjs",
+        vec![
+            app.base.clone(),
+            "2026-11".into(),
+            login("sup"),
+            login("agent-a1"),
+        ],
+    )
+    .await;
+}
