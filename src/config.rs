@@ -141,6 +141,16 @@ impl Config {
             .parse()
             .map_err(|_| anyhow::anyhow!("unknown time zone {:?}", args.time_zone))?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let webhook_url = args.webhook_url.clone().filter(|u| !u.trim().is_empty());
+        // The HTTP client is built without TLS (the receiver is expected inside the center's
+        // network); an https URL would fail on every delivery, so it is refused at start.
+        if let Some(url) = &webhook_url {
+            if !url.starts_with("http://") {
+                anyhow::bail!(
+                    "--webhook-url must be an http:// URL (https is not supported; use a relay inside the network): {url:?}"
+                );
+            }
+        }
         Ok(Config {
             data_dir: args.data_dir.clone(),
             database_url: args.database_url.clone().filter(|u| !u.is_empty()),
@@ -154,7 +164,7 @@ impl Config {
             draw_interval: Duration::from_secs(args.draw_interval_secs.max(1)),
             listen_required: f64::from(args.listen_required_percent) / 100.0,
             flag_overdue_days: args.flag_overdue_days,
-            webhook_url: args.webhook_url.clone().filter(|u| !u.trim().is_empty()),
+            webhook_url,
             clock: crate::clock::Clock::system(),
         })
     }
