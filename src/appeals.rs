@@ -45,12 +45,7 @@ pub fn state_of(e: &EvaluationRow) -> AppResult<EvaluationState> {
 }
 
 pub fn problems_error(problems: &[Problem]) -> AppError {
-    let text = problems
-        .iter()
-        .map(|p| format!("{}: {}", p.field, p.message))
-        .collect::<Vec<_>>()
-        .join("; ");
-    AppError::unprocessable("invalid_change", text).with("problems", json!(problems))
+    AppError::problems("invalid_change", problems)
 }
 
 fn conflict() -> AppError {

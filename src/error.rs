@@ -69,6 +69,17 @@ impl AppError {
         )
     }
 
+    /// 422 with every problem of a form or change: joined in the message, and listed in
+    /// `problems` ({field, message}) for clients that point at the field.
+    pub fn problems(code: &'static str, problems: &[crate::domain::grading::Problem]) -> Self {
+        let text = problems
+            .iter()
+            .map(|p| format!("{}: {}", p.field, p.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self::unprocessable(code, text).with("problems", json!(problems))
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Client { code, .. } => code,

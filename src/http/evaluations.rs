@@ -220,12 +220,7 @@ struct SaveBody {
 }
 
 fn problems_error(problems: &[Problem]) -> AppError {
-    let text = problems
-        .iter()
-        .map(|p| format!("{}: {}", p.field, p.message))
-        .collect::<Vec<_>>()
-        .join("; ");
-    AppError::unprocessable("invalid_evaluation", text)
+    AppError::problems("invalid_evaluation", problems)
 }
 
 fn save_error(e: SaveError) -> AppError {
