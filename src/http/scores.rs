@@ -28,10 +28,16 @@ pub fn router() -> Router<AppState> {
         .route("/months/{month}/scores/recompute", post(recompute))
         .route("/months/{month}/scores/runs", get(runs))
         .route("/agents/{username}/scores", get(trend))
-        .route("/components/import", post(import))
+        // A center's month of components for thousands of agents is a few MB of CSV.
+        .route(
+            "/components/import",
+            post(import).layer(axum::extract::DefaultBodyLimit::max(IMPORT_MAX_BYTES)),
+        )
         .route("/settings/scoring", get(config).put(set_config))
         .route("/commendations", get(commendations).post(commend))
 }
+
+const IMPORT_MAX_BYTES: usize = 32 * 1024 * 1024;
 
 pub fn parse_month(month: &str) -> AppResult<Month> {
     month

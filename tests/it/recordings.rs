@@ -274,6 +274,16 @@ async fn openapi_describes_every_route(db: TestDb) {
         ("/api/settings/publication", "put"),
         ("/api/me/notifications", "get"),
         ("/api/me/notifications/read", "post"),
+        ("/api/months/{month}/scores", "get"),
+        ("/api/months/{month}/scores/recompute", "post"),
+        ("/api/months/{month}/scores/runs", "get"),
+        ("/api/agents/{username}/scores", "get"),
+        ("/api/components/import", "post"),
+        ("/api/settings/scoring", "get"),
+        ("/api/settings/scoring", "put"),
+        ("/api/commendations", "get"),
+        ("/api/commendations", "post"),
+        ("/api/reports/{name}", "get"),
     ] {
         assert!(
             spec["paths"][path][method].is_object(),
