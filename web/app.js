@@ -13,6 +13,7 @@ import { APPEAL_ROLES, appealsPages } from './appeals.js';
 import {
   ACK_ROLES, POLICY_ROLES, PUBLICATION_ROLES, publicationPages,
 } from './publication.js';
+import { REPORT_ROLES, SCORES_ROLES, SCORING_ROLES, scoresPages } from './scores.js';
 
 export { ApiError, api };
 
@@ -78,6 +79,7 @@ const calibration = calibrationPages({ state, hashFor });
 const results = resultsPages({ state, hashFor });
 const appeals = appealsPages({ state, hashFor, replaceQuery });
 const publication = publicationPages({ state, hashFor, replaceQuery, MONTH_RE, agentList });
+const scores = scoresPages({ state, hashFor, replaceQuery, MONTH_RE, agentList });
 
 /** An evaluation: agents see their published result (with appeals), everyone else the grading page. */
 function renderEvaluationPage(root, ctx) {
@@ -104,6 +106,10 @@ const routes = [
   { path: '/acknowledgements', render: publication.renderAcknowledgements, title: 'ack.title', nav: 'acknowledgements', roles: ACK_ROLES },
   { path: '/months/:month/acknowledgements', render: publication.renderAcknowledgements, title: 'ack.title', nav: 'acknowledgements', roles: ACK_ROLES },
   { path: '/settings/publication', render: publication.renderPolicy, title: 'policy.title', nav: 'publication', roles: POLICY_ROLES },
+  { path: '/scores', render: scores.renderScores, title: 'scores.title', nav: 'scores', roles: SCORES_ROLES },
+  { path: '/scores/agents/:username', render: scores.renderTrend, title: 'trend.title', nav: 'scores', roles: SCORES_ROLES },
+  { path: '/reports', render: scores.renderReports, title: 'reports.title', nav: 'reports', roles: REPORT_ROLES },
+  { path: '/settings/scoring', render: scores.renderScoringSettings, title: 'scoring.title', nav: 'scoring', roles: SCORING_ROLES },
   { path: '/notifications', render: renderNotifications, title: 'notifications.title' },
   { path: '/flags', render: review.renderFlags, title: 'flags.title', nav: 'flags', roles: FLAG_ROLES },
   { path: '/flags/:id', render: review.renderFlag, title: 'flags.flag_title', nav: 'flags', roles: FLAG_ROLES },
@@ -125,6 +131,9 @@ const NAV = [
   { id: 'publication', path: '/publication', label: 'nav.publication', roles: PUBLICATION_ROLES },
   // Supervisors reach the acknowledgements from the publication page.
   { id: 'acknowledgements', path: '/acknowledgements', label: 'nav.acknowledgements', roles: ['team_lead'] },
+  { id: 'scores', path: '/scores', label: 'nav.scores', roles: SCORES_ROLES },
+  { id: 'reports', path: '/reports', label: 'nav.reports', roles: REPORT_ROLES },
+  { id: 'scoring', path: '/settings/scoring', label: 'nav.scoring', roles: SCORING_ROLES },
 ];
 
 const allowed = (roles) => !roles || (state.user !== null && roles.includes(state.user.role));

@@ -7,7 +7,10 @@
 //! deductions stamped at the playing time, autosave, submit), the lead's review queue and
 //! who may open an evaluation; `tests/browser/appeals.mjs` drives an agent's published
 //! results (a deduction's time plays the call there, acknowledging, filing an appeal), the
-//! panel's appeal queue and decision, and the agent reading the new grade and its reason.
+//! panel's appeal queue and decision, and the agent reading the new grade and its reason;
+//! `tests/browser/scores.mjs` drives a published month's scores (the interval beside the
+//! score, pay cancelled by a severe grade, "Recompute" and the version history), the reports'
+//! charts and their CSV/XLSX exports, the scoring settings, and the agent's own row and trend.
 //!
 //! Needs Node.js, `/usr/bin/chromium` and `npm ci --prefix tests/browser`. Without them the
 //! test is skipped, except under `CI=true`, where it fails instead.

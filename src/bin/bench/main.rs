@@ -1,11 +1,13 @@
 //! Benchmarks with figures the issues ask for:
-//! `cargo run --release --bin bench -- ingest`, `... -- audio`, `... -- sampling` and `... -- grading`.
+//! `cargo run --release --bin bench -- ingest`, `... -- audio`, `... -- sampling`, `... -- grading`
+//! and `... -- scoring`.
 //!
 //! The last line printed is a JSON object with the figures, for scripts and closing notes.
 
 mod audio;
 mod grading;
 mod sampling;
+mod scoring;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -70,6 +72,17 @@ enum Bench {
         #[arg(long, default_value_t = 8)]
         clients: usize,
     },
+    /// Recomputing a published month's scores: 2000 agents with 70 published evaluations and
+    /// 8 imported components each.
+    Scoring {
+        /// PostgreSQL server URL; a scratch database is created on it and dropped afterwards.
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 2000)]
+        agents: usize,
+        #[arg(long, default_value_t = 70)]
+        evaluations_per_agent: usize,
+    },
     /// (internal) The server process `audio` measures, on an existing data folder.
     #[command(hide = true)]
     Serve { data_dir: std::path::PathBuf },
@@ -102,6 +115,11 @@ async fn main() -> anyhow::Result<()> {
             submits,
             clients,
         } => grading::run(database_url, submits, clients).await,
+        Bench::Scoring {
+            database_url,
+            agents,
+            evaluations_per_agent,
+        } => scoring::run(database_url, agents, evaluations_per_agent).await,
         Bench::Serve { data_dir } => audio::serve_child(data_dir).await,
     }
 }
