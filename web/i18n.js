@@ -1047,6 +1047,7 @@ export const catalogs = {
     'import.done': 'Imported {count} value(s) for {months}.',
     'import.recomputed': 'Recomputed: {months}.',
     'import.invalid': 'Nothing was imported: {count} problem(s).',
+    'error.http_413': 'The file is too large to send.',
 
     'commend.title': 'Commendations',
     'commend.lead': 'Customer praise adds to the agent’s service-assessment pay for the month (a severe grade still cancels it).',
@@ -2109,6 +2110,7 @@ export const catalogs = {
     'import.done': '已为{months}导入 {count} 条数据。',
     'import.recomputed': '已重新计算：{months}。',
     'import.invalid': '未导入任何数据：共 {count} 处问题。',
+    'error.http_413': '文件太大，无法发送。',
 
     'commend.title': '表扬',
     'commend.lead': '客户表扬计入坐席当月服务考核奖金（如有“劣”仍全部取消）。',
