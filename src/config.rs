@@ -144,12 +144,10 @@ impl Config {
         let webhook_url = args.webhook_url.clone().filter(|u| !u.trim().is_empty());
         // The HTTP client is built without TLS (the receiver is expected inside the center's
         // network); an https URL would fail on every delivery, so it is refused at start.
-        if let Some(url) = &webhook_url {
-            if !url.starts_with("http://") {
-                anyhow::bail!(
-                    "--webhook-url must be an http:// URL (https is not supported; use a relay inside the network): {url:?}"
-                );
-            }
+        if let Some(url) = webhook_url.as_ref().filter(|u| !u.starts_with("http://")) {
+            anyhow::bail!(
+                "--webhook-url must be an http:// URL (https is not supported; use a relay inside the network): {url:?}"
+            );
         }
         Ok(Config {
             data_dir: args.data_dir.clone(),

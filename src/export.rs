@@ -78,9 +78,11 @@ impl Table {
             .collect()
     }
 
-    /// CSV with a header row; numbers as Rust prints them (shortest exact form).
+    /// CSV with a header row; numbers as Rust prints them (shortest exact form). It starts
+    /// with a UTF-8 byte-order mark: without it Excel on Windows reads Chinese names as
+    /// gibberish.
     pub fn to_csv(&self, lang: Lang) -> anyhow::Result<Vec<u8>> {
-        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
         w.write_record(self.headings(lang))?;
         for row in &self.rows {
             w.write_record(row.iter().map(|c| match c {

@@ -39,6 +39,7 @@ pub enum Cause {
     AppealDecided,
     Correction,
     ComponentsImported,
+    Commendation,
     Manual,
 }
 
@@ -49,6 +50,7 @@ impl Cause {
             Cause::AppealDecided => "appeal_decided",
             Cause::Correction => "correction",
             Cause::ComponentsImported => "components_imported",
+            Cause::Commendation => "commendation",
             Cause::Manual => "manual",
         }
     }

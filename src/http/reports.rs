@@ -65,7 +65,7 @@ async fn report(
             })?)
         };
     let table = match name.as_str() {
-        "payroll" => payroll(&state, &user, month()?).await?,
+        "payroll" => payroll(&state, &user, month()?, lang).await?,
         "teams" => teams(&state, &user, month()?).await?,
         "grades" => grades(&state, &user, month()?).await?,
         "deductions" => deductions(&state, &user, month()?, lang).await?,
@@ -78,6 +78,7 @@ async fn report(
                 &user,
                 q.agent.as_deref().unwrap_or(""),
                 q.month.as_deref(),
+                lang,
             )
             .await?
         }
@@ -129,7 +130,15 @@ async fn current_scores(
     }
 }
 
-async fn payroll(state: &AppState, user: &User, month: Month) -> AppResult<Table> {
+/// A level as the reader of the file says it.
+fn level_cell(level: &str, lang: Lang) -> Cell {
+    match crate::domain::scoring::Level::parse(level) {
+        Some(l) if lang == Lang::Zh => l.name_zh().into(),
+        _ => level.into(),
+    }
+}
+
+async fn payroll(state: &AppState, user: &User, month: Month, lang: Lang) -> AppResult<Table> {
     let rows = current_scores(state, user, month).await?;
     Ok(Table {
         name: format!("payroll-{month}"),
@@ -160,7 +169,7 @@ async fn payroll(state: &AppState, user: &User, month: Month) -> AppResult<Table
                     r.score.sq_high.into(),
                     r.score.pay.into(),
                     r.score.overall.into(),
-                    r.score.level.clone().into(),
+                    level_cell(&r.score.level, lang),
                 ]
             })
             .collect(),
@@ -369,7 +378,13 @@ async fn leads(state: &AppState, user: &User, month: Month) -> AppResult<Table> 
     })
 }
 
-async fn trend(state: &AppState, user: &User, agent: &str, to: Option<&str>) -> AppResult<Table> {
+async fn trend(
+    state: &AppState,
+    user: &User,
+    agent: &str,
+    to: Option<&str>,
+    lang: Lang,
+) -> AppResult<Table> {
     score_scope(user)?;
     let agent = crate::store::users::find_agent(&state.db, agent)
         .await?
@@ -406,7 +421,7 @@ async fn trend(state: &AppState, user: &User, agent: &str, to: Option<&str>) -> 
                     r.score.sq_low.into(),
                     r.score.sq_high.into(),
                     r.score.overall.into(),
-                    r.score.level.clone().into(),
+                    level_cell(&r.score.level, lang),
                     r.score.pay.into(),
                 ]
             })

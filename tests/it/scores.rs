@@ -425,7 +425,10 @@ async fn exports_hold_the_same_numbers_in_csv_and_xlsx(db: TestDb) {
         .text()
         .await
         .unwrap();
-    assert!(zh.starts_with("坐席,"), "{zh}");
+    assert!(
+        zh.starts_with("\u{feff}坐席,"),
+        "a BOM for Excel, then Chinese headings: {zh}"
+    );
     // A lead's export holds their team only; inspectors get none.
     let lead = app.login("lead-a").await;
     let (_, theirs) = get_json(&lead, &app.url("/api/reports/payroll?month=2026-11")).await;
