@@ -82,6 +82,9 @@ enum Bench {
         agents: usize,
         #[arg(long, default_value_t = 70)]
         evaluations_per_agent: usize,
+        /// Months of the same data before the measured one, each computed once (history).
+        #[arg(long, default_value_t = 1)]
+        earlier_months: usize,
     },
     /// (internal) The server process `audio` measures, on an existing data folder.
     #[command(hide = true)]
@@ -119,7 +122,8 @@ async fn main() -> anyhow::Result<()> {
             database_url,
             agents,
             evaluations_per_agent,
-        } => scoring::run(database_url, agents, evaluations_per_agent).await,
+            earlier_months,
+        } => scoring::run(database_url, agents, evaluations_per_agent, earlier_months).await,
         Bench::Serve { data_dir } => audio::serve_child(data_dir).await,
     }
 }

@@ -3,12 +3,13 @@
 //! month 2026-11 computed by hand (`scoring::recompute`, cause "manual") like a supervisor
 //! would: read everything, apply the rules, store a new run.
 //!
-//! The data is generated beforehand (not measured): the roster, the calls of October and
-//! November (metadata only), a completed pull and a submitted evaluation for every call,
-//! both months published, components imported, a few commendations, a scoring
-//! configuration with an eighth component, and October computed once so that November
-//! has a month of history for the levels. Bulk rows are written with `INSERT ... SELECT`
-//! over a generated series or multi-row `INSERT`s, in write transactions.
+//! The data is generated beforehand (not measured): the roster, the calls of November and
+//! of `--earlier-months` months before it (October by default; metadata only), a completed
+//! pull and a submitted evaluation for every call, every month published, components
+//! imported, a few commendations, a scoring configuration with an eighth component, and
+//! the earlier months computed once each, oldest first, so that November has a history
+//! for the levels. Bulk rows are written with `INSERT ... SELECT` over a generated series
+//! or multi-row `INSERT`s, in write transactions.
 //!
 //! After the timed runs, the reads and the write of a run are timed on their own, so the
 //! figures say where the time goes.
@@ -39,9 +40,8 @@ const OFFICE_SPAN_MS: i64 = 12 * HOUR_MS;
 const TEAM_SIZE: usize = 50;
 const RUNS: usize = 3;
 const GOAL_S: f64 = 1.0;
-/// The month measured, and the one before it (computed once, for the level history).
+/// The month measured.
 const MONTH: &str = "2026-11";
-const PREVIOUS: &str = "2026-10";
 /// Rows per multi-row insert. Kept small: sqlx's SQLite driver looks each `$n` up with
 /// `sqlite3_bind_parameter_name`, a linear scan, so binding a statement costs the square of
 /// its parameter count.
@@ -51,6 +51,7 @@ pub async fn run(
     database_url: Option<String>,
     agents: usize,
     evaluations_per_agent: usize,
+    earlier_months: usize,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(
         agents > 0 && evaluations_per_agent > 0,
@@ -60,7 +61,11 @@ pub async fn run(
     let db = &state.db;
     let backend = format!("{:?}", db.backend).to_lowercase();
     let month: Month = MONTH.parse().map_err(anyhow::Error::msg)?;
-    let previous: Month = PREVIOUS.parse().map_err(anyhow::Error::msg)?;
+    // Oldest first, the measured month last.
+    let mut months: Vec<Month> = std::iter::successors(Some(month), |m| Some(m.prev()))
+        .take(earlier_months + 1)
+        .collect();
+    months.reverse();
 
     // Set-up, not measured.
     let started = Instant::now();
@@ -72,25 +77,20 @@ pub async fn run(
     callgrade::scoring::set_config(db, &cfg, people.supervisor, now).await?;
     let components = cfg.components.len();
     let mut seed = Vec::new();
-    for m in [previous, month] {
+    for &m in &months {
         let t = Instant::now();
         seed_month(db, &people, m, rubric.id, evaluations_per_agent, &cfg).await?;
         seed.push(t.elapsed().as_secs_f64());
     }
     analyze(db).await?;
     let seed_s = started.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let end_of_previous = previous.range_ms(TZ).1;
-    callgrade::scoring::recompute(
-        db,
-        previous,
-        Cause::Published,
-        None,
-        None,
-        end_of_previous + 3 * DAY_MS,
-    )
-    .await?;
-    let previous_s = t.elapsed().as_secs_f64();
+    let mut earlier_s = Vec::new();
+    for &m in &months[..earlier_months] {
+        let t = Instant::now();
+        let published = m.range_ms(TZ).1 + 3 * DAY_MS;
+        callgrade::scoring::recompute(db, m, Cause::Published, None, None, published).await?;
+        earlier_s.push(t.elapsed().as_secs_f64());
+    }
     let setup_s = started.elapsed().as_secs_f64();
     let evaluations = count_evaluations(db, month).await?;
     let expected = (agents * evaluations_per_agent) as i64;
@@ -99,12 +99,14 @@ pub async fn run(
         "{MONTH}: {evaluations} published evaluations, expected {expected}"
     );
     println!(
-        "scoring ({backend}): seeded {agents} agents in {} teams, {} leads, 1 inspector, 1 supervisor; per month {expected} calls, pulls and submitted evaluations, {} component values ({components} components), publication; {PREVIOUS} in {:.1} s, {MONTH} in {:.1} s, ANALYZE included: {seed_s:.1} s; {PREVIOUS} computed in {previous_s:.2} s; set-up {setup_s:.1} s in all (not measured)",
+        "scoring ({backend}): seeded {agents} agents in {} teams, {} leads, 1 inspector, 1 supervisor; per month {expected} calls, pulls and submitted evaluations, {} component values ({components} components), publication; {} months ({}..={MONTH}) seeded in {seed_s:.1} s (ANALYZE included; per month {}); {earlier_months} earlier month(s) computed in {} s; set-up {setup_s:.1} s in all (not measured)",
         agents.div_ceil(TEAM_SIZE),
         people.leads,
         agents * components,
-        seed[0],
-        seed[1],
+        months.len(),
+        months[0],
+        seconds_list(&seed, 1),
+        seconds_list(&earlier_s, 2),
     );
 
     // The measured part: the month computed by hand, RUNS times (each a new run).
@@ -255,7 +257,8 @@ pub async fn run(
             "peak_rss_mb": round3(peak_rss_mb),
             "setup_s": round3(setup_s),
             "seed_s": round3(seed_s),
-            "previous_month_s": round3(previous_s),
+            "months_in_database": months.len(),
+            "earlier_months_s": earlier_s.iter().map(|&s| round3(s)).collect::<Vec<_>>(),
             "goal_s": GOAL_S,
             "recompute_to_goal": round3(median / GOAL_S),
         })
@@ -564,6 +567,12 @@ async fn analyze(db: &Db) -> anyhow::Result<()> {
     };
     sqlx::raw_sql(sql).execute(&db.pool).await?;
     Ok(())
+}
+
+/// "1.2, 3.4" with `decimals` decimals.
+fn seconds_list(values: &[f64], decimals: usize) -> String {
+    let items: Vec<String> = values.iter().map(|v| format!("{v:.decimals$}")).collect();
+    items.join(", ")
 }
 
 /// The middle value (of an odd count; the upper middle of an even one).
