@@ -232,8 +232,9 @@ pub async fn request_regrade(
     Ok(true)
 }
 
-/// Closes an open appeal with the panel's decision in `tx`. False when it was decided
-/// meanwhile (by another panel member).
+/// Closes an open appeal with the panel's decision in `tx` (and takes an unfinished re-grade
+/// out of its inspector's queue). False when it was decided meanwhile (by another panel
+/// member).
 pub async fn decide(
     tx: &mut Tx,
     appeal_id: i64,
@@ -253,7 +254,18 @@ pub async fn decide(
     .bind(appeal_id)
     .execute(&mut **tx)
     .await?;
-    Ok(done.rows_affected() > 0)
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    // A re-grade not done by now is no longer needed: it leaves the inspector's queue.
+    sqlx::query(
+        "UPDATE assignments SET completed_at_ms = $1 WHERE appeal_id = $2 AND completed_at_ms IS NULL",
+    )
+    .bind(now_ms)
+    .bind(appeal_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
 }
 
 /// Open appeals past their deadline that the panel has not been told about; marked told.

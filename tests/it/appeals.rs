@@ -526,6 +526,18 @@ async fn acknowledgements_reminders_and_the_lock(db: TestDb) {
     // The last decision locks the month.
     let panel = app.login("panel").await;
     let appeal_id = queue["items"][0]["id"].as_i64().unwrap();
+    // A re-grade asked for but not done leaves the inspector's queue with the decision.
+    add_inspector(&app, "insp2").await;
+    let (status, _) = post(
+        &panel,
+        app.url(&format!("/api/appeals/{appeal_id}/regrade")),
+        json!({ "grader": "insp2" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let insp2 = app.login("insp2").await;
+    let (_, q) = get_json(&insp2, &app.url("/api/me/queue")).await;
+    assert_eq!(q["items"].as_array().unwrap().len(), 1);
     let (status, _) = post(
         &panel,
         app.url(&format!("/api/appeals/{appeal_id}/decision")),
@@ -535,6 +547,8 @@ async fn acknowledgements_reminders_and_the_lock(db: TestDb) {
     assert_eq!(status, StatusCode::OK);
     let (_, p) = get_json(&sup, &app.url("/api/months/2026-11/publication")).await;
     assert_eq!(status_of(&p), "locked");
+    let (_, q) = get_json(&insp2, &app.url("/api/me/queue")).await;
+    assert!(q["items"].as_array().unwrap().is_empty(), "{q}");
     assert_eq!(
         p["publications"][0]["locked_at"],
         "2026-12-09T10:00:01+08:00"
