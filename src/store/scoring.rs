@@ -55,22 +55,13 @@ pub async fn month_inputs(db: &Db, month: &str) -> Result<MonthInputs, sqlx::Err
             team: r.try_get("team")?,
         });
     }
-    // From the month's calls (an index range), not from the agents' evaluations of every
-    // month: the cost follows one month however much history is stored.
-    let (from, to) = month_range(month);
-    let rows = sqlx::query(
-        "SELECT e.agent_id, e.score, e.grade FROM recordings r \
-         JOIN evaluations e ON e.recording_id = r.id AND e.status = 'submitted' \
-         JOIN agent_months am ON am.agent_id = e.agent_id AND am.month = $1 \
-         JOIN assignments a ON a.id = e.assignment_id \
-         WHERE r.started_at_ms >= $2 AND r.started_at_ms < $3 AND a.appeal_id IS NULL \
-           AND r.started_at_ms >= am.starts_at_ms AND r.started_at_ms < am.ends_at_ms",
-    )
-    .bind(month)
-    .bind(from)
-    .bind(to)
-    .fetch_all(&db.pool)
-    .await?;
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT e.agent_id, e.score, e.grade {}",
+        month_evaluations()
+    ));
+    let rows = month_evaluations_query(&sql, month, Scope::Center)
+        .fetch_all(&db.pool)
+        .await?;
     for r in &rows {
         inputs.evaluations.push((
             r.try_get("agent_id")?,
@@ -120,6 +111,39 @@ pub async fn month_inputs(db: &Db, month: &str) -> Result<MonthInputs, sqlx::Err
             .insert(r.try_get("lead_id")?, r.try_get("missing")?);
     }
     Ok(inputs)
+}
+
+/// `FROM ... WHERE ...` of a month's published evaluations (re-grades aside) of agents in a
+/// scope (`$1`, `$2`), `$3` the month, `$4`..`$5` the span of its calls. It starts from the
+/// month's calls (an index range), not from the agents' evaluations of every month, so its
+/// cost follows one month however much history is stored.
+fn month_evaluations() -> String {
+    format!(
+        "FROM recordings r \
+         JOIN evaluations e ON e.recording_id = r.id AND e.status = 'submitted' \
+         JOIN agent_months am ON am.agent_id = e.agent_id AND am.month = $3 \
+         JOIN assignments a ON a.id = e.assignment_id \
+         JOIN users u ON u.id = e.agent_id LEFT JOIN teams t ON t.id = u.team_id \
+         WHERE {SCOPE_FILTER} AND r.started_at_ms >= $4 AND r.started_at_ms < $5 \
+           AND a.appeal_id IS NULL \
+           AND r.started_at_ms >= am.starts_at_ms AND r.started_at_ms < am.ends_at_ms"
+    )
+}
+
+/// `sql` (built on [`month_evaluations`]) with its parameters bound.
+fn month_evaluations_query<'q>(
+    sql: &'q sqlx::AssertSqlSafe<String>,
+    month: &'q str,
+    scope: Scope,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    let (kind, id) = scope_params(scope);
+    let (from, to) = month_range(month);
+    sqlx::query(sqlx::AssertSqlSafe(sql.0.as_str()))
+        .bind(kind)
+        .bind(id)
+        .bind(month)
+        .bind(from)
+        .bind(to)
 }
 
 /// A span surely holding the month's calls whatever the center's zone (a zone is less than
@@ -542,19 +566,11 @@ pub async fn month_forms(
     month: &str,
     scope: Scope,
 ) -> Result<Vec<(Option<String>, i64, String, Option<String>)>, sqlx::Error> {
-    let (kind, id) = scope_params(scope);
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT t.name AS team, e.rubric_id, e.form, e.grade FROM agent_months am \
-         JOIN users u ON u.id = am.agent_id LEFT JOIN teams t ON t.id = u.team_id \
-         JOIN evaluations e ON e.agent_id = am.agent_id AND e.status = 'submitted' \
-         JOIN recordings r ON r.id = e.recording_id JOIN assignments a ON a.id = e.assignment_id \
-         WHERE {SCOPE_FILTER} AND am.month = $3 AND a.appeal_id IS NULL \
-           AND r.started_at_ms >= am.starts_at_ms AND r.started_at_ms < am.ends_at_ms"
+        "SELECT t.name AS team, e.rubric_id, e.form, e.grade {}",
+        month_evaluations()
     ));
-    let rows = sqlx::query(sql)
-        .bind(kind)
-        .bind(id)
-        .bind(month)
+    let rows = month_evaluations_query(&sql, month, scope)
         .fetch_all(&db.pool)
         .await?;
     rows.iter()
