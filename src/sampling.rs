@@ -533,6 +533,7 @@ fn derive_week(
 }
 
 async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<DrawReport>> {
+    let mut phases = Phases::start();
     let ctx = load(db, plan_id, None).await?;
     let tz = parse_tz(&ctx.plan.time_zone)?;
     let spec = &ctx.plan.spec;
@@ -634,6 +635,7 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
         });
         report.frozen.push(st.index);
     }
+    phases.mark("freeze");
 
     // After the last week: make up shortfalls from the other weeks' unpicked calls.
     let last = ctx.strata.last().map(|s| s.stratum);
@@ -654,12 +656,14 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
             .retain(|c| !filled.contains(&(c.agent_id, c.stratum)));
         w.cells
             .extend(filled.iter().filter_map(|k| cells.get(k).cloned()));
+        phases.mark("fill");
     }
 
     // Hand the frozen samples to graders.
     report.assigned = new_picks.len();
     if !new_picks.is_empty() {
         w.assignments = assign_graders(db, spec.graders, &agents, new_picks).await?;
+        phases.mark("assign");
     }
 
     // Provisional picks of the weeks still open.
@@ -691,17 +695,20 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
         } else {
             scan_arrivals(db, &scan, &ctx.keyer).await?
         };
+        phases.mark("scan");
         let existing = if full {
             Vec::new()
         } else {
             store::provisional_picks(db, plan_id).await?
         };
+        phases.mark("picks");
         let (drop, add, kept) =
             merge_provisional(&agents, &open, &cells, &quota_of, &calls, existing);
         w.clear_provisional = full;
         w.drop_provisional = drop;
         w.add_provisional = add;
         report.provisional = kept;
+        phases.mark("merge");
     } else {
         w.clear_provisional = true;
     }
@@ -710,6 +717,8 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
     if !store::write_draw(db, plan_id, ctx.plan.draw_version, now_ms, &w).await? {
         return Ok(None);
     }
+    phases.mark("write");
+    tracing::debug!(plan_id, phases = %phases, "draw");
 
     // Settle once every week is frozen and the grading period is over.
     let all_frozen = ctx
@@ -725,6 +734,38 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
         report.settled = true;
     }
     Ok(Some(report))
+}
+
+/// Wall time of a draw's phases, for the debug log (where a slow draw spends its time).
+struct Phases {
+    last: std::time::Instant,
+    spent: Vec<(&'static str, f64)>,
+}
+
+impl Phases {
+    fn start() -> Phases {
+        Phases {
+            last: std::time::Instant::now(),
+            spent: Vec::new(),
+        }
+    }
+
+    fn mark(&mut self, phase: &'static str) {
+        let now = std::time::Instant::now();
+        self.spent
+            .push((phase, now.duration_since(self.last).as_secs_f64()));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for Phases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (phase, s)) in self.spent.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{phase} {s:.3} s")?;
+        }
+        Ok(())
+    }
 }
 
 /// For agents still short after the last week, the unpicked calls of all weeks (each read as

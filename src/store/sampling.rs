@@ -719,9 +719,15 @@ enum Ty {
     Text,
 }
 
-/// Inserts many rows by sending them as one JSON array per 5 000 rows and letting the
-/// database unpack it (`json_each` / `jsonb_array_elements`). Measured on SQLite with 126 000
-/// rows: 7 µs a row, against 20–90 µs with multi-row `VALUES` and bind parameters.
+/// Inserts many rows, 5 000 per statement, with a handful of bound values instead of
+/// thousands.
+///
+/// - PostgreSQL gets one array per column (`unnest($1::bigint[], $2::text[], ...)`).
+/// - SQLite gets one JSON array of rows for `json_each`, each row one string with the fields
+///   at fixed places (see [`SqliteRows`]).
+///
+/// Both replace a JSON array per row, which the databases took apart field by field: that
+/// was most of the time of storing a month's 126 000 samples (SQLite: 1.6 s, now 1.0 s).
 async fn insert_many(
     tx: &mut Tx,
     backend: Backend,
@@ -729,44 +735,155 @@ async fn insert_many(
     columns: &[(&str, Ty)],
     rows: &[Vec<Val>],
 ) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
     let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
-    let values: Vec<String> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, (_, ty))| match (backend, ty) {
-            (Backend::Sqlite, _) => format!("value ->> {i}"),
-            (Backend::Postgres, Ty::Int) => format!("(e ->> {i})::bigint"),
-            (Backend::Postgres, Ty::Text) => format!("e ->> {i}"),
-        })
-        .collect();
-    let from = match backend {
-        Backend::Sqlite => "json_each($1)",
-        Backend::Postgres => "jsonb_array_elements($1::jsonb) AS e",
+    let sqlite = SqliteRows::layout(columns, rows);
+    let (values, from) = match backend {
+        Backend::Sqlite => (
+            (0..columns.len())
+                .map(|i| sqlite.field_sql(i, columns[i].1))
+                .collect::<Vec<_>>()
+                .join(", "),
+            "json_each($1)".to_string(),
+        ),
+        Backend::Postgres => (
+            "*".to_string(),
+            format!(
+                "unnest({})",
+                columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (_, ty))| match ty {
+                        Ty::Int => format!("${}::bigint[]", i + 1),
+                        Ty::Text => format!("${}::text[]", i + 1),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
     };
     let sql = format!(
-        "INSERT INTO {table} ({}) SELECT {} FROM {from}",
-        names.join(", "),
-        values.join(", ")
+        "INSERT INTO {table} ({}) SELECT {values} FROM {from}",
+        names.join(", ")
     );
     for chunk in rows.chunks(5000) {
-        let array: Vec<serde_json::Value> = chunk
-            .iter()
-            .map(|row| {
-                row.iter()
-                    .map(|v| match v {
-                        Val::I(i) => serde_json::Value::from(*i),
-                        Val::N => serde_json::Value::Null,
-                        Val::S(s) => serde_json::Value::from(s.as_str()),
-                    })
-                    .collect()
-            })
-            .collect();
-        sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(serde_json::Value::Array(array).to_string())
-            .execute(&mut **tx)
-            .await?;
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+        match backend {
+            Backend::Sqlite => {
+                let array: Vec<String> = chunk.iter().map(|row| sqlite.encode(row)).collect();
+                q = q.bind(serde_json::Value::from(array).to_string());
+            }
+            Backend::Postgres => {
+                for i in 0..columns.len() {
+                    q = q.bind(pg_array(chunk.iter().map(|row| row.get(i))));
+                }
+            }
+        }
+        q.execute(&mut **tx).await?;
     }
+    let secs = started.elapsed().as_secs_f64();
+    tracing::debug!(table, rows = rows.len(), secs, "inserted");
     Ok(())
+}
+
+/// A column's values as a PostgreSQL array literal: numbers as they are, NULL unquoted,
+/// texts in double quotes with a backslash before each `"` and backslash.
+fn pg_array<'a>(values: impl Iterator<Item = Option<&'a Val>>) -> String {
+    let mut out = String::from("{");
+    for (i, v) in values.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match v {
+            Some(Val::I(n)) => out.push_str(&n.to_string()),
+            Some(Val::S(s)) => {
+                out.push('"');
+                for c in s.chars() {
+                    if c == '"' || c == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+                out.push('"');
+            }
+            Some(Val::N) | None => out.push_str("NULL"),
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// Rows for SQLite as strings of fixed-width fields. Each field is a flag (`+` a value, `-`
+/// NULL) and then: for a number, its digits right-aligned in the column's width (SQLite's
+/// cast skips the leading spaces); for a text, its length in characters right-aligned in
+/// the width of the longest length, then the text, padded to the longest text. Widths are
+/// counted in characters because `substr` counts them.
+struct SqliteRows {
+    /// Per column: where its field starts (1-based, for `substr`), the width of the length
+    /// (texts only) and the width of the value.
+    fields: Vec<(usize, usize, usize)>,
+}
+
+impl SqliteRows {
+    fn layout(columns: &[(&str, Ty)], rows: &[Vec<Val>]) -> SqliteRows {
+        let mut fields = Vec::with_capacity(columns.len());
+        let mut at = 1;
+        for (i, (_, ty)) in columns.iter().enumerate() {
+            let widest = rows
+                .iter()
+                .map(|row| match row.get(i) {
+                    Some(Val::I(n)) => n.to_string().len(),
+                    Some(Val::S(s)) => s.chars().count(),
+                    Some(Val::N) | None => 0,
+                })
+                .max()
+                .unwrap_or(0)
+                .max(1);
+            let len_width = match ty {
+                Ty::Int => 0,
+                Ty::Text => widest.to_string().len(),
+            };
+            fields.push((at, len_width, widest));
+            at += 1 + len_width + widest;
+        }
+        SqliteRows { fields }
+    }
+
+    /// The SQL that takes column `i` out of a row (`value` of `json_each`).
+    fn field_sql(&self, i: usize, ty: Ty) -> String {
+        let (at, len_width, width) = self.fields.get(i).copied().unwrap_or((1, 0, 1));
+        let value = match ty {
+            Ty::Int => format!("CAST(substr(value, {}, {width}) AS INTEGER)", at + 1),
+            Ty::Text => format!(
+                "substr(value, {}, CAST(substr(value, {}, {len_width}) AS INTEGER))",
+                at + 1 + len_width,
+                at + 1
+            ),
+        };
+        format!("CASE substr(value, {at}, 1) WHEN '+' THEN {value} END")
+    }
+
+    fn encode(&self, row: &[Val]) -> String {
+        let mut out = String::new();
+        for (v, &(_, len_width, width)) in row.iter().zip(&self.fields) {
+            match v {
+                Val::N => {
+                    out.push('-');
+                    out.extend(std::iter::repeat_n(' ', len_width + width));
+                }
+                Val::I(n) => out.push_str(&format!("+{n:>width$}")),
+                Val::S(s) => {
+                    let len = s.chars().count();
+                    out.push_str(&format!("+{len:>len_width$}{s}"));
+                    out.extend(std::iter::repeat_n(' ', width - len));
+                }
+            }
+        }
+        out
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -973,7 +1090,8 @@ async fn write_rows(
             .await?;
     }
     let mut add: Vec<&Pick> = w.add_provisional.iter().collect();
-    add.sort_unstable_by_key(|p| (p.agent_id, p.recording_id));
+    // By call, as the assignments below.
+    add.sort_unstable_by_key(|p| p.recording_id);
     let rows: Vec<Vec<Val>> = add
         .iter()
         .map(|p| {
@@ -1000,12 +1118,11 @@ async fn write_rows(
         &rows,
     )
     .await?;
-    // Rows go in by agent and call: the (plan, agent) index then only appends, and the
-    // unique (plan, recording) index and the foreign key lookups of recordings stay within
-    // few pages at a time (measured on SQLite with 126 000 rows and the larger cache: 0.9 s
-    // instead of 1.5 s in key order). Ids thus no longer follow keys: queues order by key.
+    // Rows go in by call: the unique (plan, recording) index, the largest, then only
+    // appends (measured on SQLite with 126 000 rows: 0.5 s instead of 0.7 s by agent and
+    // call, and 1.5 s in key order). Ids thus no longer follow keys: queues order by key.
     let mut assignments: Vec<&NewAssignment> = w.assignments.iter().collect();
-    assignments.sort_unstable_by_key(|a| (a.agent_id, a.recording_id));
+    assignments.sort_unstable_by_key(|a| a.recording_id);
     let rows: Vec<Vec<Val>> = assignments
         .iter()
         .map(|a| {
@@ -1410,4 +1527,79 @@ pub async fn call_ids_of_plan(db: &Db, plan_id: i64) -> Result<HashMap<i64, Stri
     rows.iter()
         .map(|r| Ok((r.try_get("id")?, r.try_get("call_id")?)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind of value survives the trip through [`insert_many`]: NULLs in
+    /// both kinds of column, negative and extreme numbers, empty texts, texts with spaces at
+    /// either end, quotes, newlines and Chinese.
+    #[tokio::test]
+    async fn many_rows_keep_every_value() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        roundtrip(&Db::open(None, dir.path()).await?).await?;
+        // PostgreSQL too, when the suite has one.
+        if let Ok(url) = std::env::var("CALLGRADE_TEST_DATABASE_URL") {
+            let scratch = crate::store::scratch::ScratchPostgres::create(&url, "cg_unit").await?;
+            roundtrip(&Db::open(Some(&scratch.url), dir.path()).await?).await?;
+        }
+        Ok(())
+    }
+
+    async fn roundtrip(db: &Db) -> anyhow::Result<()> {
+        sqlx::raw_sql("CREATE TABLE roundtrip (seq BIGINT, n BIGINT, t TEXT)")
+            .execute(&db.pool)
+            .await?;
+        let texts = [
+            Val::S(String::new()),
+            Val::N,
+            Val::S("  padded  ".into()),
+            Val::S("引号\"和\\n\n换行,{}".into()),
+            Val::S("sample".into()),
+        ];
+        let numbers = [
+            Val::I(i64::MIN),
+            Val::I(-7),
+            Val::N,
+            Val::I(0),
+            Val::I(i64::MAX),
+        ];
+        let rows: Vec<Vec<Val>> = numbers
+            .iter()
+            .zip(&texts)
+            .enumerate()
+            .map(|(i, (n, t))| vec![Val::I(i as i64), n.clone(), t.clone()])
+            .collect();
+        let mut tx = db.begin_write().await?;
+        insert_many(
+            &mut tx,
+            db.backend,
+            "roundtrip",
+            &[("seq", Ty::Int), ("n", Ty::Int), ("t", Ty::Text)],
+            &rows,
+        )
+        .await?;
+        tx.commit().await?;
+        let back = sqlx::query("SELECT n, t FROM roundtrip ORDER BY seq")
+            .fetch_all(&db.pool)
+            .await?;
+        assert_eq!(back.len(), rows.len());
+        for (row, (n, t)) in back.iter().zip(numbers.iter().zip(&texts)) {
+            let got_n: Option<i64> = row.try_get("n")?;
+            let got_t: Option<String> = row.try_get("t")?;
+            let want_n = match n {
+                Val::I(i) => Some(*i),
+                _ => None,
+            };
+            let want_t = match t {
+                Val::S(s) => Some(s.clone()),
+                _ => None,
+            };
+            assert_eq!((got_n, got_t), (want_n, want_t));
+        }
+        db.close().await;
+        Ok(())
+    }
 }
