@@ -32,6 +32,7 @@ both_backends!(
     preview_shows_eligible_calls_and_shortfalls,
     bad_plans_get_clear_errors,
     an_agent_hired_mid_month_joins_from_the_next_week,
+    sampled_recordings_are_kept,
 );
 
 const HOUR: i64 = 3_600_000;
@@ -1118,4 +1119,35 @@ async fn an_agent_hired_mid_month_joins_from_the_next_week(db: TestDb) {
     assert_eq!(a3["drawn"], 14);
     let report = verify(&app, qa).await;
     assert!(report.ok, "{:?}", report.problems);
+}
+
+/// Samples refer to their calls, agents, graders and plans without foreign keys (checking
+/// them row by row made a month's draw slow): the database instead refuses to delete any
+/// of these, so nothing a sample refers to can disappear.
+async fn sampled_recordings_are_kept(db: TestDb) {
+    let app = spawn(db, "2026-12-05 12:00").await;
+    insert(&app, &daily("agent-a1", "2026-11-01", 30, 2)).await;
+    let (qa, _) = defaults(&app, "2026-11").await;
+    let sampled = samples(&app, "sup", qa).await;
+    assert_eq!(sampled.len(), 10);
+    let pool = &app.state.db.pool;
+    let delete =
+        sqlx::query("DELETE FROM recordings WHERE id IN (SELECT recording_id FROM assignments)")
+            .execute(pool)
+            .await;
+    let err = delete
+        .expect_err("DELETE on recordings must fail")
+        .to_string();
+    assert!(err.contains("recordings are kept"), "{err}");
+    let unsampled = sqlx::query("DELETE FROM recordings").execute(pool).await;
+    assert!(unsampled.is_err(), "no recording may be deleted");
+    for table in ["users", "sampling_plans"] {
+        let err = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+            .execute(pool)
+            .await
+            .expect_err("DELETE must fail")
+            .to_string();
+        assert!(err.contains(&format!("{table} are kept")), "{err}");
+    }
+    assert_eq!(samples(&app, "sup", qa).await, sampled);
 }
