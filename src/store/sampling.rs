@@ -773,8 +773,15 @@ async fn insert_many(
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
         match backend {
             Backend::Sqlite => {
-                let array: Vec<String> = chunk.iter().map(|row| sqlite.encode(row)).collect();
-                q = q.bind(serde_json::Value::from(array).to_string());
+                let mut row_text = String::new();
+                let mut array = Vec::with_capacity(chunk.len());
+                for row in chunk {
+                    sqlite.encode(row, &mut row_text);
+                    array.push(row_text.clone());
+                }
+                q = q.bind(
+                    serde_json::to_string(&array).map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
+                );
             }
             Backend::Postgres => {
                 for i in 0..columns.len() {
@@ -798,7 +805,11 @@ fn pg_array<'a>(values: impl Iterator<Item = Option<&'a Val>>) -> String {
             out.push(',');
         }
         match v {
-            Some(Val::I(n)) => out.push_str(&n.to_string()),
+            Some(Val::I(n)) => {
+                use std::fmt::Write;
+                // Writing to a String cannot fail.
+                let _ = write!(out, "{n}");
+            }
             Some(Val::S(s)) => {
                 out.push('"');
                 for c in s.chars() {
@@ -822,9 +833,27 @@ fn pg_array<'a>(values: impl Iterator<Item = Option<&'a Val>>) -> String {
 /// the width of the longest length, then the text, padded to the longest text. Widths are
 /// counted in characters because `substr` counts them.
 struct SqliteRows {
-    /// Per column: where its field starts (1-based, for `substr`), the width of the length
-    /// (texts only) and the width of the value.
-    fields: Vec<(usize, usize, usize)>,
+    fields: Vec<Field>,
+}
+
+#[derive(Clone, Copy)]
+struct Field {
+    /// Where the field starts (1-based, for `substr`).
+    at: usize,
+    /// The width of a text's length (0 for numbers) and of the value.
+    len_width: usize,
+    width: usize,
+    /// Whether any row has NULL here (if not, the SQL need not look at the flag).
+    nullable: bool,
+}
+
+/// How many characters `n` takes in decimal.
+fn decimal_len(n: i64) -> usize {
+    let digits = n
+        .unsigned_abs()
+        .checked_ilog10()
+        .map_or(1, |d| d as usize + 1);
+    digits + usize::from(n < 0)
 }
 
 impl SqliteRows {
@@ -832,21 +861,24 @@ impl SqliteRows {
         let mut fields = Vec::with_capacity(columns.len());
         let mut at = 1;
         for (i, (_, ty)) in columns.iter().enumerate() {
-            let widest = rows
-                .iter()
-                .map(|row| match row.get(i) {
-                    Some(Val::I(n)) => n.to_string().len(),
-                    Some(Val::S(s)) => s.chars().count(),
-                    Some(Val::N) | None => 0,
-                })
-                .max()
-                .unwrap_or(0)
-                .max(1);
+            let (mut widest, mut nullable) = (1, false);
+            for row in rows {
+                match row.get(i) {
+                    Some(Val::I(n)) => widest = widest.max(decimal_len(*n)),
+                    Some(Val::S(s)) => widest = widest.max(s.chars().count()),
+                    Some(Val::N) | None => nullable = true,
+                }
+            }
             let len_width = match ty {
                 Ty::Int => 0,
-                Ty::Text => widest.to_string().len(),
+                Ty::Text => decimal_len(widest as i64),
             };
-            fields.push((at, len_width, widest));
+            fields.push(Field {
+                at,
+                len_width,
+                width: widest,
+                nullable,
+            });
             at += 1 + len_width + widest;
         }
         SqliteRows { fields }
@@ -854,7 +886,15 @@ impl SqliteRows {
 
     /// The SQL that takes column `i` out of a row (`value` of `json_each`).
     fn field_sql(&self, i: usize, ty: Ty) -> String {
-        let (at, len_width, width) = self.fields.get(i).copied().unwrap_or((1, 0, 1));
+        let Some(&Field {
+            at,
+            len_width,
+            width,
+            nullable,
+        }) = self.fields.get(i)
+        else {
+            return "NULL".into();
+        };
         let value = match ty {
             Ty::Int => format!("CAST(substr(value, {}, {width}) AS INTEGER)", at + 1),
             Ty::Text => format!(
@@ -863,26 +903,25 @@ impl SqliteRows {
                 at + 1
             ),
         };
-        format!("CASE substr(value, {at}, 1) WHEN '+' THEN {value} END")
+        if nullable {
+            format!("CASE substr(value, {at}, 1) WHEN '+' THEN {value} END")
+        } else {
+            value
+        }
     }
 
-    fn encode(&self, row: &[Val]) -> String {
-        let mut out = String::new();
-        for (v, &(_, len_width, width)) in row.iter().zip(&self.fields) {
-            match v {
-                Val::N => {
-                    out.push('-');
-                    out.extend(std::iter::repeat_n(' ', len_width + width));
-                }
-                Val::I(n) => out.push_str(&format!("+{n:>width$}")),
-                Val::S(s) => {
-                    let len = s.chars().count();
-                    out.push_str(&format!("+{len:>len_width$}{s}"));
-                    out.extend(std::iter::repeat_n(' ', width - len));
-                }
-            }
+    fn encode(&self, row: &[Val], out: &mut String) {
+        use std::fmt::Write;
+        out.clear();
+        for (v, f) in row.iter().zip(&self.fields) {
+            let (len_width, width) = (f.len_width, f.width);
+            // Writing to a String cannot fail.
+            let _ = match v {
+                Val::N => write!(out, "-{:1$}", "", len_width + width),
+                Val::I(n) => write!(out, "+{n:>width$}"),
+                Val::S(s) => write!(out, "+{:>len_width$}{s:<width$}", s.chars().count()),
+            };
         }
-        out
     }
 }
 
@@ -1548,8 +1587,15 @@ mod tests {
         Ok(())
     }
 
+    #[test]
+    fn decimal_len_counts_digits_and_sign() {
+        for n in [0, 9, 10, 99, 100, -1, -10, 1_000_000, i64::MIN, i64::MAX] {
+            assert_eq!(decimal_len(n), n.to_string().len(), "{n}");
+        }
+    }
+
     async fn roundtrip(db: &Db) -> anyhow::Result<()> {
-        sqlx::raw_sql("CREATE TABLE roundtrip (seq BIGINT, n BIGINT, t TEXT)")
+        sqlx::raw_sql("CREATE TABLE roundtrip (seq BIGINT, n BIGINT, t TEXT, k TEXT)")
             .execute(&db.pool)
             .await?;
         let texts = [
@@ -1570,23 +1616,32 @@ mod tests {
             .iter()
             .zip(&texts)
             .enumerate()
-            .map(|(i, (n, t))| vec![Val::I(i as i64), n.clone(), t.clone()])
+            .map(|(i, (n, t))| {
+                let k = ["sample", "fill", "抽检 ", " x"][i % 4];
+                vec![Val::I(i as i64), n.clone(), t.clone(), Val::S(k.into())]
+            })
             .collect();
         let mut tx = db.begin_write().await?;
         insert_many(
             &mut tx,
             db.backend,
             "roundtrip",
-            &[("seq", Ty::Int), ("n", Ty::Int), ("t", Ty::Text)],
+            &[
+                ("seq", Ty::Int),
+                ("n", Ty::Int),
+                ("t", Ty::Text),
+                ("k", Ty::Text),
+            ],
             &rows,
         )
         .await?;
         tx.commit().await?;
-        let back = sqlx::query("SELECT n, t FROM roundtrip ORDER BY seq")
+        let back = sqlx::query("SELECT n, t, k FROM roundtrip ORDER BY seq")
             .fetch_all(&db.pool)
             .await?;
         assert_eq!(back.len(), rows.len());
-        for (row, (n, t)) in back.iter().zip(numbers.iter().zip(&texts)) {
+        for (row, want) in back.iter().zip(&rows) {
+            let (n, t) = (&want[1], &want[2]);
             let got_n: Option<i64> = row.try_get("n")?;
             let got_t: Option<String> = row.try_get("t")?;
             let want_n = match n {
@@ -1598,6 +1653,8 @@ mod tests {
                 _ => None,
             };
             assert_eq!((got_n, got_t), (want_n, want_t));
+            let got_k: String = row.try_get("k")?;
+            assert!(matches!(&want[3], Val::S(k) if *k == got_k), "{got_k:?}");
         }
         db.close().await;
         Ok(())
