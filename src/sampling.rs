@@ -258,32 +258,38 @@ pub struct Call {
 }
 
 impl AgentCalls {
-    /// Parses `id started call_id` lines, or `id call_id` lines without `with_started` (a
-    /// scan of one week, whose calls then all get `started_at_ms` 0: nobody asks).
-    fn parse(text: String, keyer: &Keyer, with_started: bool) -> anyhow::Result<AgentCalls> {
-        let mut calls = Vec::with_capacity(text.len() / 32);
+    /// Parses one agent's row of a scan: the recording ids and (with `starts`) the start
+    /// times, both space-separated, and the call ids, one per line, all in the same order.
+    /// Without starts (a scan of one week) every call gets `started_at_ms` 0: nobody asks.
+    fn parse(rows: store::AgentScan, keyer: &Keyer) -> anyhow::Result<AgentCalls> {
+        let text = rows.call_ids;
+        let mut calls = Vec::with_capacity(text.len() / 16);
+        let mut ids = rows.ids.split(' ');
+        let mut starts = rows.starts.as_deref().map(|s| s.split(' '));
         let mut at = 0usize;
-        for line in text.split('\n') {
-            let mut parts = line.splitn(if with_started { 3 } else { 2 }, ' ');
-            let id = parts.next().unwrap_or_default();
-            let started = if with_started {
-                parts.next()
-            } else {
-                Some("0")
+        for call_id in text.split('\n') {
+            let id = ids.next().context("fewer recording ids than calls")?;
+            let started = match starts.as_mut() {
+                Some(s) => s
+                    .next()
+                    .context("fewer start times than calls")?
+                    .parse()
+                    .context("start time")?,
+                None => 0,
             };
-            let (Some(started), Some(call_id)) = (started, parts.next()) else {
-                anyhow::bail!("malformed eligible-call line {line:?}");
-            };
-            let id_at = line.len() - call_id.len() + at;
             calls.push(Call {
                 key: keyer.key(call_id),
                 recording_id: id.parse().context("recording id")?,
-                started_at_ms: started.parse().context("start time")?,
-                id_at: u32::try_from(id_at).context("eligible list too long")?,
+                started_at_ms: started,
+                id_at: u32::try_from(at).context("eligible list too long")?,
                 id_len: u32::try_from(call_id.len()).context("call id too long")?,
             });
-            at += line.len() + 1;
+            at += call_id.len() + 1;
         }
+        anyhow::ensure!(
+            ids.next().is_none() && starts.as_mut().is_none_or(|s| s.next().is_none()),
+            "more recording ids or start times than calls"
+        );
         calls.sort_unstable_by(key_order);
         Ok(AgentCalls { text, calls })
     }
@@ -348,8 +354,7 @@ async fn scan_keyed(
         .await
         .context("reading eligible calls")?;
     let keyer = keyer.clone();
-    let with_started = scan.with_started;
-    tokio::task::spawn_blocking(move || key_rows(rows, &keyer, with_started))
+    tokio::task::spawn_blocking(move || key_rows(rows, &keyer))
         .await
         .context("keying task")?
 }
@@ -389,13 +394,12 @@ async fn scan_arrivals(
 }
 
 fn key_rows(
-    rows: Vec<(i64, String)>,
+    rows: Vec<store::AgentScan>,
     keyer: &Keyer,
-    with_started: bool,
 ) -> anyhow::Result<HashMap<i64, AgentCalls>> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per = rows.len().div_ceil(workers).max(1);
-    let mut chunks: Vec<Vec<(i64, String)>> = Vec::new();
+    let mut chunks: Vec<Vec<store::AgentScan>> = Vec::new();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         chunks.push(rows.by_ref().take(per).collect());
@@ -407,9 +411,7 @@ fn key_rows(
                 s.spawn(move || {
                     chunk
                         .into_iter()
-                        .map(|(agent, text)| {
-                            Ok((agent, AgentCalls::parse(text, keyer, with_started)?))
-                        })
+                        .map(|rows| Ok((rows.agent_id, AgentCalls::parse(rows, keyer)?)))
                         .collect()
                 })
             })
@@ -1307,12 +1309,26 @@ mod tests {
     }
 
     /// `id started call_id` lines, as the store's scan returns them.
-    fn text(calls: &[(i64, i64)]) -> String {
-        calls
-            .iter()
-            .map(|(id, started)| format!("{id} {started} call {id}"))
-            .collect::<Vec<_>>()
-            .join("\n")
+    /// A scan's row for calls `(recording id, start)`, whose call ids are "call {id}".
+    fn text(calls: &[(i64, i64)]) -> store::AgentScan {
+        let join = |f: &dyn Fn(&(i64, i64)) -> String, sep: &str| {
+            calls.iter().map(f).collect::<Vec<_>>().join(sep)
+        };
+        store::AgentScan {
+            agent_id: 1,
+            ids: join(&|c| c.0.to_string(), " "),
+            starts: Some(join(&|c| c.1.to_string(), " ")),
+            call_ids: join(&|c| format!("call {}", c.0), "\n"),
+        }
+    }
+
+    fn scan_row(ids: &str, starts: Option<&str>, call_ids: &str) -> store::AgentScan {
+        store::AgentScan {
+            agent_id: 1,
+            ids: ids.into(),
+            starts: starts.map(Into::into),
+            call_ids: call_ids.into(),
+        }
     }
 
     const WEEK: Stratum = Stratum {
@@ -1327,7 +1343,7 @@ mod tests {
     fn parse_keeps_call_ids_with_spaces_and_sorts_by_key() {
         let keyer = Keyer::new(&seed(1));
         let calls =
-            AgentCalls::parse("7 100 A 1\n8 200 B".to_string(), &keyer, true).expect("parses");
+            AgentCalls::parse(scan_row("7 8", Some("100 200"), "A 1\nB"), &keyer).expect("parses");
         let ids: HashSet<&str> = calls.calls.iter().map(|c| calls.call_id(c)).collect();
         assert_eq!(ids, HashSet::from(["A 1", "B"]));
         assert!(calls.calls[0].key < calls.calls[1].key);
@@ -1335,9 +1351,15 @@ mod tests {
             calls.calls[0].key,
             keyer.key(calls.call_id(&calls.calls[0]))
         );
-        assert!(AgentCalls::parse("garbage".to_string(), &keyer, true).is_err());
-        // One week's scan leaves the start out; the call id is still everything after the id.
-        let short = AgentCalls::parse("7 A 1\n8 B".to_string(), &keyer, false).expect("parses");
+        assert_eq!(
+            calls.calls[0].started_at_ms + calls.calls[1].started_at_ms,
+            300
+        );
+        for (ids, starts) in [("7", Some("100 200")), ("7 8", Some("100")), ("7 x", None)] {
+            assert!(AgentCalls::parse(scan_row(ids, starts, "A 1\nB"), &keyer).is_err());
+        }
+        // One week's scan leaves the start out.
+        let short = AgentCalls::parse(scan_row("7 8", None, "A 1\nB"), &keyer).expect("parses");
         let ids: HashSet<&str> = short.calls.iter().map(|c| short.call_id(c)).collect();
         assert_eq!(ids, HashSet::from(["A 1", "B"]));
         assert_eq!(short.calls[0].key, calls.calls[0].key);
@@ -1349,7 +1371,7 @@ mod tests {
         let keyer = Keyer::new(&seed(3));
         let early: Vec<(i64, i64)> = (1..40).map(|i| (i, i * 10)).collect();
         let late: Vec<(i64, i64)> = (40..90).map(|i| (i, i * 10)).collect();
-        let parse = |calls: &[(i64, i64)]| AgentCalls::parse(text(calls), &keyer, true);
+        let parse = |calls: &[(i64, i64)]| AgentCalls::parse(text(calls), &keyer);
         let joined = parse(&early)
             .and_then(|a| a.join(parse(&late)?))
             .expect("joins");
@@ -1374,7 +1396,7 @@ mod tests {
         let rounds = 6_000;
         for r in 0..rounds {
             let keyer = Keyer::new(&seed(r));
-            let calls = AgentCalls::parse(text(&population), &keyer, true).expect("parses");
+            let calls = AgentCalls::parse(text(&population), &keyer).expect("parses");
             let d = derive_cell(1, &WEEK, 3, 0, &calls);
             assert_eq!(d.picks.len(), 3);
             for p in d.picks {
@@ -1399,8 +1421,8 @@ mod tests {
     #[test]
     fn a_cell_takes_the_smallest_keys_and_reports_what_it_lacks() {
         let keyer = Keyer::new(&seed(7));
-        let calls = AgentCalls::parse(text(&[(1, 1), (2, 2), (3, 3), (4, 4)]), &keyer, true)
-            .expect("parses");
+        let calls =
+            AgentCalls::parse(text(&[(1, 1), (2, 2), (3, 3), (4, 4)]), &keyer).expect("parses");
         let d = derive_cell(9, &WEEK, 2, 1, &calls);
         assert_eq!(d.cell.taken, 3);
         assert_eq!(carry_out(&d.cell), 0);
@@ -1441,17 +1463,15 @@ mod tests {
         for batch in [1usize, 3, 7, 40] {
             let mut picks: Vec<Pick> = Vec::new();
             for chunk in all.chunks(batch) {
-                let calls = HashMap::from([(
-                    1,
-                    AgentCalls::parse(text(chunk), &keyer, true).expect("parses"),
-                )]);
+                let calls =
+                    HashMap::from([(1, AgentCalls::parse(text(chunk), &keyer).expect("parses"))]);
                 let (drop, add, kept) =
                     merge_provisional(&agents, &[WEEK], &cells, &quota_of, &calls, picks.clone());
                 picks.retain(|p| !drop.contains(&p.recording_id));
                 picks.extend(add);
                 assert_eq!(picks.len(), kept);
             }
-            let full = AgentCalls::parse(text(&all), &keyer, true).expect("parses");
+            let full = AgentCalls::parse(text(&all), &keyer).expect("parses");
             let want: HashSet<i64> = full.calls[..4].iter().map(|c| c.recording_id).collect();
             let got: HashSet<i64> = picks.iter().map(|p| p.recording_id).collect();
             assert_eq!(got, want, "batch size {batch}");

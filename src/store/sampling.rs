@@ -587,24 +587,36 @@ fn bind_filters<'q>(mut q: AnyQuery<'q>, f: &'q Filters) -> AnyQuery<'q> {
     q
 }
 
-/// One row per agent: their eligible calls as `id started_at_ms call_id` lines (`id call_id`
-/// without `with_started`). The database concatenates, so millions of calls cross the
-/// driver as a few thousand rows.
-pub async fn scan(db: &Db, s: &Scan<'_>) -> Result<Vec<(i64, String)>, sqlx::Error> {
+/// One agent's eligible calls from a [`scan`]: the recording ids and the start times (when
+/// asked for), space-separated, and the call ids, one per line, all in the same order.
+pub struct AgentScan {
+    pub agent_id: i64,
+    pub ids: String,
+    pub starts: Option<String>,
+    pub call_ids: String,
+}
+
+/// One row per agent with their eligible calls. The database concatenates, so millions of
+/// calls cross the driver as a few thousand rows; and it does so a column at a time, because
+/// gluing each call's fields into one line first costs more than everything else per call
+/// (a day's arrivals on SQLite: 0.06 s instead of 0.15 s; a week of a month: 0.25 s instead
+/// of 0.31 s). The aggregates of one group see its rows in the same order.
+pub async fn scan(db: &Db, s: &Scan<'_>) -> Result<Vec<AgentScan>, sqlx::Error> {
     let agg = match db.backend {
         Backend::Sqlite => "group_concat",
         Backend::Postgres => "string_agg",
     };
-    let line = if s.with_started {
-        "CAST(r.id AS TEXT) || ' ' || CAST(r.started_at_ms AS TEXT) || ' ' || r.call_id"
+    let starts = if s.with_started {
+        format!("{agg}(CAST(r.started_at_ms AS TEXT), ' ')")
     } else {
-        "CAST(r.id AS TEXT) || ' ' || r.call_id"
+        "NULL".to_string()
     };
     // A unary plus keeps a column's condition from choosing the index (on both databases),
     // so that new arrivals are found through `recordings_created`, which covers the scan.
     let plus = if s.by_arrival { "+" } else { "" };
     let mut sql = format!(
-        "SELECT r.agent_id, {agg}({line}, $1) AS calls FROM recordings r \
+        "SELECT r.agent_id, {agg}(CAST(r.id AS TEXT), ' ') AS ids, {starts} AS starts, \
+         {agg}(r.call_id, $1) AS call_ids FROM recordings r \
          WHERE {plus}r.started_at_ms >= $2 AND {plus}r.started_at_ms < $3 \
          AND r.created_at_ms >= $4 AND r.created_at_ms < $5 AND {}",
         filter_conditions(s.filters, 6)
@@ -628,7 +640,14 @@ pub async fn scan(db: &Db, s: &Scan<'_>) -> Result<Vec<(i64, String)>, sqlx::Err
     let q = bind_filters(q, s.filters);
     let rows = q.fetch_all(&db.pool).await?;
     rows.iter()
-        .map(|r| Ok((r.try_get("agent_id")?, r.try_get("calls")?)))
+        .map(|r| {
+            Ok(AgentScan {
+                agent_id: r.try_get("agent_id")?,
+                ids: r.try_get("ids")?,
+                starts: r.try_get("starts")?,
+                call_ids: r.try_get("call_ids")?,
+            })
+        })
         .collect()
 }
 
