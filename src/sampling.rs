@@ -350,34 +350,56 @@ async fn scan_keyed(
     scan: &Scan<'_>,
     keyer: &Keyer,
 ) -> anyhow::Result<HashMap<i64, AgentCalls>> {
+    let started = std::time::Instant::now();
     let rows = store::scan(db, scan)
         .await
         .context("reading eligible calls")?;
+    let read_s = started.elapsed().as_secs_f64();
     let keyer = keyer.clone();
-    tokio::task::spawn_blocking(move || key_rows(rows, &keyer))
+    let keyed = tokio::task::spawn_blocking(move || key_rows(rows, &keyer))
         .await
-        .context("keying task")?
+        .context("keying task")??;
+    let keyed_s = started.elapsed().as_secs_f64() - read_s;
+    tracing::debug!(agents = keyed.len(), read_s, keyed_s, "scanned");
+    Ok(keyed)
 }
 
-/// Reads and keys new arrivals: the two halves of the arrival range are read at once (two
-/// connections keep two cores busy), each keyed as soon as it is in, and an agent's calls
-/// from both are joined.
+/// Reads and keys new arrivals in two halves at once (two connections keep two cores busy),
+/// each keyed as soon as it is in. The halves split the agents, which halves the work
+/// whatever the hour the calls came in (halves of the arrival range were measured at 0.08 s
+/// and 0.12 s for a day's calls: more calls come in the afternoon); without a list of
+/// agents, they split the arrival range, and an agent's calls from both are joined.
 async fn scan_arrivals(
     db: &Db,
     scan: &Scan<'_>,
     keyer: &Keyer,
 ) -> anyhow::Result<HashMap<i64, AgentCalls>> {
     let mid = scan.created_from / 2 + scan.created_to / 2;
-    let (first, second) = (
-        Scan {
-            created_to: mid,
-            ..*scan
-        },
-        Scan {
-            created_from: mid,
-            ..*scan
-        },
-    );
+    let (first, second) = match scan.agents {
+        Some(agents) if agents.len() > 1 => {
+            let (a, b) = agents.split_at(agents.len() / 2);
+            (
+                Scan {
+                    agents: Some(a),
+                    ..*scan
+                },
+                Scan {
+                    agents: Some(b),
+                    ..*scan
+                },
+            )
+        }
+        _ => (
+            Scan {
+                created_to: mid,
+                ..*scan
+            },
+            Scan {
+                created_from: mid,
+                ..*scan
+            },
+        ),
+    };
     let (mut early, late) = futures::try_join!(
         scan_keyed(db, &first, keyer),
         scan_keyed(db, &second, keyer)
