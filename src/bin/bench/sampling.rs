@@ -17,7 +17,7 @@ use chrono_tz::Tz;
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::round3;
+use crate::{peak_rss_mb, reset_peak_rss, round3};
 
 const TZ: Tz = chrono_tz::Asia::Shanghai;
 const DAY_MS: i64 = 86_400_000;
@@ -490,23 +490,6 @@ async fn checkpoint(db: &Db) -> anyhow::Result<()> {
             .await?;
     }
     Ok(())
-}
-
-/// Starts the high-water mark of the resident set afresh (Linux 4.0+), so that a phase's peak
-/// can be read on its own.
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// This process's high-water resident set (VmHWM), in MB.
-fn peak_rss_mb() -> anyhow::Result<f64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmHWM in /proc/self/status")?;
-    Ok(kb / 1024.0)
 }
 
 /// The peak resident set since the previous call (or the start), then starts it afresh.

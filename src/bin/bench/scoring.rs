@@ -29,7 +29,7 @@ use chrono_tz::Tz;
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::round3;
+use crate::{peak_rss_mb, reset_peak_rss, round3};
 
 const TZ: Tz = chrono_tz::Asia::Shanghai;
 const DAY_MS: i64 = 86_400_000;
@@ -580,20 +580,4 @@ fn median_of(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
-}
-
-/// Starts the high-water mark of the resident set afresh (Linux 4.0+).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// This process's high-water resident set (VmHWM), in MB.
-fn peak_rss_mb() -> anyhow::Result<f64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmHWM in /proc/self/status")?;
-    Ok(kb / 1024.0)
 }
