@@ -267,6 +267,29 @@ async fn ingest(
     Ok(())
 }
 
+/// Imports a roster (CSV text) and returns the id of its first agent: the benches address
+/// agents by offset from it, so their ids must form one contiguous range (checked).
+pub async fn import_roster(
+    db: &callgrade::store::Db,
+    csv: &str,
+    agents: usize,
+) -> anyhow::Result<i64> {
+    use sqlx::Row;
+    let people = callgrade::org::parse_roster(csv.as_bytes())?;
+    callgrade::org::import_roster(db, &people).await?;
+    let row = sqlx::query(
+        "SELECT MIN(id) AS lo, MAX(id) AS hi, COUNT(*) AS n FROM users WHERE role = 'agent'",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    let (lo, hi, n): (i64, i64, i64) = (row.try_get("lo")?, row.try_get("hi")?, row.try_get("n")?);
+    anyhow::ensure!(
+        hi - lo + 1 == n && n == agents as i64,
+        "agent ids are not one contiguous range ({lo}..={hi}, {n} agents)"
+    );
+    Ok(lo)
+}
+
 /// Starts the high-water mark of the resident set afresh (Linux 4.0+), so that a phase's peak
 /// can be read on its own.
 pub fn reset_peak_rss() {

@@ -311,18 +311,7 @@ async fn seed_people(db: &Db, agents: usize) -> anyhow::Result<People> {
     }
     csv.push_str("inspector,Inspector,inspector,,2023-01-01,\n");
     csv.push_str("supervisor,Supervisor,supervisor,,2022-01-01,\n");
-    let people = callgrade::org::parse_roster(csv.as_bytes())?;
-    callgrade::org::import_roster(db, &people).await?;
-    let row = sqlx::query(
-        "SELECT MIN(id) AS lo, MAX(id) AS hi, COUNT(*) AS n FROM users WHERE role = 'agent'",
-    )
-    .fetch_one(&db.pool)
-    .await?;
-    let (lo, hi, n): (i64, i64, i64) = (row.try_get("lo")?, row.try_get("hi")?, row.try_get("n")?);
-    anyhow::ensure!(
-        hi - lo + 1 == n && n == agents as i64,
-        "agent ids are not one contiguous range ({lo}..={hi}, {n} agents)"
-    );
+    let lo = crate::import_roster(db, &csv, agents).await?;
     let id_of = |role: &'static str| async move {
         sqlx::query("SELECT id FROM users WHERE role = $1")
             .bind(role)
@@ -332,7 +321,7 @@ async fn seed_people(db: &Db, agents: usize) -> anyhow::Result<People> {
     };
     Ok(People {
         agent_base: lo,
-        agents: n,
+        agents: agents as i64,
         leads,
         inspector: id_of("inspector").await?,
         supervisor: id_of("supervisor").await?,
