@@ -13,6 +13,7 @@
 //! rules and compares with what is stored.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -27,7 +28,7 @@ use crate::domain::sampling::{
 use crate::store::Db;
 use crate::store::sampling::{
     self as store, AgentInfo, Cell, DrawWrite, FrozenStratum, NewAssignment, NewPlan, Pick,
-    PlanAgent, PlanRow, Scan, StratumRow,
+    PlanAgent, PlanRow, ProvisionalCell, Scan, StratumRow,
 };
 
 /// Calls created this long before the previous run's watermark are read again: a
@@ -294,6 +295,64 @@ impl AgentCalls {
         Ok(AgentCalls { text, calls })
     }
 
+    /// Parses an ungrouped scan ([`store::scan_flat`]) into each agent's calls, keyed and in
+    /// key order, keeping only the agents in `keep` (all without it).
+    fn from_flat(
+        flat: store::FlatScan,
+        keyer: &Keyer,
+        keep: Option<&HashSet<i64>>,
+    ) -> anyhow::Result<HashMap<i64, AgentCalls>> {
+        let mut out: HashMap<i64, Option<AgentCalls>> = HashMap::new();
+        if flat.agent_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut ids = flat.ids.split(' ');
+        let mut starts = flat.starts.as_deref().map(|s| s.split(' '));
+        let mut call_ids = flat.call_ids.split('\n');
+        for agent in flat.agent_ids.split(' ').filter(|a| !a.is_empty()) {
+            let agent: i64 = agent.parse().context("agent id")?;
+            let id = ids.next().context("fewer recording ids than agents")?;
+            let started = match starts.as_mut() {
+                Some(s) => s.next().context("fewer start times than agents")?,
+                None => "0",
+            };
+            let call_id = call_ids.next().context("fewer call ids than agents")?;
+            // One lookup per call: an agent outside the plan is remembered as `None`.
+            let Some(mine) = out.entry(agent).or_insert_with(|| {
+                keep.is_none_or(|k| k.contains(&agent))
+                    .then(AgentCalls::empty)
+            }) else {
+                continue;
+            };
+            if !mine.calls.is_empty() {
+                mine.text.push('\n');
+            }
+            let at = u32::try_from(mine.text.len()).context("eligible list too long")?;
+            mine.text.push_str(call_id);
+            mine.calls.push(Call {
+                key: keyer.key(call_id),
+                recording_id: id.parse().context("recording id")?,
+                started_at_ms: started.parse().context("start time")?,
+                id_at: at,
+                id_len: u32::try_from(call_id.len()).context("call id too long")?,
+            });
+        }
+        anyhow::ensure!(
+            ids.next().is_none()
+                && call_ids.next().is_none()
+                && starts.as_mut().is_none_or(|s| s.next().is_none()),
+            "more recording ids, start times or call ids than agents"
+        );
+        Ok(out
+            .into_iter()
+            .filter_map(|(agent, calls)| {
+                let mut calls = calls?;
+                calls.calls.sort_unstable_by(key_order);
+                Some((agent, calls))
+            })
+            .collect())
+    }
+
     /// One agent's calls from two scans, still in key order.
     fn join(self, other: AgentCalls) -> anyhow::Result<AgentCalls> {
         let shift = u32::try_from(self.text.len() + 1).context("eligible list too long")?;
@@ -365,54 +424,68 @@ async fn scan_keyed(
 }
 
 /// Reads and keys new arrivals in two halves at once (two connections keep two cores busy),
-/// each keyed as soon as it is in. The halves split the agents, which halves the work
-/// whatever the hour the calls came in (halves of the arrival range were measured at 0.08 s
-/// and 0.12 s for a day's calls: more calls come in the afternoon); without a list of
-/// agents, they split the arrival range, and an agent's calls from both are joined.
+/// each keyed as soon as it is in. The halves split the arrival range at about its median
+/// (see [`store::arrival_midpoint`]), so each reads half the range; halves by agent each
+/// had to walk the whole range. The database sends the calls ungrouped, and they are put
+/// together by agent here.
 async fn scan_arrivals(
     db: &Db,
     scan: &Scan<'_>,
     keyer: &Keyer,
 ) -> anyhow::Result<HashMap<i64, AgentCalls>> {
-    let mid = scan.created_from / 2 + scan.created_to / 2;
-    let (first, second) = match scan.agents {
-        Some(agents) if agents.len() > 1 => {
-            let (a, b) = agents.split_at(agents.len() / 2);
-            (
-                Scan {
-                    agents: Some(a),
-                    ..*scan
-                },
-                Scan {
-                    agents: Some(b),
-                    ..*scan
-                },
-            )
-        }
-        _ => (
+    let keep: Option<Arc<HashSet<i64>>> = scan
+        .agents
+        .map(|agents| Arc::new(agents.iter().copied().collect()));
+    let whole = Scan {
+        agents: scan
+            .agents
+            .filter(|a| a.len() <= store::ARRIVAL_AGENTS_IN_SQL),
+        ..*scan
+    };
+    let halves = match store::arrival_midpoint(db, scan.created_from, scan.created_to).await? {
+        Some(mid) => vec![
             Scan {
                 created_to: mid,
-                ..*scan
+                ..whole
             },
             Scan {
                 created_from: mid,
-                ..*scan
+                ..whole
             },
-        ),
+        ],
+        None => vec![whole],
     };
-    let (mut early, late) = futures::try_join!(
-        scan_keyed(db, &first, keyer),
-        scan_keyed(db, &second, keyer)
-    )
-    .context("reading new calls")?;
-    for (agent, calls) in late {
-        let joined = match early.remove(&agent) {
-            Some(before) => before.join(calls)?,
-            None => calls,
-        };
-        early.insert(agent, joined);
+    let keyed = futures::future::try_join_all(halves.iter().map(|half| {
+        let keep = keep.clone();
+        let keyer = keyer.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let flat = store::scan_flat(db, half)
+                .await
+                .context("reading new calls")?;
+            let read_s = started.elapsed().as_secs_f64();
+            let calls = tokio::task::spawn_blocking(move || {
+                AgentCalls::from_flat(flat, &keyer, keep.as_deref())
+            })
+            .await
+            .context("keying task")??;
+            let keyed_s = started.elapsed().as_secs_f64() - read_s;
+            tracing::debug!(agents = calls.len(), read_s, keyed_s, "arrivals scanned");
+            anyhow::Ok(calls)
+        }
+    }))
+    .await?;
+    let mut all: HashMap<i64, AgentCalls> = HashMap::new();
+    for half in keyed {
+        for (agent, calls) in half {
+            let joined = match all.remove(&agent) {
+                Some(before) => before.join(calls)?,
+                None => calls,
+            };
+            all.insert(agent, joined);
+        }
     }
-    Ok(early)
+    Ok(all)
 }
 
 fn key_rows(
@@ -747,23 +820,19 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
             with_started: true,
             by_arrival: !full,
         };
-        let calls = if full {
-            scan_keyed(db, &scan, &ctx.keyer).await?
+        // The stored picks are read while the new calls are (a third connection).
+        let (calls, existing) = if full {
+            (scan_keyed(db, &scan, &ctx.keyer).await?, Vec::new())
         } else {
-            scan_arrivals(db, &scan, &ctx.keyer).await?
+            futures::try_join!(scan_arrivals(db, &scan, &ctx.keyer), async {
+                anyhow::Ok(store::provisional_cells(db, plan_id).await?)
+            })?
         };
         phases.mark("scan");
-        let existing = if full {
-            Vec::new()
-        } else {
-            store::provisional_picks(db, plan_id).await?
-        };
-        phases.mark("picks");
-        let (drop, add, kept) =
+        let (changed, kept) =
             merge_provisional(&agents, &open, &cells, &quota_of, &calls, existing);
         w.clear_provisional = full;
-        w.drop_provisional = drop;
-        w.add_provisional = add;
+        w.provisional = changed;
         report.provisional = kept;
         phases.mark("merge");
     } else {
@@ -922,21 +991,21 @@ fn choose_fills(
 }
 
 /// Provisional picks per open week: the smallest keys among the calls seen so far, up to
-/// the week's quota plus what earlier (frozen) weeks carried in. Returns the calls to drop,
-/// the picks to add and how many picks there are afterwards.
+/// the week's quota plus what earlier (frozen) weeks carried in. Returns the cells whose
+/// picks changed (to store) and how many picks there are afterwards.
 fn merge_provisional(
     agents: &[PlanAgent],
     open: &[Stratum],
     cells: &HashMap<(i64, u32), Cell>,
     quota_of: &HashMap<i64, Vec<u32>>,
     calls: &HashMap<i64, AgentCalls>,
-    existing: Vec<Pick>,
-) -> (Vec<i64>, Vec<Pick>, usize) {
-    let mut current: HashMap<(i64, u32), Vec<Pick>> = HashMap::new();
-    for p in existing {
-        current.entry((p.agent_id, p.stratum)).or_default().push(p);
-    }
-    let (mut drop, mut add, mut kept) = (Vec::new(), Vec::new(), 0);
+    existing: Vec<ProvisionalCell>,
+) -> (Vec<ProvisionalCell>, usize) {
+    let mut current: HashMap<(i64, u32), Vec<(i64, Key)>> = existing
+        .into_iter()
+        .map(|c| ((c.agent_id, c.stratum), c.picks))
+        .collect();
+    let (mut changed, mut kept) = (Vec::new(), 0);
     for a in agents {
         let id = a.info.id;
         for (i, st) in open.iter().enumerate() {
@@ -947,37 +1016,31 @@ fn merge_provisional(
             };
             let want = quota_of.get(&id).map_or(0, |q| q[st.index as usize]) + carry_in;
             let old = current.remove(&(id, st.index)).unwrap_or_default();
-            let old_ids: HashSet<i64> = old.iter().map(|p| p.recording_id).collect();
             let mut all = old.clone();
             if let Some(mine) = calls.get(&id) {
                 // Calls come in key order: only the first `want` can be among the picks.
                 all.extend(
                     mine.in_stratum(st)
-                        .filter(|c| !old_ids.contains(&c.recording_id))
+                        .filter(|c| !old.iter().any(|(r, _)| *r == c.recording_id))
                         .take(want as usize)
-                        .map(|c| Pick {
-                            agent_id: id,
-                            stratum: st.index,
-                            recording_id: c.recording_id,
-                            key: c.key,
-                            kind: "sample".into(),
-                        }),
+                        .map(|c| (c.recording_id, c.key)),
                 );
             }
-            all.sort_unstable_by(|x, y| {
-                x.key.cmp(&y.key).then(x.recording_id.cmp(&y.recording_id))
-            });
+            all.sort_unstable_by(|x, y| x.1.cmp(&y.1).then(x.0.cmp(&y.0)));
             all.truncate(want as usize);
-            let new_ids: HashSet<i64> = all.iter().map(|p| p.recording_id).collect();
-            drop.extend(old_ids.iter().filter(|r| !new_ids.contains(r)));
             kept += all.len();
-            add.extend(
-                all.into_iter()
-                    .filter(|p| !old_ids.contains(&p.recording_id)),
-            );
+            let mut before = old;
+            before.sort_unstable_by(|x, y| x.1.cmp(&y.1).then(x.0.cmp(&y.0)));
+            if all != before {
+                changed.push(ProvisionalCell {
+                    agent_id: id,
+                    stratum: st.index,
+                    picks: all,
+                });
+            }
         }
     }
-    (drop, add, kept)
+    (changed, kept)
 }
 
 /// Who grades each new sample: the agent's team lead, or the QA inspector with the least
@@ -1408,6 +1471,63 @@ mod tests {
         assert_eq!(joined.digest(), whole.digest());
     }
 
+    #[test]
+    fn an_ungrouped_scan_equals_the_scan_by_agent() {
+        let keyer = Keyer::new(&seed(5));
+        let mine: Vec<(i64, i64)> = (1..30).map(|i| (i, i * 10)).collect();
+        // Three agents' calls interleaved as they arrived; agent 9 is not in the plan.
+        let mut flat = store::FlatScan {
+            agent_ids: String::new(),
+            ids: String::new(),
+            starts: Some(String::new()),
+            call_ids: String::new(),
+        };
+        for (n, (id, start)) in mine.iter().enumerate() {
+            for agent in [1, 9] {
+                let sep = if flat.ids.is_empty() { "" } else { " " };
+                let id = id + 1000 * (agent - 1);
+                flat.agent_ids.push_str(&format!("{sep}{agent}"));
+                flat.ids.push_str(&format!("{sep}{id}"));
+                if let Some(s) = flat.starts.as_mut() {
+                    s.push_str(&format!("{sep}{start}"));
+                }
+                let nl = if n == 0 && agent == 1 { "" } else { "\n" };
+                flat.call_ids.push_str(&format!("{nl}call {id}"));
+            }
+        }
+        let keep = HashSet::from([1, 2]);
+        let got = AgentCalls::from_flat(flat, &keyer, Some(&keep)).expect("parses");
+        assert_eq!(got.keys().copied().collect::<Vec<_>>(), vec![1]);
+        let by_agent = AgentCalls::parse(text(&mine), &keyer).expect("parses");
+        let listed = |c: &AgentCalls| -> Vec<(i64, i64, String)> {
+            c.calls
+                .iter()
+                .map(|x| (x.recording_id, x.started_at_ms, c.call_id(x).to_string()))
+                .collect()
+        };
+        assert_eq!(listed(&got[&1]), listed(&by_agent));
+        assert_eq!(got[&1].digest(), by_agent.digest());
+
+        let short = store::FlatScan {
+            agent_ids: "1 1".into(),
+            ids: "1".into(),
+            starts: None,
+            call_ids: "a\nb".into(),
+        };
+        assert!(AgentCalls::from_flat(short, &keyer, None).is_err());
+        let nothing = store::FlatScan {
+            agent_ids: String::new(),
+            ids: String::new(),
+            starts: None,
+            call_ids: String::new(),
+        };
+        assert!(
+            AgentCalls::from_flat(nothing, &keyer, None)
+                .expect("parses")
+                .is_empty()
+        );
+    }
+
     /// Every call of a small population must be picked equally often over many seeds:
     /// chi-square over 12 calls, 3 picked, 6 000 seeds. The 0.1 % critical value for 11
     /// degrees of freedom is 31.26.
@@ -1483,19 +1603,24 @@ mod tests {
         let cells = HashMap::new();
         let all: Vec<(i64, i64)> = (1..=40).map(|i| (i, i * 20)).collect();
         for batch in [1usize, 3, 7, 40] {
-            let mut picks: Vec<Pick> = Vec::new();
+            let mut picks: Vec<ProvisionalCell> = Vec::new();
             for chunk in all.chunks(batch) {
                 let calls =
                     HashMap::from([(1, AgentCalls::parse(text(chunk), &keyer).expect("parses"))]);
-                let (drop, add, kept) =
+                let (changed, kept) =
                     merge_provisional(&agents, &[WEEK], &cells, &quota_of, &calls, picks.clone());
-                picks.retain(|p| !drop.contains(&p.recording_id));
-                picks.extend(add);
-                assert_eq!(picks.len(), kept);
+                for cell in changed {
+                    picks.retain(|p| (p.agent_id, p.stratum) != (cell.agent_id, cell.stratum));
+                    picks.push(cell);
+                }
+                assert_eq!(picks.iter().map(|c| c.picks.len()).sum::<usize>(), kept);
             }
             let full = AgentCalls::parse(text(&all), &keyer).expect("parses");
             let want: HashSet<i64> = full.calls[..4].iter().map(|c| c.recording_id).collect();
-            let got: HashSet<i64> = picks.iter().map(|p| p.recording_id).collect();
+            let got: HashSet<i64> = picks
+                .iter()
+                .flat_map(|c| c.picks.iter().map(|p| p.0))
+                .collect();
             assert_eq!(got, want, "batch size {batch}");
         }
     }
