@@ -674,7 +674,6 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
         ..DrawWrite::default()
     };
 
-    let mut agents = store::plan_agents(db, plan_id).await?;
     let to_freeze: Vec<Stratum> = ctx
         .strata
         .iter()
@@ -689,22 +688,35 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
         .filter(|s| s.frozen_at_ms.is_some())
         .map(|s| s.stratum.index)
         .max();
-    let stored_cells = match (to_freeze.is_empty(), last_frozen) {
-        (false, _) => store::cells(db, plan_id).await?,
-        (true, Some(week)) => store::cells_of_stratum(db, plan_id, week).await?,
-        (true, None) => Vec::new(),
-    };
+    let all_frozen_before = ctx.strata.iter().all(|s| s.frozen_at_ms.is_some());
+    // The plan's agents, the cells that matter and who joined since, read side by side.
+    let (mut agents, stored_cells, fresh) = futures::try_join!(
+        store::plan_agents(db, plan_id),
+        async {
+            match (to_freeze.is_empty(), last_frozen) {
+                (false, _) => store::cells(db, plan_id).await,
+                (true, Some(week)) => store::cells_of_stratum(db, plan_id, week).await,
+                (true, None) => Ok(Vec::new()),
+            }
+        },
+        async {
+            if all_frozen_before {
+                Ok(Vec::new())
+            } else {
+                store::population_not_in_plan(db, &spec.population, plan_id).await
+            }
+        }
+    )?;
     let mut cells: HashMap<(i64, u32), Cell> = stored_cells
         .into_iter()
         .map(|c| ((c.agent_id, c.stratum), c))
         .collect();
-    let all_frozen_before = ctx.strata.iter().all(|s| s.frozen_at_ms.is_some());
+    phases.mark("load");
 
     // Agents who joined the population since the last run (all of them on the first run).
     // Weeks that froze before they joined get a "late join" cell: their quota carries on.
     let mut new_agents = false;
     if !all_frozen_before {
-        let fresh = store::population_not_in_plan(db, &spec.population, plan_id).await?;
         let fresh_targets = if fresh.is_empty() {
             Vec::new()
         } else {
