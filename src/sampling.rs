@@ -302,10 +302,10 @@ impl AgentCalls {
         keyer: &Keyer,
         keep: Option<&HashSet<i64>>,
     ) -> anyhow::Result<HashMap<i64, AgentCalls>> {
-        let mut out: HashMap<i64, Option<AgentCalls>> = HashMap::new();
         if flat.agent_ids.is_empty() {
             return Ok(HashMap::new());
         }
+        let mut out: HashMap<i64, Option<AgentCalls>> = HashMap::new();
         let mut ids = flat.ids.split(' ');
         let mut starts = flat.starts.as_deref().map(|s| s.split(' '));
         let mut call_ids = flat.call_ids.split('\n');

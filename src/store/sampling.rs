@@ -872,9 +872,9 @@ async fn insert_many(
         return Ok(());
     }
     let started = std::time::Instant::now();
-    let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
+    let names = columns.iter().map(|c| c.0).collect::<Vec<_>>().join(", ");
     if backend == Backend::Postgres {
-        insert_values(tx, table, columns, rows, on_conflict).await?;
+        insert_values(tx, table, &names, columns, rows, on_conflict).await?;
     } else {
         let sqlite = SqliteRows::layout(columns, rows);
         let values = (0..columns.len())
@@ -883,8 +883,7 @@ async fn insert_many(
             .join(", ");
         // SQLite reads `ON` after `FROM x` as the start of a join unless a WHERE comes first.
         let sql = format!(
-            "INSERT INTO {table} ({}) SELECT {values} FROM json_each($1) WHERE true {on_conflict}",
-            names.join(", ")
+            "INSERT INTO {table} ({names}) SELECT {values} FROM json_each($1) WHERE true {on_conflict}"
         );
         for chunk in rows.chunks(5000) {
             let mut row_text = String::new();
@@ -915,13 +914,13 @@ async fn insert_many(
 async fn insert_values(
     tx: &mut Tx,
     table: &str,
+    names: &str,
     columns: &[(&str, Ty)],
     rows: &[Vec<Val>],
     on_conflict: &str,
 ) -> Result<(), sqlx::Error> {
     let width = columns.len().max(1);
     let per = (65_535 / width).min(5000);
-    let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
     for chunk in rows.chunks(per) {
         let mut values = String::with_capacity(chunk.len() * width * 8);
         for r in 0..chunk.len() {
@@ -934,10 +933,7 @@ async fn insert_values(
             }
             values.push(')');
         }
-        let sql = format!(
-            "INSERT INTO {table} ({}) VALUES {values} {on_conflict}",
-            names.join(", ")
-        );
+        let sql = format!("INSERT INTO {table} ({names}) VALUES {values} {on_conflict}");
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for row in chunk {
             for (i, (_, ty)) in columns.iter().enumerate() {
