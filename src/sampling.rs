@@ -665,14 +665,78 @@ fn derive_week(
 async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<DrawReport>> {
     let mut phases = Phases::start();
     let ctx = load(db, plan_id, None).await?;
+    let mut dtx = None;
+    let run = draw_run(db, &ctx, now_ms, &mut dtx, &mut phases).await;
+    let (report, w) = match run {
+        Ok(Some(done)) => done,
+        Ok(None) | Err(_) => {
+            if let Some(tx) = dtx.take() {
+                tx.abort().await;
+            }
+            return run.map(|_| None);
+        }
+    };
+    let tx = match dtx {
+        Some(tx) => tx,
+        None => match store::DrawTx::begin(db, plan_id, ctx.plan.draw_version, now_ms).await? {
+            Some(tx) => tx,
+            None => return Ok(None),
+        },
+    };
+    tx.finish(&w).await?;
+    phases.mark("write");
+    tracing::debug!(plan_id, phases = %phases, "draw");
+
+    // Settle once every week is frozen and the grading period is over.
+    let spec = &ctx.plan.spec;
+    let all_frozen = ctx
+        .strata
+        .iter()
+        .all(|s| s.frozen_at_ms.is_some() || report.frozen.contains(&s.stratum.index));
+    if let Some(last) = ctx.strata.last().map(|s| s.stratum)
+        && all_frozen
+        && now_ms >= last.deadline_ms + spec.grading_ms()
+    {
+        let penalty = (spec.graders == Graders::TeamLead).then_some(LEAD_PENALTY_CENTI_PER_MISSING);
+        store::settle(db, plan_id, &spec.month, penalty, now_ms).await?;
+        return Ok(Some(DrawReport {
+            settled: true,
+            ..report
+        }));
+    }
+    Ok(Some(report))
+}
+
+/// The run's write transaction, opened on first use (`None` when another run has claimed
+/// the plan since this one loaded it).
+async fn open_tx<'a>(
+    dtx: &'a mut Option<store::DrawTx>,
+    db: &Db,
+    ctx: &Ctx,
+    now_ms: i64,
+) -> anyhow::Result<Option<&'a mut store::DrawTx>> {
+    if dtx.is_none() {
+        *dtx = store::DrawTx::begin(db, ctx.plan.id, ctx.plan.draw_version, now_ms).await?;
+    }
+    Ok(dtx.as_mut())
+}
+
+/// One draw run up to its last write: freezes due weeks (their samples go into `dtx` as
+/// each week is derived), fills, and merges new arrivals into the open weeks. Returns what
+/// is left to write, or `None` when another run claimed the plan first.
+async fn draw_run(
+    db: &Db,
+    ctx: &Ctx,
+    now_ms: i64,
+    dtx: &mut Option<store::DrawTx>,
+    phases: &mut Phases,
+) -> anyhow::Result<Option<(DrawReport, DrawWrite)>> {
+    let plan_id = ctx.plan.id;
     let tz = parse_tz(&ctx.plan.time_zone)?;
     let spec = &ctx.plan.spec;
     let days: Vec<u32> = ctx.strata.iter().map(|s| s.stratum.days).collect();
     let mut report = DrawReport::default();
-    let mut w = DrawWrite {
-        watermark_ms: ctx.plan.watermark_ms,
-        ..DrawWrite::default()
-    };
+    let mut w = DrawWrite::default();
 
     let to_freeze: Vec<Stratum> = ctx
         .strata
@@ -749,14 +813,38 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
         .collect();
 
     // Freeze the weeks whose deadline has passed, in order (each carries into the next).
-    let mut new_picks: Vec<(Pick, i64)> = Vec::new();
-    let mut weeks = std::pin::pin!(keyed_weeks(db, &ctx, &agent_ids, to_freeze));
-    while let Some((st, calls)) = weeks.next().await.transpose()? {
+    // Each week's samples go to graders and into the write transaction at once, and are
+    // written while the next weeks are read.
+    let mut graders = if to_freeze.is_empty() {
+        None
+    } else {
+        Some(GraderPicker::new(db, spec.graders, &agents).await?)
+    };
+    let mut taken: HashSet<i64> = HashSet::new();
+    let mut pending: Vec<NewAssignment> = Vec::new();
+    let mut weeks = std::pin::pin!(keyed_weeks(db, ctx, &agent_ids, to_freeze));
+    loop {
+        let next = if pending.is_empty() {
+            weeks.next().await
+        } else {
+            let Some(tx) = open_tx(dtx, db, ctx, now_ms).await? else {
+                return Ok(None);
+            };
+            let (next, written) = futures::join!(weeks.next(), tx.insert_assignments(&pending));
+            written.context("writing frozen samples")?;
+            pending.clear();
+            next
+        };
+        let Some((st, calls)) = next.transpose()? else {
+            break;
+        };
         let week = derive_week(&agents, &quota_of, &st, &calls, &cells, &HashSet::new());
         drop(calls);
+        let mut picks = Vec::new();
         for d in week.cells {
             for c in &d.picks {
-                new_picks.push((
+                taken.insert(c.recording_id);
+                picks.push((
                     Pick {
                         agent_id: d.cell.agent_id,
                         stratum: st.index,
@@ -770,6 +858,10 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
             cells.insert((d.cell.agent_id, st.index), d.cell.clone());
             w.cells.push(d.cell);
         }
+        report.assigned += picks.len();
+        if let Some(g) = graders.as_mut() {
+            pending = g.assign(picks);
+        }
         w.frozen.push(FrozenStratum {
             stratum: st.index,
             eligible_count: week.eligible,
@@ -777,6 +869,8 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
         });
         report.frozen.push(st.index);
     }
+    // The last frozen week's samples are written with the rest.
+    w.assignments = pending;
     phases.mark("freeze");
 
     // After the last week: make up shortfalls from the other weeks' unpicked calls.
@@ -784,14 +878,19 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
     if let Some(last) = last
         && report.frozen.contains(&last.index)
     {
-        let fills = fill_shortfalls(db, &ctx, &agents, &cells, &new_picks).await?;
+        let fills = fill_shortfalls(db, ctx, &agents, &cells, &taken).await?;
         let mut filled: HashSet<(i64, u32)> = HashSet::new();
-        for (pick, due_extra) in fills {
+        let mut fill_picks = Vec::with_capacity(fills.len());
+        for pick in fills {
             if let Some(cell) = cells.get_mut(&(pick.agent_id, pick.stratum)) {
                 cell.filled += 1;
                 filled.insert((pick.agent_id, pick.stratum));
             }
-            new_picks.push((pick, last.deadline_ms + spec.grading_ms() + due_extra));
+            fill_picks.push((pick, last.deadline_ms + spec.grading_ms()));
+        }
+        report.assigned += fill_picks.len();
+        if let Some(g) = graders.as_mut() {
+            w.assignments.extend(g.assign(fill_picks));
         }
         // The cells are written by this run either way; keep one copy, with the fills.
         w.cells
@@ -799,13 +898,6 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
         w.cells
             .extend(filled.iter().filter_map(|k| cells.get(k).cloned()));
         phases.mark("fill");
-    }
-
-    // Hand the frozen samples to graders.
-    report.assigned = new_picks.len();
-    if !new_picks.is_empty() {
-        w.assignments = assign_graders(db, spec.graders, &agents, new_picks).await?;
-        phases.mark("assign");
     }
 
     // Provisional picks of the weeks still open.
@@ -850,28 +942,7 @@ async fn draw_once(db: &Db, plan_id: i64, now_ms: i64) -> anyhow::Result<Option<
     } else {
         w.clear_provisional = true;
     }
-    w.watermark_ms = now_ms;
-
-    if !store::write_draw(db, plan_id, ctx.plan.draw_version, now_ms, &w).await? {
-        return Ok(None);
-    }
-    phases.mark("write");
-    tracing::debug!(plan_id, phases = %phases, "draw");
-
-    // Settle once every week is frozen and the grading period is over.
-    let all_frozen = ctx
-        .strata
-        .iter()
-        .all(|s| s.frozen_at_ms.is_some() || report.frozen.contains(&s.stratum.index));
-    if let Some(last) = last
-        && all_frozen
-        && now_ms >= last.deadline_ms + spec.grading_ms()
-    {
-        let penalty = (spec.graders == Graders::TeamLead).then_some(LEAD_PENALTY_CENTI_PER_MISSING);
-        store::settle(db, plan_id, &spec.month, penalty, now_ms).await?;
-        report.settled = true;
-    }
-    Ok(Some(report))
+    Ok(Some((report, w)))
 }
 
 /// Wall time of a draw's phases, for the debug log (where a slow draw spends its time).
@@ -913,8 +984,8 @@ async fn fill_shortfalls(
     ctx: &Ctx,
     agents: &[PlanAgent],
     cells: &HashMap<(i64, u32), Cell>,
-    this_run: &[(Pick, i64)],
-) -> anyhow::Result<Vec<(Pick, i64)>> {
+    this_run: &HashSet<i64>,
+) -> anyhow::Result<Vec<Pick>> {
     let Some(last) = ctx.strata.last().map(|s| s.stratum) else {
         return Ok(Vec::new());
     };
@@ -940,11 +1011,8 @@ async fn fill_shortfalls(
         .into_iter()
         .map(|p| p.recording_id)
         .collect();
-    taken.extend(this_run.iter().map(|(p, _)| p.recording_id));
-    Ok(choose_fills(&short, candidates, &taken)
-        .into_iter()
-        .map(|p| (p, 0))
-        .collect())
+    taken.extend(this_run);
+    Ok(choose_fills(&short, candidates, &taken))
 }
 
 /// Every eligible call of the short agents, week by week at each week's deadline (late-join
@@ -1056,46 +1124,54 @@ fn merge_provisional(
 }
 
 /// Who grades each new sample: the agent's team lead, or the QA inspector with the least
-/// open work at that moment (samples in key order, so no agent's calls cluster on one
-/// inspector).
-async fn assign_graders(
-    db: &Db,
-    graders: Graders,
-    agents: &[PlanAgent],
-    mut picks: Vec<(Pick, i64)>,
-) -> anyhow::Result<Vec<NewAssignment>> {
-    picks.sort_unstable_by_key(|p| p.0.key);
-    let team_of: HashMap<i64, Option<i64>> =
-        agents.iter().map(|a| (a.info.id, a.info.team_id)).collect();
-    let mut out = Vec::with_capacity(picks.len());
-    match graders {
-        Graders::TeamLead => {
-            let leads = store::team_leads(db).await?;
-            for (p, due) in picks {
-                let lead = team_of
-                    .get(&p.agent_id)
-                    .copied()
-                    .flatten()
-                    .and_then(|t| leads.get(&t).copied());
-                out.push(new_assignment(p, lead, due));
-            }
-        }
-        Graders::Inspectors => {
-            let mut loads = store::inspector_loads(db).await?;
-            for (p, due) in picks {
-                let grader =
-                    loads
+/// open work at that moment. A run hands its samples over week by week, as a month drawn
+/// day by day does.
+enum GraderPicker {
+    Leads {
+        team_of: HashMap<i64, Option<i64>>,
+        leads: HashMap<i64, i64>,
+    },
+    /// Inspectors with their open work, counting what this run has handed out.
+    Inspectors { loads: Vec<(i64, i64)> },
+}
+
+impl GraderPicker {
+    async fn new(db: &Db, graders: Graders, agents: &[PlanAgent]) -> anyhow::Result<GraderPicker> {
+        Ok(match graders {
+            Graders::TeamLead => GraderPicker::Leads {
+                team_of: agents.iter().map(|a| (a.info.id, a.info.team_id)).collect(),
+                leads: store::team_leads(db).await?,
+            },
+            Graders::Inspectors => GraderPicker::Inspectors {
+                loads: store::inspector_loads(db).await?,
+            },
+        })
+    }
+
+    /// Samples are taken in key order, so no agent's calls cluster on one inspector.
+    fn assign(&mut self, mut picks: Vec<(Pick, i64)>) -> Vec<NewAssignment> {
+        picks.sort_unstable_by_key(|p| p.0.key);
+        picks
+            .into_iter()
+            .map(|(p, due)| {
+                let grader = match self {
+                    GraderPicker::Leads { team_of, leads } => team_of
+                        .get(&p.agent_id)
+                        .copied()
+                        .flatten()
+                        .and_then(|t| leads.get(&t).copied()),
+                    GraderPicker::Inspectors { loads } => loads
                         .iter_mut()
                         .min_by_key(|(id, open)| (*open, *id))
                         .map(|(id, open)| {
                             *open += 1;
                             *id
-                        });
-                out.push(new_assignment(p, grader, due));
-            }
-        }
+                        }),
+                };
+                new_assignment(p, grader, due)
+            })
+            .collect()
     }
-    Ok(out)
 }
 
 fn new_assignment(p: Pick, grader_id: Option<i64>, due_at_ms: i64) -> NewAssignment {

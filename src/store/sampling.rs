@@ -1073,7 +1073,8 @@ pub struct FrozenStratum {
     pub digest: String,
 }
 
-/// Everything one draw run changes, written in one transaction.
+/// Everything one draw run changes besides the samples it already handed to
+/// [`DrawTx::insert_assignments`], written when the run finishes.
 #[derive(Debug, Default)]
 pub struct DrawWrite {
     pub new_agents: Vec<(i64, u32, Option<&'static str>)>,
@@ -1084,72 +1085,112 @@ pub struct DrawWrite {
     /// Cells whose provisional picks changed, each replacing what was stored.
     pub provisional: Vec<ProvisionalCell>,
     pub assignments: Vec<NewAssignment>,
-    pub watermark_ms: i64,
 }
 
 /// SQLite page cache (KiB) while a draw writes.
 const WRITE_CACHE_KIB: i64 = 16_384;
 
-/// Writes a draw unless another run committed first (then `Ok(false)`, nothing written):
-/// the plan's `draw_version` must still be the one the run started from.
-pub async fn write_draw(
-    db: &Db,
+/// One draw run's write transaction. It is opened as soon as the run has rows to write, so
+/// that a frozen week's samples go in while later weeks are still being read: the database
+/// then inserts on one core while the other reads and keys (a month's draw of the
+/// team-lead plan wrote its 126 000 samples only after reading every week, with one core
+/// idle). Everything the run changes still commits at once, or not at all.
+pub struct DrawTx {
+    tx: Tx,
+    backend: Backend,
     plan_id: i64,
-    expected_version: i64,
     now_ms: i64,
-    w: &DrawWrite,
-) -> Result<bool, sqlx::Error> {
-    let mut tx = db.begin_write().await?;
-    let claimed = sqlx::query(
-        "UPDATE sampling_plans SET draw_version = draw_version + 1, watermark_ms = $1, \
-         last_drawn_at_ms = $2 WHERE id = $3 AND draw_version = $4",
-    )
-    .bind(w.watermark_ms)
-    .bind(now_ms)
-    .bind(plan_id)
-    .bind(expected_version)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if claimed != 1 {
-        tx.rollback().await?;
-        return Ok(false);
-    }
-    // A full month's draw inserts over a hundred thousand rows into several indexes (and
-    // looks each call up for its foreign key): with SQLite's default 2 MB page cache the
-    // pages thrash (measured with 126 000 assignments in key order: 1.5 s with a larger
-    // cache against 2.0 s; 16 MB is as fast as 64 MB in the draw, and keeps the process
-    // 180 MB smaller). The connection has it for this transaction only, also when it fails.
-    let cache_before = if db.backend == Backend::Sqlite {
-        let before: i64 = sqlx::query("PRAGMA cache_size")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "PRAGMA cache_size = -{WRITE_CACHE_KIB}"
-        )))
-        .execute(&mut *tx)
-        .await?;
-        Some(before)
-    } else {
-        None
-    };
-    let written = write_rows(&mut tx, db.backend, plan_id, now_ms, w).await;
-    if let Some(before) = cache_before {
-        // Pages beyond the old size are freed as the commit releases them.
-        let restored = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = {before}")))
-            .execute(&mut *tx)
-            .await;
-        written?;
-        restored?;
-    } else {
-        written?;
-    }
-    tx.commit().await?;
-    Ok(true)
+    cache_before: Option<i64>,
 }
 
-/// The rows of [`write_draw`], in its transaction.
+impl DrawTx {
+    /// Claims the plan for this run: `None` (nothing written) if another run committed
+    /// since this one read the plan's `draw_version`. The plan's watermark becomes `now_ms`.
+    pub async fn begin(
+        db: &Db,
+        plan_id: i64,
+        expected_version: i64,
+        now_ms: i64,
+    ) -> Result<Option<DrawTx>, sqlx::Error> {
+        let mut tx = db.begin_write().await?;
+        let claimed = sqlx::query(
+            "UPDATE sampling_plans SET draw_version = draw_version + 1, watermark_ms = $1, \
+             last_drawn_at_ms = $1 WHERE id = $2 AND draw_version = $3",
+        )
+        .bind(now_ms)
+        .bind(plan_id)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed != 1 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        // A full month's draw inserts over a hundred thousand rows into several indexes:
+        // with SQLite's default 2 MB page cache the pages thrash (measured with 126 000
+        // assignments in key order: 1.5 s with a larger cache against 2.0 s; 16 MB is as
+        // fast as 64 MB in the draw, and keeps the process 180 MB smaller). The connection
+        // has it for this transaction only ([`DrawTx::finish`] and [`DrawTx::abort`] put
+        // it back).
+        let cache_before = if db.backend == Backend::Sqlite {
+            let before: i64 = sqlx::query("PRAGMA cache_size")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "PRAGMA cache_size = -{WRITE_CACHE_KIB}"
+            )))
+            .execute(&mut *tx)
+            .await?;
+            Some(before)
+        } else {
+            None
+        };
+        Ok(Some(DrawTx {
+            tx,
+            backend: db.backend,
+            plan_id,
+            now_ms,
+            cache_before,
+        }))
+    }
+
+    /// Adds frozen samples (created now).
+    pub async fn insert_assignments(&mut self, a: &[NewAssignment]) -> Result<(), sqlx::Error> {
+        insert_assignments(&mut self.tx, self.backend, self.plan_id, self.now_ms, a).await
+    }
+
+    /// Writes the rest of the run and commits.
+    pub async fn finish(mut self, w: &DrawWrite) -> Result<(), sqlx::Error> {
+        let written = write_rows(&mut self.tx, self.backend, self.plan_id, self.now_ms, w).await;
+        let restored = self.restore_cache().await;
+        written?;
+        restored?;
+        self.tx.commit().await
+    }
+
+    /// Gives the run up: nothing it wrote stays.
+    pub async fn abort(mut self) {
+        // The rollback happens either way when the transaction drops; a failure here only
+        // leaves the connection with the larger cache.
+        if let Err(e) = self.restore_cache().await {
+            tracing::warn!(error = %e, "restoring the page cache after a failed draw");
+        }
+    }
+
+    async fn restore_cache(&mut self) -> Result<(), sqlx::Error> {
+        if let Some(before) = self.cache_before.take() {
+            // Pages beyond the old size are freed as the commit releases them.
+            sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = {before}")))
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The rows of [`DrawTx::finish`], in its transaction.
 async fn write_rows(
     tx: &mut Tx,
     backend: Backend,
@@ -1250,10 +1291,20 @@ async fn write_rows(
             .await?;
     }
     write_provisional(tx, backend, plan_id, &w.provisional).await?;
+    insert_assignments(tx, backend, plan_id, now_ms, &w.assignments).await
+}
+
+async fn insert_assignments(
+    tx: &mut Tx,
+    backend: Backend,
+    plan_id: i64,
+    now_ms: i64,
+    assignments: &[NewAssignment],
+) -> Result<(), sqlx::Error> {
     // Rows go in by call: the unique (plan, recording) index, the largest, then only
     // appends (measured on SQLite with 126 000 rows: 0.5 s instead of 0.7 s by agent and
     // call, and 1.5 s in key order). Ids thus no longer follow keys: queues order by key.
-    let mut assignments: Vec<&NewAssignment> = w.assignments.iter().collect();
+    let mut assignments: Vec<&NewAssignment> = assignments.iter().collect();
     assignments.sort_unstable_by_key(|a| a.recording_id);
     let rows: Vec<Vec<Val>> = assignments
         .iter()

@@ -355,8 +355,9 @@ async fn late_uploads_count_only_before_the_deadline(db: TestDb) {
 }
 
 async fn concurrent_draws_write_once(db: TestDb) {
-    let app = spawn(db, "2026-12-02 12:00").await;
-    insert(&app, &daily("agent-a1", "2026-11-01", 30, 3)).await;
+    // The plan is made before the month, so the racing runs below all find every week due:
+    // each opens its write transaction while the others still read.
+    let app = spawn(db, "2026-10-30 12:00").await;
     let sup = app.login("sup").await;
     let (status, body) = post(
         &sup,
@@ -368,7 +369,8 @@ async fn concurrent_draws_write_once(db: TestDb) {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["id"].as_i64().unwrap();
-    // Creation already drew (every week is past its deadline); race a few more draws.
+    insert(&app, &daily("agent-a1", "2026-11-01", 30, 3)).await;
+    app.config.clock.set(at("2026-12-02 12:00"));
     let db = app.state.db.clone();
     let now = app.config.clock.now_ms();
     let runs: Vec<_> = (0..4)
@@ -377,9 +379,12 @@ async fn concurrent_draws_write_once(db: TestDb) {
             tokio::spawn(async move { callgrade::sampling::draw(&db, id, now).await })
         })
         .collect();
+    let mut froze = 0;
     for r in runs {
-        r.await.unwrap().unwrap();
+        froze += r.await.unwrap().unwrap().frozen.len();
     }
+    // One run froze the four weeks; the others found them frozen.
+    assert_eq!(froze, 4);
     let q = queue(&app, "insp").await;
     assert_eq!(q.len(), 5);
     assert_eq!(
