@@ -821,18 +821,20 @@ async fn draw_run(
         Some(GraderPicker::new(db, spec.graders, &agents).await?)
     };
     let mut taken: HashSet<i64> = HashSet::new();
-    let mut pending: Vec<NewAssignment> = Vec::new();
+    // The week derived last, not written yet: its cells and samples.
+    let mut pending: (Vec<Cell>, Vec<NewAssignment>) = (Vec::new(), Vec::new());
     let mut weeks = std::pin::pin!(keyed_weeks(db, ctx, &agent_ids, to_freeze));
     loop {
-        let next = if pending.is_empty() {
+        let next = if pending.0.is_empty() {
             weeks.next().await
         } else {
             let Some(tx) = open_tx(dtx, db, ctx, now_ms).await? else {
                 return Ok(None);
             };
-            let (next, written) = futures::join!(weeks.next(), tx.insert_assignments(&pending));
-            written.context("writing frozen samples")?;
-            pending.clear();
+            let (next, written) =
+                futures::join!(weeks.next(), tx.insert_week(&pending.0, &pending.1));
+            written.context("writing a frozen week")?;
+            pending = (Vec::new(), Vec::new());
             next
         };
         let Some((st, calls)) = next.transpose()? else {
@@ -856,11 +858,11 @@ async fn draw_run(
                 ));
             }
             cells.insert((d.cell.agent_id, st.index), d.cell.clone());
-            w.cells.push(d.cell);
+            pending.0.push(d.cell);
         }
         report.assigned += picks.len();
         if let Some(g) = graders.as_mut() {
-            pending = g.assign(picks);
+            pending.1 = g.assign(picks);
         }
         w.frozen.push(FrozenStratum {
             stratum: st.index,
@@ -869,8 +871,9 @@ async fn draw_run(
         });
         report.frozen.push(st.index);
     }
-    // The last frozen week's samples are written with the rest.
-    w.assignments = pending;
+    // The last frozen week is written with the rest.
+    w.cells.extend(pending.0);
+    w.assignments = pending.1;
     phases.mark("freeze");
 
     // After the last week: make up shortfalls from the other weeks' unpicked calls.

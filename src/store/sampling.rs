@@ -1073,8 +1073,8 @@ pub struct FrozenStratum {
     pub digest: String,
 }
 
-/// Everything one draw run changes besides the samples it already handed to
-/// [`DrawTx::insert_assignments`], written when the run finishes.
+/// Everything one draw run changes besides the frozen weeks it already handed to
+/// [`DrawTx::insert_week`], written when the run finishes.
 #[derive(Debug, Default)]
 pub struct DrawWrite {
     pub new_agents: Vec<(i64, u32, Option<&'static str>)>,
@@ -1156,9 +1156,21 @@ impl DrawTx {
         }))
     }
 
-    /// Adds frozen samples (created now).
-    pub async fn insert_assignments(&mut self, a: &[NewAssignment]) -> Result<(), sqlx::Error> {
-        insert_assignments(&mut self.tx, self.backend, self.plan_id, self.now_ms, a).await
+    /// Adds a frozen week: its cells and its samples (created now).
+    pub async fn insert_week(
+        &mut self,
+        cells: &[Cell],
+        samples: &[NewAssignment],
+    ) -> Result<(), sqlx::Error> {
+        insert_cells(&mut self.tx, self.backend, self.plan_id, cells).await?;
+        insert_assignments(
+            &mut self.tx,
+            self.backend,
+            self.plan_id,
+            self.now_ms,
+            samples,
+        )
+        .await
     }
 
     /// Writes the rest of the run and commits.
@@ -1224,25 +1236,8 @@ async fn write_rows(
         "",
     )
     .await?;
-    let rows: Vec<Vec<Val>> = w
-        .cells
-        .iter()
-        .map(|c| {
-            vec![
-                Val::I(plan_id),
-                Val::I(c.agent_id),
-                Val::I(i64::from(c.stratum)),
-                Val::I(i64::from(c.quota)),
-                Val::I(i64::from(c.carry_in)),
-                Val::I(i64::from(c.eligible)),
-                Val::I(i64::from(c.taken)),
-                Val::I(i64::from(c.filled)),
-                Val::S(c.digest.clone()),
-                Val::I(i64::from(c.late_join)),
-            ]
-        })
-        .collect();
-    // A fill after the last week updates cells written by earlier runs.
+    // A fill after the last week updates cells written earlier (by earlier runs, or by
+    // this one as its week froze).
     for c in w.cells.iter().filter(|c| c.filled > 0) {
         sqlx::query("DELETE FROM plan_cells WHERE plan_id = $1 AND agent_id = $2 AND stratum = $3")
             .bind(plan_id)
@@ -1251,26 +1246,7 @@ async fn write_rows(
             .execute(&mut **tx)
             .await?;
     }
-    insert_many(
-        tx,
-        backend,
-        "plan_cells",
-        &[
-            ("plan_id", Ty::Int),
-            ("agent_id", Ty::Int),
-            ("stratum", Ty::Int),
-            ("quota", Ty::Int),
-            ("carry_in", Ty::Int),
-            ("eligible", Ty::Int),
-            ("taken", Ty::Int),
-            ("filled", Ty::Int),
-            ("digest", Ty::Text),
-            ("late_join", Ty::Int),
-        ],
-        &rows,
-        "",
-    )
-    .await?;
+    insert_cells(tx, backend, plan_id, &w.cells).await?;
     for f in &w.frozen {
         sqlx::query(
             "UPDATE plan_strata SET frozen_at_ms = $1, eligible_count = $2, eligible_digest = $3 \
@@ -1292,6 +1268,51 @@ async fn write_rows(
     }
     write_provisional(tx, backend, plan_id, &w.provisional).await?;
     insert_assignments(tx, backend, plan_id, now_ms, &w.assignments).await
+}
+
+async fn insert_cells(
+    tx: &mut Tx,
+    backend: Backend,
+    plan_id: i64,
+    cells: &[Cell],
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<Vec<Val>> = cells
+        .iter()
+        .map(|c| {
+            vec![
+                Val::I(plan_id),
+                Val::I(c.agent_id),
+                Val::I(i64::from(c.stratum)),
+                Val::I(i64::from(c.quota)),
+                Val::I(i64::from(c.carry_in)),
+                Val::I(i64::from(c.eligible)),
+                Val::I(i64::from(c.taken)),
+                Val::I(i64::from(c.filled)),
+                Val::S(c.digest.clone()),
+                Val::I(i64::from(c.late_join)),
+            ]
+        })
+        .collect();
+    insert_many(
+        tx,
+        backend,
+        "plan_cells",
+        &[
+            ("plan_id", Ty::Int),
+            ("agent_id", Ty::Int),
+            ("stratum", Ty::Int),
+            ("quota", Ty::Int),
+            ("carry_in", Ty::Int),
+            ("eligible", Ty::Int),
+            ("taken", Ty::Int),
+            ("filled", Ty::Int),
+            ("digest", Ty::Text),
+            ("late_join", Ty::Int),
+        ],
+        &rows,
+        "",
+    )
+    .await
 }
 
 async fn insert_assignments(
