@@ -562,6 +562,42 @@ fn keyed_weeks<'a>(
         .buffered(WEEKS_AT_ONCE)
 }
 
+/// A freeze reads each week in this many parts (consecutive runs of the plan's agents in
+/// username order), so that a part's samples are written while the next parts are read:
+/// when the reading ends, only the last part's writing is left (a month's draw of the
+/// team-lead plan otherwise ended writing a whole week of 40 000 samples alone).
+const FREEZE_PARTS: usize = 4;
+
+/// The ranges of `n` agents that [`FREEZE_PARTS`] split them into; one (empty) range when
+/// there are none, so that a week without agents still freezes.
+fn freeze_parts(n: usize) -> Vec<std::ops::Range<usize>> {
+    let k = FREEZE_PARTS.min(n).max(1);
+    (0..k).map(|i| i * n / k..(i + 1) * n / k).collect()
+}
+
+/// Reads and keys the given weeks part by part ([`freeze_parts`] of `agents`),
+/// [`WEEKS_AT_ONCE`] parts at a time, and yields them in order with their range.
+fn keyed_parts<'a>(
+    db: &'a Db,
+    ctx: &'a Ctx,
+    agents: &'a [i64],
+    weeks: Vec<Stratum>,
+) -> impl futures::Stream<
+    Item = anyhow::Result<(Stratum, std::ops::Range<usize>, HashMap<i64, AgentCalls>)>,
+> + 'a {
+    let units: Vec<(Stratum, std::ops::Range<usize>)> = weeks
+        .into_iter()
+        .flat_map(|st| freeze_parts(agents.len()).into_iter().map(move |r| (st, r)))
+        .collect();
+    futures::stream::iter(units)
+        .map(move |(st, r)| async move {
+            let scan = week_scan(&ctx.plan.spec, &agents[r.clone()], &st);
+            let calls = scan_keyed(db, &scan, &ctx.keyer).await?;
+            Ok((st, r, calls))
+        })
+        .buffered(WEEKS_AT_ONCE)
+}
+
 /// The cell of one agent in one week, derived from the week's calls: the same function
 /// freezes and verifies.
 struct Derived {
@@ -812,38 +848,47 @@ async fn draw_run(
         .map(|a| (a.info.id, quotas(a.target, &days)))
         .collect();
 
-    // Freeze the weeks whose deadline has passed, in order (each carries into the next).
-    // Each week's samples go to graders and into the write transaction at once, and are
-    // written while the next weeks are read.
+    // Freeze the weeks whose deadline has passed, in order (each carries into the next),
+    // part by part. Each part's samples go to graders and into the write transaction at
+    // once, and are written while the next parts are read.
     let mut graders = if to_freeze.is_empty() {
         None
     } else {
         Some(GraderPicker::new(db, spec.graders, &agents).await?)
     };
     let mut taken: HashSet<i64> = HashSet::new();
-    // The week derived last, not written yet: its cells and samples.
+    // The part derived last, not written yet: its cells and samples.
     let mut pending: (Vec<Cell>, Vec<NewAssignment>) = (Vec::new(), Vec::new());
-    let mut weeks = std::pin::pin!(keyed_weeks(db, ctx, &agent_ids, to_freeze));
+    // The week being frozen, part by part: its eligible calls and its agents' digests.
+    let (mut eligible, mut digests) = (0i64, Vec::<(String, String)>::new());
+    let mut parts = std::pin::pin!(keyed_parts(db, ctx, &agent_ids, to_freeze));
     loop {
         let next = if pending.0.is_empty() {
-            weeks.next().await
+            parts.next().await
         } else {
             let Some(tx) = open_tx(dtx, db, ctx, now_ms).await? else {
                 return Ok(None);
             };
             let (next, written) =
-                futures::join!(weeks.next(), tx.insert_week(&pending.0, &pending.1));
+                futures::join!(parts.next(), tx.insert_week(&pending.0, &pending.1));
             written.context("writing a frozen week")?;
             pending = (Vec::new(), Vec::new());
             next
         };
-        let Some((st, calls)) = next.transpose()? else {
+        let Some((st, range, calls)) = next.transpose()? else {
             break;
         };
-        let week = derive_week(&agents, &quota_of, &st, &calls, &cells, &HashSet::new());
+        let part = &agents[range.clone()];
+        let derived = derive_week(part, &quota_of, &st, &calls, &cells, &HashSet::new());
         drop(calls);
+        eligible += derived.eligible;
+        digests.extend(
+            part.iter()
+                .zip(&derived.cells)
+                .map(|(a, d)| (a.info.username.clone(), d.cell.digest.clone())),
+        );
         let mut picks = Vec::new();
-        for d in week.cells {
+        for d in derived.cells {
             for c in &d.picks {
                 taken.insert(c.recording_id);
                 picks.push((
@@ -864,12 +909,16 @@ async fn draw_run(
         if let Some(g) = graders.as_mut() {
             pending.1 = g.assign(picks);
         }
-        w.frozen.push(FrozenStratum {
-            stratum: st.index,
-            eligible_count: week.eligible,
-            digest: week.digest,
-        });
-        report.frozen.push(st.index);
+        if range.end == agents.len() {
+            // The week's last part: the whole week is derived.
+            w.frozen.push(FrozenStratum {
+                stratum: st.index,
+                eligible_count: std::mem::take(&mut eligible),
+                digest: stratum_digest(digests.iter().map(|(u, d)| (u.as_str(), d.as_str()))),
+            });
+            digests.clear();
+            report.frozen.push(st.index);
+        }
     }
     // The last frozen week is written with the rest.
     w.cells.extend(pending.0);
@@ -1649,6 +1698,21 @@ mod tests {
             .map(|&h| (f64::from(h) - expected).powi(2) / expected)
             .sum();
         assert!(chi2_biased > 31.26);
+    }
+
+    #[test]
+    fn freeze_parts_cover_every_agent_once_and_always_exist() {
+        assert_eq!(freeze_parts(0), vec![0..0]);
+        assert_eq!(freeze_parts(1), vec![0..1]);
+        assert_eq!(freeze_parts(3), vec![0..1, 1..2, 2..3]);
+        for n in [4, 5, 2000, 2003] {
+            let parts = freeze_parts(n);
+            assert_eq!(parts.len(), FREEZE_PARTS);
+            assert_eq!(parts.first().map(|r| r.start), Some(0));
+            assert_eq!(parts.last().map(|r| r.end), Some(n));
+            assert!(parts.windows(2).all(|w| w[0].end == w[1].start));
+            assert!(parts.iter().all(|r| r.len() >= n / FREEZE_PARTS));
+        }
     }
 
     #[test]
