@@ -172,9 +172,9 @@ struct Ctx {
 }
 
 async fn load(db: &Db, plan_id: i64, seed: Option<Seed>) -> anyhow::Result<Ctx> {
-    let plan = store::get_plan(db, plan_id)
-        .await?
-        .with_context(|| format!("no sampling plan {plan_id}"))?;
+    let (plan, strata) =
+        futures::try_join!(store::get_plan(db, plan_id), store::strata(db, plan_id))?;
+    let plan = plan.with_context(|| format!("no sampling plan {plan_id}"))?;
     let month: Month = plan
         .spec
         .month
@@ -184,7 +184,6 @@ async fn load(db: &Db, plan_id: i64, seed: Option<Seed>) -> anyhow::Result<Ctx> 
         Some(s) => s,
         None => sampling::parse_seed(&plan.seed).map_err(|e| anyhow::anyhow!(e))?,
     };
-    let strata = store::strata(db, plan_id).await?;
     Ok(Ctx {
         plan,
         month,
