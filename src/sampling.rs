@@ -18,7 +18,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 use crate::domain::month::Month;
 use crate::domain::sampling::{
@@ -546,19 +546,15 @@ fn week_scan<'a>(spec: &'a PlanSpec, agents: &'a [i64], st: &Stratum) -> Scan<'a
 /// hold more weeks in memory.
 const WEEKS_AT_ONCE: usize = 2;
 
-/// Reads and keys the given weeks, [`WEEKS_AT_ONCE`] at a time, and yields them in order.
+/// Reads and keys the given weeks whole, [`WEEKS_AT_ONCE`] at a time, and yields them in
+/// order.
 fn keyed_weeks<'a>(
     db: &'a Db,
     ctx: &'a Ctx,
     agents: &'a [i64],
     weeks: Vec<Stratum>,
 ) -> impl futures::Stream<Item = anyhow::Result<(Stratum, HashMap<i64, AgentCalls>)>> + 'a {
-    futures::stream::iter(weeks)
-        .map(move |st| async move {
-            let calls = scan_keyed(db, &week_scan(&ctx.plan.spec, agents, &st), &ctx.keyer).await?;
-            Ok((st, calls))
-        })
-        .buffered(WEEKS_AT_ONCE)
+    keyed_parts(db, ctx, agents, weeks, 1).map_ok(|(st, _, calls)| (st, calls))
 }
 
 /// A freeze reads each week in this many parts (consecutive runs of the plan's agents in
@@ -567,26 +563,31 @@ fn keyed_weeks<'a>(
 /// team-lead plan otherwise ended writing a whole week of 40 000 samples alone).
 const FREEZE_PARTS: usize = 4;
 
-/// The ranges of `n` agents that [`FREEZE_PARTS`] split them into; one (empty) range when
-/// there are none, so that a week without agents still freezes.
-fn freeze_parts(n: usize) -> Vec<std::ops::Range<usize>> {
-    let k = FREEZE_PARTS.min(n).max(1);
+/// The ranges `n` agents split into, at most `parts` of them; one (empty) range when there
+/// are none, so that a week without agents is still read (and freezes).
+fn agent_parts(n: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
+    let k = parts.min(n).max(1);
     (0..k).map(|i| i * n / k..(i + 1) * n / k).collect()
 }
 
-/// Reads and keys the given weeks part by part ([`freeze_parts`] of `agents`),
+/// Reads and keys the given weeks in `parts` parts each ([`agent_parts`] of `agents`),
 /// [`WEEKS_AT_ONCE`] parts at a time, and yields them in order with their range.
 fn keyed_parts<'a>(
     db: &'a Db,
     ctx: &'a Ctx,
     agents: &'a [i64],
     weeks: Vec<Stratum>,
+    parts: usize,
 ) -> impl futures::Stream<
     Item = anyhow::Result<(Stratum, std::ops::Range<usize>, HashMap<i64, AgentCalls>)>,
 > + 'a {
     let units: Vec<(Stratum, std::ops::Range<usize>)> = weeks
         .into_iter()
-        .flat_map(|st| freeze_parts(agents.len()).into_iter().map(move |r| (st, r)))
+        .flat_map(|st| {
+            agent_parts(agents.len(), parts)
+                .into_iter()
+                .map(move |r| (st, r))
+        })
         .collect();
     futures::stream::iter(units)
         .map(move |(st, r)| async move {
@@ -860,7 +861,7 @@ async fn draw_run(
     let mut pending: (Vec<Cell>, Vec<NewAssignment>) = (Vec::new(), Vec::new());
     // The week being frozen, part by part: its eligible calls and its agents' digests.
     let (mut eligible, mut digests) = (0i64, Vec::<(String, String)>::new());
-    let mut parts = std::pin::pin!(keyed_parts(db, ctx, &agent_ids, to_freeze));
+    let mut parts = std::pin::pin!(keyed_parts(db, ctx, &agent_ids, to_freeze, FREEZE_PARTS));
     loop {
         let next = if pending.0.is_empty() {
             parts.next().await
@@ -919,9 +920,7 @@ async fn draw_run(
             report.frozen.push(st.index);
         }
     }
-    // The last frozen week is written with the rest.
-    w.cells.extend(pending.0);
-    w.assignments = pending.1;
+    // Every part was written in the loop: the last one beside the stream's end.
     phases.mark("freeze");
 
     // After the last week: make up shortfalls from the other weeks' unpicked calls.
@@ -1701,6 +1700,7 @@ mod tests {
 
     #[test]
     fn freeze_parts_cover_every_agent_once_and_always_exist() {
+        let freeze_parts = |n| agent_parts(n, FREEZE_PARTS);
         assert_eq!(freeze_parts(0), vec![0..0]);
         assert_eq!(freeze_parts(1), vec![0..1]);
         assert_eq!(freeze_parts(3), vec![0..1, 1..2, 2..3]);
