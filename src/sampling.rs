@@ -983,8 +983,9 @@ async fn draw_run(
             })?
         };
         phases.mark("scan");
-        let (changed, kept) =
-            merge_provisional(&agents, &open, &cells, &quota_of, &calls, existing);
+        let (changed, kept) = merge_provisional(
+            &agents, &open, &cells, &quota_of, &calls, existing, &ctx.keyer,
+        );
         w.clear_provisional = full;
         w.provisional = changed;
         report.provisional = kept;
@@ -1122,7 +1123,8 @@ fn choose_fills(
 
 /// Provisional picks per open week: the smallest keys among the calls seen so far, up to
 /// the week's quota plus what earlier (frozen) weeks carried in. Returns the cells whose
-/// picks changed (to store) and how many picks there are afterwards.
+/// picks changed (to store) and how many picks there are afterwards. Stored picks come
+/// without keys; they are keyed again here.
 fn merge_provisional(
     agents: &[PlanAgent],
     open: &[Stratum],
@@ -1130,10 +1132,21 @@ fn merge_provisional(
     quota_of: &HashMap<i64, Vec<u32>>,
     calls: &HashMap<i64, AgentCalls>,
     existing: Vec<ProvisionalCell>,
+    keyer: &Keyer,
 ) -> (Vec<ProvisionalCell>, usize) {
-    let mut current: HashMap<(i64, u32), Vec<(i64, Key)>> = existing
+    // A pick in key order: key, then recording id (as [`key_order`]).
+    type Keyed = (Key, i64, String);
+    let mut current: HashMap<(i64, u32), Vec<Keyed>> = existing
         .into_iter()
-        .map(|c| ((c.agent_id, c.stratum), c.picks))
+        .map(|c| {
+            let mut picks: Vec<Keyed> = c
+                .picks
+                .into_iter()
+                .map(|(id, call_id)| (keyer.key(&call_id), id, call_id))
+                .collect();
+            picks.sort_unstable();
+            ((c.agent_id, c.stratum), picks)
+        })
         .collect();
     let (mut changed, mut kept) = (Vec::new(), 0);
     for a in agents {
@@ -1151,21 +1164,22 @@ fn merge_provisional(
                 // Calls come in key order: only the first `want` can be among the picks.
                 all.extend(
                     mine.in_stratum(st)
-                        .filter(|c| !old.iter().any(|(r, _)| *r == c.recording_id))
+                        .filter(|c| !old.iter().any(|(_, r, _)| *r == c.recording_id))
                         .take(want as usize)
-                        .map(|c| (c.recording_id, c.key)),
+                        .map(|c| (c.key, c.recording_id, mine.call_id(c).to_string())),
                 );
             }
-            all.sort_unstable_by(|x, y| x.1.cmp(&y.1).then(x.0.cmp(&y.0)));
+            all.sort_unstable();
             all.truncate(want as usize);
             kept += all.len();
-            let mut before = old;
-            before.sort_unstable_by(|x, y| x.1.cmp(&y.1).then(x.0.cmp(&y.0)));
-            if all != before {
+            if all != old {
                 changed.push(ProvisionalCell {
                     agent_id: id,
                     stratum: st.index,
-                    picks: all,
+                    picks: all
+                        .into_iter()
+                        .map(|(_, id, call_id)| (id, call_id))
+                        .collect(),
                 });
             }
         }
@@ -1761,8 +1775,15 @@ mod tests {
             for chunk in all.chunks(batch) {
                 let calls =
                     HashMap::from([(1, AgentCalls::parse(text(chunk), &keyer).expect("parses"))]);
-                let (changed, kept) =
-                    merge_provisional(&agents, &[WEEK], &cells, &quota_of, &calls, picks.clone());
+                let (changed, kept) = merge_provisional(
+                    &agents,
+                    &[WEEK],
+                    &cells,
+                    &quota_of,
+                    &calls,
+                    picks.clone(),
+                    &keyer,
+                );
                 for cell in changed {
                     picks.retain(|p| (p.agent_id, p.stratum) != (cell.agent_id, cell.stratum));
                     picks.push(cell);

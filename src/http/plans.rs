@@ -265,12 +265,15 @@ async fn samples(
     Query(q): Query<SamplesQuery>,
 ) -> AppResult<axum::Json<Value>> {
     require_staff(&user)?;
-    load_plan(&state, id).await?;
+    let (plan, _) = load_plan(&state, id).await?;
+    // Provisional picks are stored without their keys: the server computes them again.
+    let seed = sampling::parse_seed(&plan.seed).map_err(|e| anyhow::anyhow!("plan {id}: {e}"))?;
+    let keyer = sampling::Keyer::new(&seed);
     let tz = state.config.time_zone;
     let viewer = user.viewer();
     let agent = q.agent.as_deref().map(str::trim).filter(|a| !a.is_empty());
     let frozen = store::plan_assignments(&state.db, id, &viewer, agent).await?;
-    let provisional = store::provisional_view(&state.db, id, &viewer, agent).await?;
+    let provisional = store::provisional_view(&state.db, id, &keyer, &viewer, agent).await?;
     let mut items: Vec<Value> = frozen
         .iter()
         .map(|a| {
