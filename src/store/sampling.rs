@@ -1889,6 +1889,38 @@ mod tests {
         Ok(())
     }
 
+    /// The check on an assignment's kind (three comparisons since migration 0012) still
+    /// takes the three kinds and refuses anything else, on both databases.
+    #[tokio::test]
+    async fn assignment_kinds_are_checked() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        kinds_checked(&Db::open(None, dir.path()).await?).await?;
+        if let Ok(url) = std::env::var("CALLGRADE_TEST_DATABASE_URL") {
+            let scratch = crate::store::scratch::ScratchPostgres::create(&url, "cg_unit").await?;
+            kinds_checked(&Db::open(Some(&scratch.url), dir.path()).await?).await?;
+        }
+        Ok(())
+    }
+
+    async fn kinds_checked(db: &Db) -> anyhow::Result<()> {
+        let insert = |recording: i64, kind: &'static str| {
+            sqlx::query(
+                "INSERT INTO assignments (recording_id, agent_id, kind, created_at_ms, due_at_ms) \
+                 VALUES ($1, 1, $2, 0, 0)",
+            )
+            .bind(recording)
+            .bind(kind)
+            .execute(&db.pool)
+        };
+        for (recording, kind) in [(1, "sample"), (2, "fill"), (3, "pull")] {
+            insert(recording, kind).await?;
+        }
+        for kind in ["Sample", "samples", ""] {
+            assert!(insert(4, kind).await.is_err(), "kind {kind:?} was taken");
+        }
+        Ok(())
+    }
+
     #[test]
     fn provisional_picks_read_back_whatever_their_call_ids_hold() {
         let cell = ProvisionalCell {

@@ -307,6 +307,28 @@ pub fn peak_rss_mb() -> anyhow::Result<f64> {
     Ok(kb / 1024.0)
 }
 
+/// CPU time this process has used so far (user and system, all threads), in seconds. With
+/// SQLite the database works inside the process, so this counts its work too; PostgreSQL's
+/// server processes are not counted.
+pub fn cpu_s() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| anyhow::anyhow!("unexpected /proc/self/stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    let ticks = |i: usize| -> anyhow::Result<f64> {
+        Ok(fields
+            .get(i)
+            .ok_or_else(|| anyhow::anyhow!("short /proc/self/stat"))?
+            .parse::<f64>()?)
+    };
+    // The kernel reports them in USER_HZ ticks, which Linux fixes at 100 per second.
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
 pub fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }

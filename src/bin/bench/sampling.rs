@@ -17,7 +17,7 @@ use chrono_tz::Tz;
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::{peak_rss_mb, reset_peak_rss, round3};
+use crate::{cpu_s, peak_rss_mb, reset_peak_rss, round3};
 
 const TZ: Tz = chrono_tz::Asia::Shanghai;
 const DAY_MS: i64 = 86_400_000;
@@ -78,8 +78,10 @@ pub async fn run(
 
     // The naive way: per agent, N random eligible calls of the month.
     let mut naive = Vec::new();
+    let mut naive_cpu = Vec::new();
     for n in [10i64, 60] {
         let started = Instant::now();
+        let cpu_before = cpu_s()?;
         let mut picked = 0usize;
         for agent in people.agent_base..people.agent_base + a {
             let rows = sqlx::query(
@@ -97,8 +99,12 @@ pub async fn run(
             picked += rows.len();
         }
         let secs = started.elapsed().as_secs_f64();
-        println!("naive N={n}: {agents} agents, {picked} calls picked in {secs:.2} s");
+        let cpu = cpu_s()? - cpu_before;
+        println!(
+            "naive N={n}: {agents} agents, {picked} calls picked in {secs:.2} s ({cpu:.2} s of this process's CPU)"
+        );
         naive.push(secs);
+        naive_cpu.push(cpu);
     }
     let naive_s = naive.iter().sum::<f64>() / naive.len() as f64;
     phase_rss.insert("naive".into(), json!(round3(take_peak_rss_mb()?)));
@@ -115,17 +121,21 @@ pub async fn run(
     .await?;
     let draw_now = local_ms(2026, 11, 3, 12);
     let mut draws = Vec::new();
+    let mut draw_cpu = Vec::new();
     for (&plan, n) in plans.iter().zip([10, 60]) {
         let started = Instant::now();
+        let cpu_before = cpu_s()?;
         let report = callgrade::sampling::draw(&db, plan, draw_now).await?;
         let secs = started.elapsed().as_secs_f64();
+        let cpu = cpu_s()? - cpu_before;
+        draw_cpu.push(cpu);
         anyhow::ensure!(
             report.frozen.len() == 4,
             "plan {plan}: expected all 4 weeks to freeze, got {:?}",
             report.frozen
         );
         println!(
-            "draw N={n} (plan {plan}): weeks {:?} frozen, {} samples assigned in {secs:.2} s",
+            "draw N={n} (plan {plan}): weeks {:?} frozen, {} samples assigned in {secs:.2} s ({cpu:.2} s of this process's CPU)",
             report.frozen, report.assigned
         );
         draws.push((secs, report.assigned));
@@ -208,6 +218,13 @@ pub async fn run(
         "assigned_n60": draws[1].1,
         "naive_n10_s": round3(naive[0]),
         "naive_n60_s": round3(naive[1]),
+        // With SQLite, the database's work too; with PostgreSQL, only the client's.
+        "process_cpu_s": {
+            "naive_n10": round3(naive_cpu[0]),
+            "naive_n60": round3(naive_cpu[1]),
+            "draw_n10": round3(draw_cpu[0]),
+            "draw_n60": round3(draw_cpu[1]),
+        },
         "daily_n10_s": round3(daily.times[0]),
         "daily_n60_s": round3(daily.times[1]),
         "daily_new_calls": daily.day_calls,
