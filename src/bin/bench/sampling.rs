@@ -476,17 +476,20 @@ async fn generate_rows(db: &Db, b: &Batch, lo: i64, hi: i64) -> anyhow::Result<(
 }
 
 async fn analyze(db: &Db) -> anyhow::Result<()> {
-    checkpoint(db).await?;
-    let sql = match db.backend {
-        Backend::Sqlite => "ANALYZE",
-        // VACUUM also sets the visibility map, which index-only scans need (autovacuum would
-        // do it on a live server).
-        Backend::Postgres => "VACUUM ANALYZE recordings",
-    };
-    sqlx::raw_sql(sql).execute(&db.pool).await?;
-    if db.backend == Backend::Postgres {
-        // VACUUM dirtied most of the table's pages.
-        checkpoint(db).await?;
+    match db.backend {
+        Backend::Sqlite => {
+            checkpoint(db).await?;
+            sqlx::raw_sql("ANALYZE").execute(&db.pool).await?;
+        }
+        Backend::Postgres => {
+            // VACUUM also sets the visibility map, which index-only scans need (autovacuum
+            // would do it on a live server). Setting it and the hint bits dirties most of
+            // the table's pages, hence the checkpoint after it.
+            sqlx::raw_sql("VACUUM ANALYZE recordings")
+                .execute(&db.pool)
+                .await?;
+            checkpoint(db).await?;
+        }
     }
     Ok(())
 }
