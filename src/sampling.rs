@@ -20,6 +20,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use futures::{StreamExt, TryStreamExt};
 
+use crate::domain::access::Viewer;
 use crate::domain::month::Month;
 use crate::domain::sampling::{
     self, Graders, Key, Keyer, LEAD_PENALTY_CENTI_PER_MISSING, PlanSpec, Seed, Stratum,
@@ -180,16 +181,53 @@ async fn load(db: &Db, plan_id: i64, seed: Option<Seed>) -> anyhow::Result<Ctx> 
         .month
         .parse()
         .map_err(|e: String| anyhow::anyhow!(e))?;
-    let seed = match seed {
-        Some(s) => s,
-        None => sampling::parse_seed(&plan.seed).map_err(|e| anyhow::anyhow!(e))?,
+    let keyer = match seed {
+        Some(s) => Keyer::new(&s),
+        None => plan_keyer(&plan)?,
     };
     Ok(Ctx {
         plan,
         month,
-        keyer: Keyer::new(&seed),
+        keyer,
         strata,
     })
+}
+
+/// A provisional pick as the samples view shows it, with its key.
+pub struct ProvisionalSample {
+    pub view: store::ProvisionalView,
+    /// Hex, as frozen samples show theirs.
+    pub key: String,
+}
+
+/// The provisional picks `viewer` may see (of one agent, if given), per agent and week in
+/// key order. They are stored without keys, which are computed again from the plan's seed.
+pub async fn provisional_samples(
+    db: &Db,
+    plan: &store::PlanRow,
+    viewer: &Viewer,
+    agent: Option<&str>,
+) -> anyhow::Result<Vec<ProvisionalSample>> {
+    let keyer = plan_keyer(plan)?;
+    let mut out: Vec<ProvisionalSample> = store::provisional_view(db, plan.id, viewer, agent)
+        .await?
+        .into_iter()
+        .map(|view| ProvisionalSample {
+            key: hex::encode(keyer.key(&view.call_id)),
+            view,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (&a.view.agent, a.view.stratum, &a.key).cmp(&(&b.view.agent, b.view.stratum, &b.key))
+    });
+    Ok(out)
+}
+
+/// Keys calls with the plan's own seed.
+pub fn plan_keyer(plan: &store::PlanRow) -> anyhow::Result<Keyer> {
+    let seed =
+        sampling::parse_seed(&plan.seed).map_err(|e| anyhow::anyhow!("plan {}: {e}", plan.id))?;
+    Ok(Keyer::new(&seed))
 }
 
 fn parse_tz(name: &str) -> anyhow::Result<Tz> {

@@ -266,14 +266,11 @@ async fn samples(
 ) -> AppResult<axum::Json<Value>> {
     require_staff(&user)?;
     let (plan, _) = load_plan(&state, id).await?;
-    // Provisional picks are stored without their keys: the server computes them again.
-    let seed = sampling::parse_seed(&plan.seed).map_err(|e| anyhow::anyhow!("plan {id}: {e}"))?;
-    let keyer = sampling::Keyer::new(&seed);
     let tz = state.config.time_zone;
     let viewer = user.viewer();
     let agent = q.agent.as_deref().map(str::trim).filter(|a| !a.is_empty());
     let frozen = store::plan_assignments(&state.db, id, &viewer, agent).await?;
-    let provisional = store::provisional_view(&state.db, id, &keyer, &viewer, agent).await?;
+    let provisional = draw::provisional_samples(&state.db, &plan, &viewer, agent).await?;
     let mut items: Vec<Value> = frozen
         .iter()
         .map(|a| {
@@ -297,7 +294,8 @@ async fn samples(
             })
         })
         .collect();
-    items.extend(provisional.iter().map(|p| {
+    items.extend(provisional.iter().map(|s| {
+        let p = &s.view;
         json!({
             "assignment_id": null,
             "recording_id": p.recording_id,
@@ -310,7 +308,7 @@ async fn samples(
             "stratum": p.stratum,
             "kind": "sample",
             "provisional": true,
-            "key": p.sample_key,
+            "key": s.key,
             "grader": null,
             "grader_name": null,
             "graded": false,

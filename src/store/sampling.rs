@@ -8,7 +8,7 @@ use sqlx::Row;
 use super::users::{SCOPE_FILTER, scope_params};
 use super::{Backend, Db, Tx, is_unique_violation};
 use crate::domain::access::Viewer;
-use crate::domain::sampling::{Filters, Key, Keyer, PlanSpec, Population, Stratum};
+use crate::domain::sampling::{Filters, Key, PlanSpec, Population, Stratum};
 
 #[derive(Clone, Debug)]
 pub struct PlanRow {
@@ -1619,7 +1619,8 @@ pub async fn plan_assignments(
     rows.iter().map(assignment_from_row).collect()
 }
 
-/// Provisional picks with their call, for the samples view.
+/// Provisional picks with their call, for the samples view (which computes their keys:
+/// see [`crate::sampling::provisional_samples`]).
 #[derive(Clone, Debug)]
 pub struct ProvisionalView {
     pub recording_id: i64,
@@ -1630,13 +1631,11 @@ pub struct ProvisionalView {
     pub started_at_ms: i64,
     pub duration_ms: i64,
     pub stratum: i64,
-    pub sample_key: String,
 }
 
 pub async fn provisional_view(
     db: &Db,
     plan_id: i64,
-    keyer: &Keyer,
     viewer: &Viewer,
     agent: Option<&str>,
 ) -> Result<Vec<ProvisionalView>, sqlx::Error> {
@@ -1667,7 +1666,6 @@ pub async fn provisional_view(
         for (recording_id, call_id) in parse_picks(&picks).ok_or_else(bad)? {
             out.push(ProvisionalView {
                 recording_id,
-                sample_key: hex::encode(keyer.key(&call_id)),
                 call_id,
                 agent: agent.clone(),
                 agent_name: agent_name.clone(),
@@ -1706,9 +1704,6 @@ pub async fn provisional_view(
         p.started_at_ms = started;
         p.duration_ms = duration;
     }
-    out.sort_by(|a, b| {
-        (&a.agent, a.stratum, &a.sample_key).cmp(&(&b.agent, b.stratum, &b.sample_key))
-    });
     Ok(out)
 }
 
@@ -1879,12 +1874,8 @@ mod tests {
     /// takes them out of a blob).
     #[tokio::test]
     async fn many_rows_keep_every_value() -> anyhow::Result<()> {
-        let dir = tempfile::tempdir()?;
-        roundtrip(&Db::open(None, dir.path()).await?).await?;
-        // PostgreSQL too, when the suite has one.
-        if let Ok(url) = std::env::var("CALLGRADE_TEST_DATABASE_URL") {
-            let scratch = crate::store::scratch::ScratchPostgres::create(&url, "cg_unit").await?;
-            roundtrip(&Db::open(Some(&scratch.url), dir.path()).await?).await?;
+        for db in databases().await? {
+            roundtrip(&db.db).await?;
         }
         Ok(())
     }
@@ -1893,13 +1884,36 @@ mod tests {
     /// takes the three kinds and refuses anything else, on both databases.
     #[tokio::test]
     async fn assignment_kinds_are_checked() -> anyhow::Result<()> {
-        let dir = tempfile::tempdir()?;
-        kinds_checked(&Db::open(None, dir.path()).await?).await?;
-        if let Ok(url) = std::env::var("CALLGRADE_TEST_DATABASE_URL") {
-            let scratch = crate::store::scratch::ScratchPostgres::create(&url, "cg_unit").await?;
-            kinds_checked(&Db::open(Some(&scratch.url), dir.path()).await?).await?;
+        for db in databases().await? {
+            kinds_checked(&db.db).await?;
         }
         Ok(())
+    }
+
+    /// A fresh database of each kind: SQLite, and PostgreSQL when the suite has one.
+    struct TestDb {
+        db: Db,
+        _dir: tempfile::TempDir,
+        _scratch: Option<crate::store::scratch::ScratchPostgres>,
+    }
+
+    async fn databases() -> anyhow::Result<Vec<TestDb>> {
+        let dir = tempfile::tempdir()?;
+        let mut out = vec![TestDb {
+            db: Db::open(None, dir.path()).await?,
+            _dir: dir,
+            _scratch: None,
+        }];
+        if let Ok(url) = std::env::var("CALLGRADE_TEST_DATABASE_URL") {
+            let dir = tempfile::tempdir()?;
+            let scratch = crate::store::scratch::ScratchPostgres::create(&url, "cg_unit").await?;
+            out.push(TestDb {
+                db: Db::open(Some(&scratch.url), dir.path()).await?,
+                _dir: dir,
+                _scratch: Some(scratch),
+            });
+        }
+        Ok(out)
     }
 
     async fn kinds_checked(db: &Db) -> anyhow::Result<()> {

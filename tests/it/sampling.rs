@@ -233,6 +233,19 @@ async fn weeks_freeze_at_their_deadline_and_feed_the_queues(db: TestDb) {
     let s = samples(&app, "sup", qa).await;
     assert!(s.iter().all(|v| v["provisional"] == true), "{s:?}");
     assert_eq!(count(&s, |v| v["agent"] == "agent-a1"), 3);
+    // Shown per agent in key order, with the keys the freeze will give them.
+    let shown: Vec<(String, String, i64)> = s
+        .iter()
+        .map(|v| {
+            (
+                v["agent"].as_str().unwrap().to_string(),
+                v["key"].as_str().unwrap().to_string(),
+                v["recording_id"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(shown.is_sorted(), "{shown:?}");
+    assert!(shown.iter().all(|(_, key, _)| key.len() == 64));
     assert!(queue(&app, "insp").await.is_empty());
     let plan = &draw(&app, qa).await["plan"];
     assert!(
@@ -275,6 +288,19 @@ async fn weeks_freeze_at_their_deadline_and_feed_the_queues(db: TestDb) {
     // Frozen picks are exactly what was provisional (no calls arrived in between).
     let s = samples(&app, "sup", qa).await;
     assert_eq!(count(&s, |v| v["provisional"] == false), 6);
+    let mut frozen: Vec<(String, String, i64)> = s
+        .iter()
+        .filter(|v| v["provisional"] == false)
+        .map(|v| {
+            (
+                v["agent"].as_str().unwrap().to_string(),
+                v["key"].as_str().unwrap().to_string(),
+                v["recording_id"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    frozen.sort();
+    assert_eq!(frozen, shown);
 
     // The team-lead plan: 60 per agent, week 1 share 14, to each agent's own lead.
     draw(&app, lead).await;
