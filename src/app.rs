@@ -115,11 +115,13 @@ async fn draw_periodically(db: Db, clock: crate::clock::Clock, every: Duration) 
     }
 }
 
-/// How often overdue appeals, missing acknowledgements and webhook events are looked at.
+/// How often overdue appeals, missing acknowledgements, webhook events and score
+/// computations still to do are looked at.
 const DEADLINE_CHECK_EVERY: Duration = Duration::from_secs(30);
 
-/// Tells the panel about overdue appeals and leads about missing acknowledgements, and
-/// posts queued webhook events. Failures are logged and retried at the next tick.
+/// Tells the panel about overdue appeals and leads about missing acknowledgements, posts
+/// queued webhook events and computes the months whose computation failed when their
+/// change was made. Failures are logged and retried at the next tick.
 async fn watch_deadlines(db: Db, config: Arc<Config>) {
     let client = reqwest::Client::new();
     let mut tick = tokio::time::interval(DEADLINE_CHECK_EVERY);
@@ -133,6 +135,7 @@ async fn watch_deadlines(db: Db, config: Arc<Config>) {
         if let Err(e) = crate::publication::deliver_webhooks(&db, &config, &client).await {
             tracing::error!(error = format!("{e:#}"), "webhook delivery failed");
         }
+        crate::scoring::run_jobs_now(&db, &config.clock).await;
     }
 }
 

@@ -302,6 +302,15 @@ pub async fn decide(
         now_ms,
     )
     .await?;
+    crate::scoring::request(
+        &mut tx,
+        &appeal.month,
+        crate::scoring::Cause::AppealDecided,
+        &format!("appeal #{} {}", appeal.id, input.outcome.as_str()),
+        Some(by),
+        now_ms,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -405,6 +414,7 @@ pub async fn correct(
     } else {
         RevisionKind::Override
     };
+    let months_published = month.clone();
     let mut tx = db.begin_write().await?;
     write_change(
         &mut tx,
@@ -451,6 +461,18 @@ pub async fn correct(
             &[e.agent_id],
             &notice,
             &format!("corrected:{}:{}", e.id, e.revision + 1),
+            now_ms,
+        )
+        .await?;
+    }
+    // Scores of a published month follow any change of its evaluations.
+    if let Some(m) = months_published.as_ref() {
+        crate::scoring::request(
+            &mut tx,
+            &m.month,
+            crate::scoring::Cause::Correction,
+            &format!("evaluation #{} {}", e.id, kind.as_str()),
+            Some(by),
             now_ms,
         )
         .await?;

@@ -174,6 +174,15 @@ pub async fn publish(
         now_ms,
     )
     .await?;
+    crate::scoring::request(
+        &mut tx,
+        &month_text,
+        crate::scoring::Cause::Published,
+        &format!("publication #{id}"),
+        Some(by),
+        now_ms,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Some(Published {
         publication_id: id,

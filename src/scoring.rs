@@ -11,6 +11,7 @@ use crate::domain::month::Month;
 use crate::domain::scoring::{self as rules, Commendation, ScoringConfig};
 use crate::store::Db;
 use crate::store::publication as settings;
+use crate::store::score_jobs as jobs;
 use crate::store::scoring::{self as store, AgentScore, LeadScore, NewRun};
 
 const CONFIG_SETTING: &str = "scoring";
@@ -54,6 +55,19 @@ impl Cause {
             Cause::Manual => "manual",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Cause> {
+        [
+            Cause::Published,
+            Cause::AppealDecided,
+            Cause::Correction,
+            Cause::ComponentsImported,
+            Cause::Commendation,
+            Cause::Manual,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
 }
 
 fn round2(x: f64) -> f64 {
@@ -88,7 +102,14 @@ pub async fn recompute(
 
     let mut scores: HashMap<i64, Vec<u32>> = HashMap::new();
     let mut grades: HashMap<i64, Vec<Grade>> = HashMap::new();
-    for (agent, score, grade) in &inputs.evaluations {
+    // Evaluations that do not feed score and pay (spot-checks, pulls not chosen to count)
+    // are only counted, so the row can say how many there were.
+    let mut uncounted: HashMap<i64, i64> = HashMap::new();
+    for (agent, score, grade, counts) in &inputs.evaluations {
+        if !counts {
+            *uncounted.entry(*agent).or_default() += 1;
+            continue;
+        }
         scores
             .entry(*agent)
             .or_default()
@@ -136,10 +157,15 @@ pub async fn recompute(
         }
         run.reverse();
         run.push(overall.total);
-        let level = rules::levels(&run, &cfg)
-            .last()
-            .copied()
-            .unwrap_or(rules::Level::Ordinary);
+        // Until every part of the overall score is in, the month has no level: one computed
+        // from a score that counts missing parts as 0 would be wrong and look final.
+        let complete = overall.missing.is_empty();
+        let level = complete.then(|| {
+            rules::levels(&run, &cfg)
+                .last()
+                .copied()
+                .unwrap_or(rules::Level::Ordinary)
+        });
         if let Some(s) = &sq {
             team_sq.entry(a.team_id).or_default().push(s.mean);
         }
@@ -160,13 +186,15 @@ pub async fn recompute(
             agent_id: a.agent_id,
             team_id: a.team_id,
             evaluations: i64::try_from(own_scores.len()).unwrap_or(i64::MAX),
+            uncounted: uncounted.get(&a.agent_id).copied().unwrap_or(0),
             sq_score: sq.map(|s| round2(s.mean)),
             sq_low: sq.and_then(|s| s.low).map(round2),
             sq_high: sq.and_then(|s| s.high).map(round2),
             pay: pay.total,
             pay_cancelled: pay.cancelled_by_severe,
             overall: round2(overall.total),
-            level: level.as_str().to_string(),
+            complete,
+            level: level.map(|l| l.as_str().to_string()),
             detail: detail.to_string(),
         });
     }
@@ -211,18 +239,86 @@ pub async fn recompute(
     Ok(id)
 }
 
-/// Recomputes after an event that already happened: a failure is logged, not returned (the
-/// event stands; a supervisor can recompute by hand).
-pub async fn recompute_after(
-    db: &Db,
-    month: Month,
+/// Asks, in the transaction of the change that needs it, for `month` to be computed. The
+/// change and the request commit together; [`run_jobs`] then computes the month (right
+/// after the commit, and from the background task until it succeeds), so a failed
+/// computation is retried, never only logged.
+pub async fn request(
+    tx: &mut crate::store::Tx,
+    month: &str,
     cause: Cause,
     detail: &str,
     by: Option<i64>,
     now_ms: i64,
-) {
-    if let Err(e) = recompute(db, month, cause, Some(detail), by, now_ms).await {
-        tracing::error!(month = %month, cause = cause.as_str(), error = format!("{e:#}"), "score recomputation failed");
+) -> Result<(), sqlx::Error> {
+    jobs::enqueue(
+        tx,
+        &jobs::NewJob {
+            month,
+            cause: cause.as_str(),
+            detail: Some(detail),
+            by,
+            now_ms,
+        },
+    )
+    .await
+}
+
+/// Longest pause between two attempts of one computation.
+const MAX_RETRY_MS: i64 = 3_600_000;
+
+/// Computes every requested month that is due, one job at a time; a failure is kept with
+/// the job, which is tried again later (1 s, 2 s, 4 s, ... up to an hour). Returns how many
+/// jobs were done. Safe on every node at once: each job is claimed first.
+pub async fn run_jobs(db: &Db, clock: &crate::clock::Clock) -> anyhow::Result<usize> {
+    let mut done = 0;
+    while let Some(job) = jobs::claim(db, clock.now_ms()).await? {
+        // Jobs of the month already committed are covered by the run that reads after them.
+        let covered = jobs::pending_of_month(db, &job.month).await?;
+        let result = match job.month.parse::<Month>() {
+            Ok(month) => {
+                recompute(
+                    db,
+                    month,
+                    Cause::parse(&job.cause).unwrap_or(Cause::Manual),
+                    job.detail.as_deref(),
+                    job.requested_by,
+                    clock.now_ms(),
+                )
+                .await
+            }
+            Err(e) => Err(anyhow::anyhow!("month {:?}: {e}", job.month)),
+        };
+        match result {
+            Ok(run) => {
+                let mut ids = covered;
+                ids.push(job.id);
+                jobs::done(db, &ids, run, clock.now_ms()).await?;
+                done += 1;
+            }
+            Err(e) => {
+                let pause = (1_000i64 << job.attempts.clamp(0, 20)).min(MAX_RETRY_MS);
+                tracing::error!(
+                    month = job.month,
+                    cause = job.cause,
+                    attempts = job.attempts,
+                    error = format!("{e:#}"),
+                    "score computation failed; it will be retried"
+                );
+                jobs::failed(db, job.id, &format!("{e:#}"), clock.now_ms() + pause).await?;
+                // The others wait for the next round rather than fail the same way now.
+                break;
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// [`run_jobs`] right after a change committed: the caller's answer then shows the new
+/// scores. A failure is logged here and the background task retries the job.
+pub async fn run_jobs_now(db: &Db, clock: &crate::clock::Clock) {
+    if let Err(e) = run_jobs(db, clock).await {
+        tracing::error!(error = format!("{e:#}"), "running score computations failed");
     }
 }
 

@@ -58,6 +58,12 @@ impl Graders {
             other => Err(format!("graders {other:?} must be inspectors or team_lead")),
         }
     }
+
+    /// The handbook's default: the QA inspectors' monthly evaluation sets pay; a team
+    /// lead's spot-check is the lead's monitoring work.
+    pub fn count_by_default(self) -> bool {
+        self == Graders::Inspectors
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,6 +172,11 @@ pub struct PlanSpec {
     /// A frozen week's samples are due this many days after it froze.
     #[serde(default = "default_grading_days")]
     pub grading_days: u32,
+    /// Whether the plan's evaluations feed the agents' service-quality score and pay.
+    /// Missing: the handbook's default for its graders (QA inspectors' monthly evaluation
+    /// counts; a team lead's spot-check is the lead's monitoring work and does not).
+    #[serde(default)]
+    pub counts: Option<bool>,
 }
 
 impl PlanSpec {
@@ -188,7 +199,14 @@ impl PlanSpec {
             focus: default_focus(),
             grace_hours: DEFAULT_GRACE_HOURS,
             grading_days: DEFAULT_GRADING_DAYS,
+            counts: Some(graders.count_by_default()),
         }
+    }
+
+    /// Whether the plan's evaluations count towards score and pay.
+    pub fn counts(&self) -> bool {
+        self.counts
+            .unwrap_or_else(|| self.graders.count_by_default())
     }
 
     /// Checks the plan and returns its month. Messages are shown to the supervisor as is.
@@ -198,6 +216,7 @@ impl PlanSpec {
             return Err("name must be 1 to 100 characters".into());
         }
         let month: Month = self.month.parse()?;
+        self.counts = Some(self.counts());
         if !(1..=1000).contains(&self.per_agent) {
             return Err("per_agent must be between 1 and 1000".into());
         }

@@ -299,17 +299,7 @@ async fn decide(
         by = user.username,
         "appeal decided"
     );
-    if let Ok(month) = a.month.parse() {
-        crate::scoring::recompute_after(
-            &state.db,
-            month,
-            crate::scoring::Cause::AppealDecided,
-            &format!("appeal #{} {}", a.id, input.outcome.as_str()),
-            Some(user.id),
-            now,
-        )
-        .await;
-    }
+    crate::scoring::run_jobs_now(&state.db, &state.config.clock).await;
     let a = visible(&state, &user, id).await?;
     Ok(axum::Json(appeal_view(&state, &a, now)))
 }

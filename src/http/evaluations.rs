@@ -479,19 +479,8 @@ async fn revise(
         by = user.username,
         "evaluation revised"
     );
-    // Scores of a published month follow any change of its evaluations.
-    let published = months::agent_month_of_call(&state.db, e.agent_id, e.started_at_ms).await?;
-    if let Some(month) = published.and_then(|m| m.month.parse().ok()) {
-        crate::scoring::recompute_after(
-            &state.db,
-            month,
-            crate::scoring::Cause::Correction,
-            &format!("evaluation #{id} {}", kind.as_str()),
-            Some(user.id),
-            now,
-        )
-        .await;
-    }
+    // The change asked for its month's scores in its own transaction; compute them now.
+    crate::scoring::run_jobs_now(&state.db, &state.config.clock).await;
     let e = readable(&state, &user, id).await?;
     Ok(axum::Json(full_view(&state, &user, &e).await?))
 }

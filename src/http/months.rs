@@ -21,7 +21,7 @@ use crate::domain::org::Role;
 use crate::domain::publication as rules;
 use crate::error::{AppError, AppResult};
 use crate::store::Db;
-use crate::store::publication::{self as store, PublicationRow, Unfinished};
+use crate::store::publication::{self as store, PublicationRow, Unfinished, Ungraded};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -94,6 +94,25 @@ fn unfinished_view(count: i64, items: &[Unfinished]) -> Value {
     })
 }
 
+/// The month's ungraded items of the population, of one kind, as the page lists them.
+async fn ungraded(
+    state: &AppState,
+    month: Month,
+    team_ids: Option<&[i64]>,
+    which: Ungraded,
+) -> AppResult<Value> {
+    let (count, items) = store::unfinished(
+        &state.db,
+        &month.to_string(),
+        month.range_ms(state.config.time_zone),
+        team_ids,
+        UNFINISHED_SHOWN,
+        which,
+    )
+    .await?;
+    Ok(unfinished_view(count, &items))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PreviewQuery {
@@ -142,16 +161,12 @@ async fn preview(
         };
         let m = month.to_string();
         let unpublished = store::unpublished_agents(&state.db, &m, ids.as_deref()).await?;
-        let (count, items) = store::unfinished(
-            &state.db,
-            &m,
-            month.range_ms(state.config.time_zone),
-            ids.as_deref(),
-            UNFINISHED_SHOWN,
-        )
-        .await?;
         answer["unpublished_agents"] = json!(unpublished);
-        answer["unfinished"] = unfinished_view(count, &items);
+        answer["unfinished"] = ungraded(&state, month, ids.as_deref(), Ungraded::Open).await?;
+        // What earlier publications closed ungraded: kept, and said, so the page never
+        // claims that every evaluation of a published month was finished.
+        answer["closed_by_publication"] =
+            ungraded(&state, month, ids.as_deref(), Ungraded::ClosedByPublication).await?;
     }
     Ok(axum::Json(answer))
 }
@@ -190,23 +205,18 @@ async fn publish(
     let m = month.to_string();
     let tz = state.config.time_zone;
     if !body.confirm {
-        let (count, items) = store::unfinished(
-            &state.db,
-            &m,
-            month.range_ms(tz),
-            ids.as_deref(),
-            UNFINISHED_SHOWN,
-        )
-        .await?;
+        let unfinished = ungraded(&state, month, ids.as_deref(), Ungraded::Open).await?;
+        let count = unfinished["count"].as_i64().unwrap_or(0);
         if count > 0 {
             return Err(AppError::new(
                 StatusCode::CONFLICT,
                 "unfinished_evaluations",
                 format!(
-                    "{count} queue items of {m} are not graded yet; publish with \"confirm\": true to publish without them"
+                    "{count} queue items of {m} are not graded yet; publish with \"confirm\": true \
+                     to publish and close them (they stay in the queues, marked closed by publication)"
                 ),
             )
-            .with("unfinished", unfinished_view(count, &items)));
+            .with("unfinished", unfinished));
         }
     }
     let now = state.config.clock.now_ms();
@@ -230,15 +240,7 @@ async fn publish(
         by = user.username,
         "month published"
     );
-    crate::scoring::recompute_after(
-        &state.db,
-        month,
-        crate::scoring::Cause::Published,
-        &format!("publication #{}", published.publication_id),
-        Some(user.id),
-        now,
-    )
-    .await;
+    crate::scoring::run_jobs_now(&state.db, &state.config.clock).await;
     Ok((
         StatusCode::OK,
         axum::Json(json!({

@@ -103,6 +103,7 @@ pub fn plan_view(p: &PlanRow, strata: &[StratumRow], tz: chrono_tz::Tz) -> Value
         "focus": s.focus,
         "grace_hours": s.grace_hours,
         "grading_days": s.grading_days,
+        "counts": s.counts(),
         "seed_hash": p.seed_hash,
         // The commitment is public from the start; the seed only once the month's results
         // are published, so nobody can steer the draw but anyone can check it afterwards.

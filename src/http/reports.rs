@@ -130,12 +130,30 @@ async fn current_scores(
     }
 }
 
-/// A level as the reader of the file says it.
-fn level_cell(level: &str, lang: Lang) -> Cell {
-    match crate::domain::scoring::Level::parse(level) {
-        Some(l) if lang == Lang::Zh => l.name_zh().into(),
-        _ => level.into(),
+/// A level as the reader of the file says it; a month not complete has none.
+fn level_cell(level: Option<&str>, lang: Lang) -> Cell {
+    match (level, level.and_then(crate::domain::scoring::Level::parse)) {
+        (None, _) if lang == Lang::Zh => "未完成".into(),
+        (None, _) => "incomplete".into(),
+        (Some(_), Some(l)) if lang == Lang::Zh => l.name_zh().into(),
+        (Some(level), _) => level.into(),
     }
+}
+
+/// The overall score only once every part of it is in; blank while incomplete (the level
+/// column says so and the missing column says what is missing).
+fn overall_cell(s: &store::AgentScore) -> Cell {
+    s.complete.then_some(s.overall).into()
+}
+
+/// The parts of the overall score that had no value (component codes, `service_quality`).
+fn missing_cell(s: &store::AgentScore) -> Cell {
+    let detail: serde_json::Value = serde_json::from_str(&s.detail).unwrap_or_default();
+    let missing: Vec<&str> = detail["missing"]
+        .as_array()
+        .map(|m| m.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default();
+    missing.join(", ").into()
 }
 
 async fn payroll(state: &AppState, user: &User, month: Month, lang: Lang) -> AppResult<Table> {
@@ -147,13 +165,15 @@ async fn payroll(state: &AppState, user: &User, month: Month, lang: Lang) -> App
             col("name", "Name", "姓名"),
             col("team", "Team", "班组"),
             col("month", "Month", "月份"),
-            col("evaluations", "Evaluations", "评估数"),
+            col("evaluations", "Evaluations counted", "计入的评估数"),
+            col("uncounted", "Evaluations not counted", "未计入的评估数"),
             col("service_quality", "Service-quality score", "服务质量得分"),
             col("interval_low", "95% interval low", "95%区间下限"),
             col("interval_high", "95% interval high", "95%区间上限"),
             col("pay", "Service-assessment pay", "服务考核奖金"),
             col("overall", "Overall score", "综合得分"),
             col("level", "Level", "级别"),
+            col("missing", "Missing components", "缺少的组成部分"),
         ],
         rows: rows
             .iter()
@@ -164,12 +184,14 @@ async fn payroll(state: &AppState, user: &User, month: Month, lang: Lang) -> App
                     r.team.clone().into(),
                     r.month.clone().into(),
                     r.score.evaluations.into(),
+                    r.score.uncounted.into(),
                     r.score.sq_score.into(),
                     r.score.sq_low.into(),
                     r.score.sq_high.into(),
                     r.score.pay.into(),
-                    r.score.overall.into(),
-                    level_cell(&r.score.level, lang),
+                    overall_cell(&r.score),
+                    level_cell(r.score.level.as_deref(), lang),
+                    missing_cell(&r.score),
                 ]
             })
             .collect(),
@@ -197,9 +219,12 @@ async fn teams(state: &AppState, user: &User, month: Month) -> AppResult<Table> 
             .or_default();
         acc.agents += 1;
         acc.sq.extend(r.score.sq_score);
-        acc.overall.push(r.score.overall);
+        if r.score.complete {
+            acc.overall.push(r.score.overall);
+        }
         acc.pay += r.score.pay;
-        *acc.levels.entry(r.score.level.clone()).or_default() += 1;
+        let level = r.score.level.as_deref().unwrap_or("incomplete");
+        *acc.levels.entry(level.to_string()).or_default() += 1;
     }
     Ok(Table {
         name: format!("teams-{month}"),
@@ -211,12 +236,13 @@ async fn teams(state: &AppState, user: &User, month: Month) -> AppResult<Table> 
                 "Mean service quality",
                 "平均服务质量得分",
             ),
-            col("overall", "Mean overall score", "平均综合得分"),
+            col("overall", "Mean overall score (complete months)", "平均综合得分（已完整）"),
             col("pay", "Total pay", "奖金合计"),
             col("star", "Star", "星级"),
             col("level_1", "Level 1", "一级"),
             col("level_2", "Level 2", "二级"),
             col("ordinary", "Ordinary", "普通"),
+            col("incomplete", "Incomplete", "未完成"),
         ],
         rows: by_team
             .iter()
@@ -232,6 +258,7 @@ async fn teams(state: &AppState, user: &User, month: Month) -> AppResult<Table> 
                     level("one"),
                     level("two"),
                     level("ordinary"),
+                    level("incomplete"),
                 ]
             })
             .collect(),
@@ -420,8 +447,8 @@ async fn trend(
                     r.score.sq_score.into(),
                     r.score.sq_low.into(),
                     r.score.sq_high.into(),
-                    r.score.overall.into(),
-                    level_cell(&r.score.level, lang),
+                    overall_cell(&r.score),
+                    level_cell(r.score.level.as_deref(), lang),
                     r.score.pay.into(),
                 ]
             })

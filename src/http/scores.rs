@@ -71,13 +71,20 @@ pub fn score_view(s: &AgentScoreRow) -> Value {
     json!({
         "month": s.month,
         "agent": { "username": s.agent, "name": s.agent_name, "team": s.team },
+        // Those that fed score and pay, and those that did not (spot-checks, pulls).
         "evaluations": s.score.evaluations,
+        "evaluations_not_counted": s.score.uncounted,
         "service_quality": s.score.sq_score,
         "interval": s.score.sq_low.zip(s.score.sq_high).map(|(lo, hi)| json!({ "low": lo, "high": hi })),
         "pay": s.score.pay,
         "pay_cancelled_by_severe": s.score.pay_cancelled,
-        "overall": s.score.overall,
+        // While a part of the overall score is missing there is no overall score and no
+        // level, only what the known parts add up to and what is missing.
+        "complete": s.score.complete,
+        "overall": s.score.complete.then_some(s.score.overall),
+        "overall_so_far": s.score.overall,
         "level": s.score.level,
+        "missing": detail["missing"],
         "detail": detail,
     })
 }
@@ -181,7 +188,7 @@ async fn trend(
     let year = to.to_string()[..4].to_string();
     let year_scores: Vec<f64> = rows
         .iter()
-        .filter(|r| r.month.starts_with(&year))
+        .filter(|r| r.month.starts_with(&year) && r.score.complete)
         .map(|r| r.score.overall)
         .collect();
     Ok(axum::Json(json!({

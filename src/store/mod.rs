@@ -14,6 +14,7 @@ pub mod notifications;
 pub mod publication;
 pub mod recordings;
 pub mod sampling;
+pub mod score_jobs;
 pub mod scoring;
 pub mod scratch;
 pub mod sessions;
@@ -50,9 +51,55 @@ pub struct Db {
 pub struct Tx {
     inner: Transaction<'static, sqlx::Any>,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    backend: Backend,
 }
 
 impl Tx {
+    /// Holds an agent against a concurrent publication of their month until this
+    /// transaction ends, so that "the month is not published for them" stays true until it
+    /// commits (a submission or a pull checks it). Publishing takes the same rows
+    /// exclusively ([`Tx::hold_agents_for_publication`]). On PostgreSQL at READ COMMITTED a
+    /// check and a concurrent publication could otherwise both pass; SQLite has one writer
+    /// at a time, so there is nothing to do.
+    pub async fn hold_agent(&mut self, agent_id: i64) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT id FROM users WHERE id = $1 FOR SHARE")
+                .bind(agent_id)
+                .fetch_optional(&mut *self.inner)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The exclusive side of [`Tx::hold_agent`], for publishing: every active agent (or
+    /// those of the teams given), locked in id order so two publications cannot deadlock.
+    pub async fn hold_agents_for_publication(
+        &mut self,
+        team_ids: Option<&[i64]>,
+    ) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Postgres && team_ids != Some(&[]) {
+            // Ids are integers of our own rows, not input text.
+            let teams: Vec<String> = team_ids
+                .unwrap_or_default()
+                .iter()
+                .map(i64::to_string)
+                .collect();
+            let condition = if team_ids.is_some() {
+                format!(" AND team_id IN ({})", teams.join(","))
+            } else {
+                String::new()
+            };
+            let sql = format!(
+                "SELECT id FROM users WHERE role = 'agent' AND active = 1{condition} \
+                 ORDER BY id FOR NO KEY UPDATE"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&mut *self.inner)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.inner.commit().await
     }
@@ -163,11 +210,13 @@ impl Db {
                 Ok(Tx {
                     inner: self.pool.begin_with("BEGIN IMMEDIATE").await?,
                     _turn: Some(turn),
+                    backend: Backend::Sqlite,
                 })
             }
             Backend::Postgres => Ok(Tx {
                 inner: self.pool.begin().await?,
                 _turn: None,
+                backend: Backend::Postgres,
             }),
         }
     }

@@ -166,15 +166,29 @@ pub struct Unfinished {
     pub draft: bool,
 }
 
-/// Unfinished queue items of calls in `[from, to)` of the population's unpublished agents:
-/// how many, and the first `limit` of them.
+/// Which ungraded queue items of a month [`unfinished`] lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ungraded {
+    /// Of agents not published yet: publishing would close them.
+    Open,
+    /// Of agents already published: closed by the publication, kept for the record.
+    ClosedByPublication,
+}
+
+/// Ungraded queue items (blind re-grades aside) of calls in `[from, to)` of the
+/// population's agents, unpublished or published ones: how many, and the first `limit`.
 pub async fn unfinished(
     db: &Db,
     month: &str,
     (from, to): (i64, i64),
     team_ids: Option<&[i64]>,
     limit: i64,
+    which: Ungraded,
 ) -> Result<(i64, Vec<Unfinished>), sqlx::Error> {
+    let published = match which {
+        Ungraded::Open => "NOT EXISTS",
+        Ungraded::ClosedByPublication => "EXISTS",
+    };
     let base = |first_team: usize| {
         format!(
             "FROM assignments a JOIN recordings r ON r.id = a.recording_id \
@@ -183,7 +197,7 @@ pub async fn unfinished(
              LEFT JOIN evaluations e ON e.assignment_id = a.id \
              WHERE a.completed_at_ms IS NULL AND a.appeal_id IS NULL \
                AND r.started_at_ms >= $1 AND r.started_at_ms < $2 \
-               AND NOT EXISTS (SELECT 1 FROM agent_months am \
+               AND {published} (SELECT 1 FROM agent_months am \
                                WHERE am.agent_id = u.id AND am.month = $3){}",
             team_condition(team_ids, first_team)
         )
@@ -247,6 +261,7 @@ pub async fn insert_publication(
     tx: &mut Tx,
     p: &NewPublication<'_>,
 ) -> Result<Option<(i64, Vec<i64>)>, sqlx::Error> {
+    tx.hold_agents_for_publication(p.team_ids).await?;
     let id: i64 = sqlx::query(
         "INSERT INTO publications (month, teams, published_by, published_at_ms, \
          appeal_closes_at_ms, acknowledge_due_at_ms, policy) \

@@ -59,8 +59,8 @@ pub async fn insert_plan(tx: &mut Tx, p: &NewPlan<'_>) -> Result<i64, InsertPlan
     let s = p.spec;
     let res = sqlx::query(
         "INSERT INTO sampling_plans (name, month, time_zone, population, per_agent, graders, \
-         filters, focus, grace_ms, seed, seed_hash, created_by, created_at_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+         filters, focus, grace_ms, seed, seed_hash, created_by, created_at_ms, counts) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
     )
     .bind(&s.name)
     .bind(&s.month)
@@ -81,6 +81,7 @@ pub async fn insert_plan(tx: &mut Tx, p: &NewPlan<'_>) -> Result<i64, InsertPlan
     .bind(p.seed_hash)
     .bind(p.created_by)
     .bind(p.now_ms)
+    .bind(i64::from(s.counts()))
     .fetch_one(&mut **tx)
     .await;
     let id: i64 = match res {
@@ -115,7 +116,7 @@ fn filters_json(s: &PlanSpec) -> Result<String, serde_json::Error> {
 const PLAN_COLUMNS: &str = "p.id, p.name, p.month, p.time_zone, p.population, p.per_agent, \
     p.graders, p.filters, p.focus, p.grace_ms, p.seed, p.seed_hash, p.watermark_ms, \
     p.draw_version, p.last_drawn_at_ms, u.username AS created_by, p.created_at_ms, \
-    mp.published_at_ms";
+    mp.published_at_ms, p.counts";
 const PLAN_FROM: &str = "FROM sampling_plans p JOIN users u ON u.id = p.created_by \
     LEFT JOIN month_publications mp ON mp.month = p.month";
 
@@ -154,6 +155,7 @@ fn plan_from_row(row: &sqlx::any::AnyRow) -> Result<PlanRow, sqlx::Error> {
             focus,
             grace_hours: u32::try_from(grace_ms / 3_600_000).unwrap_or(0),
             grading_days,
+            counts: Some(row.try_get::<i64, _>("counts")? != 0),
         },
         time_zone: row.try_get("time_zone")?,
         seed: row.try_get("seed")?,
@@ -1549,15 +1551,59 @@ pub struct Assignment {
     pub created_at_ms: i64,
     pub due_at_ms: i64,
     pub completed_at_ms: Option<i64>,
+    /// Whether its evaluation feeds the agent's score and pay: a pull's own choice, a
+    /// sample's plan's.
+    pub counts: bool,
+    /// Set for a blind re-grade of an appeal.
+    pub appeal_id: Option<i64>,
+    /// When the call's month was published for its agent, if it was.
+    pub month_published_at_ms: Option<i64>,
 }
 
-const ASSIGNMENT_SELECT: &str = "SELECT a.id, a.kind, a.plan_id, p.name AS plan_name, a.stratum, \
+impl Assignment {
+    /// Publishing an agent's month closes their open queue items for it: nothing more can
+    /// be graded into a published month (a blind re-grade is evidence for an appeal, not a
+    /// result, and stays open). Derived, never stored, so a sample the draw hands out after
+    /// publication is closed too. Returns when it was closed.
+    pub fn closed_by_publication(&self) -> Option<i64> {
+        if self.completed_at_ms.is_some() || self.appeal_id.is_some() {
+            return None;
+        }
+        self.month_published_at_ms
+    }
+}
+
+/// SQL: the instant the month of call `r` was published for agent `a.agent_id`, or NULL.
+macro_rules! month_published_at {
+    () => {
+        "(SELECT pb.published_at_ms FROM agent_months am \
+         JOIN publications pb ON pb.id = am.publication_id WHERE am.agent_id = a.agent_id \
+         AND am.starts_at_ms <= r.started_at_ms AND am.ends_at_ms > r.started_at_ms)"
+    };
+}
+pub(super) use month_published_at;
+
+/// SQL: whether assignment `a` (with its plan `p` joined) counts towards score and pay.
+macro_rules! counts_sql {
+    () => {
+        "COALESCE(a.counts, p.counts, 0)"
+    };
+}
+pub(super) use counts_sql;
+
+const ASSIGNMENT_SELECT: &str = concat!(
+    "SELECT a.id, a.kind, a.plan_id, p.name AS plan_name, a.stratum, \
     a.sample_key, a.recording_id, r.call_id, u.username AS agent, u.name AS agent_name, \
     t.name AS team, r.started_at_ms, r.duration_ms, g.username AS grader, g.name AS grader_name, \
-    a.reason, a.complaint, a.created_at_ms, a.due_at_ms, a.completed_at_ms \
+    a.reason, a.complaint, a.created_at_ms, a.due_at_ms, a.completed_at_ms, a.appeal_id, ",
+    counts_sql!(),
+    " AS counts, ",
+    month_published_at!(),
+    " AS month_published_at_ms \
     FROM assignments a JOIN recordings r ON r.id = a.recording_id \
     JOIN users u ON u.id = a.agent_id LEFT JOIN teams t ON t.id = u.team_id \
-    LEFT JOIN users g ON g.id = a.grader_id LEFT JOIN sampling_plans p ON p.id = a.plan_id";
+    LEFT JOIN users g ON g.id = a.grader_id LEFT JOIN sampling_plans p ON p.id = a.plan_id"
+);
 
 fn assignment_from_row(r: &sqlx::any::AnyRow) -> Result<Assignment, sqlx::Error> {
     Ok(Assignment {
@@ -1581,6 +1627,9 @@ fn assignment_from_row(r: &sqlx::any::AnyRow) -> Result<Assignment, sqlx::Error>
         created_at_ms: r.try_get("created_at_ms")?,
         due_at_ms: r.try_get("due_at_ms")?,
         completed_at_ms: r.try_get("completed_at_ms")?,
+        counts: r.try_get::<i64, _>("counts")? != 0,
+        appeal_id: r.try_get("appeal_id")?,
+        month_published_at_ms: r.try_get("month_published_at_ms")?,
     })
 }
 

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::users::{SCOPE_FILTER, scope_params};
+use super::sampling::counts_sql;
 use super::{Db, Tx};
 use crate::domain::access::Scope;
 
@@ -24,8 +25,9 @@ pub struct ScoredAgent {
 #[derive(Clone, Debug, Default)]
 pub struct MonthInputs {
     pub agents: Vec<ScoredAgent>,
-    /// (agent, score, grade) of the month's published evaluations (re-grades aside).
-    pub evaluations: Vec<(i64, i64, String)>,
+    /// (agent, score, grade, counts) of the month's published evaluations (re-grades
+    /// aside); only those that count feed score and pay, the others are counted as such.
+    pub evaluations: Vec<(i64, i64, String, bool)>,
     /// (agent, component, value).
     pub components: Vec<(i64, String, f64)>,
     /// (agent, kind).
@@ -56,8 +58,9 @@ pub async fn month_inputs(db: &Db, month: &str) -> Result<MonthInputs, sqlx::Err
         });
     }
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT e.agent_id, e.score, e.grade {}",
-        month_evaluations()
+        "SELECT e.agent_id, e.score, e.grade, {} AS counts {}",
+        counts_sql!(),
+        month_evaluations(Counting::All)
     ));
     let rows = month_evaluations_query(&sql, month, Scope::Center)
         .fetch_all(&db.pool)
@@ -67,6 +70,7 @@ pub async fn month_inputs(db: &Db, month: &str) -> Result<MonthInputs, sqlx::Err
             r.try_get("agent_id")?,
             r.try_get::<Option<i64>, _>("score")?.unwrap_or(0),
             r.try_get::<Option<String>, _>("grade")?.unwrap_or_default(),
+            r.try_get::<i64, _>("counts")? != 0,
         ));
     }
     let rows =
@@ -113,20 +117,34 @@ pub async fn month_inputs(db: &Db, month: &str) -> Result<MonthInputs, sqlx::Err
     Ok(inputs)
 }
 
+/// Which of a month's evaluations a query reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    /// Only those that feed score and pay (the QA plan's, pulls a supervisor chose to count).
+    Only,
+    /// All of them (the scores row says how many did not count).
+    All,
+}
+
 /// `FROM ... WHERE ...` of a month's published evaluations (re-grades aside) of agents in a
 /// scope (`$1`, `$2`), `$3` the month, `$4`..`$5` the span of its calls. It starts from the
 /// month's calls (an index range), not from the agents' evaluations of every month, so its
 /// cost follows one month however much history is stored.
-fn month_evaluations() -> String {
+fn month_evaluations(which: Counting) -> String {
+    let counting = match which {
+        Counting::Only => format!(" AND {} = 1", counts_sql!()),
+        Counting::All => String::new(),
+    };
     format!(
         "FROM recordings r \
          JOIN evaluations e ON e.recording_id = r.id AND e.status = 'submitted' \
          JOIN agent_months am ON am.agent_id = e.agent_id AND am.month = $3 \
          JOIN assignments a ON a.id = e.assignment_id \
+         LEFT JOIN sampling_plans p ON p.id = a.plan_id \
          JOIN users u ON u.id = e.agent_id LEFT JOIN teams t ON t.id = u.team_id \
          WHERE {SCOPE_FILTER} AND r.started_at_ms >= $4 AND r.started_at_ms < $5 \
            AND a.appeal_id IS NULL \
-           AND r.started_at_ms >= am.starts_at_ms AND r.started_at_ms < am.ends_at_ms"
+           AND r.started_at_ms >= am.starts_at_ms AND r.started_at_ms < am.ends_at_ms{counting}"
     )
 }
 
@@ -159,7 +177,9 @@ fn month_range(month: &str) -> (i64, i64) {
     }
 }
 
-/// The overall scores of the newest run of each of `months`: (month, agent, overall).
+/// The overall scores of the newest run of each of `months` that were complete (every
+/// component in): (month, agent, overall). An incomplete month has no level, so it breaks a
+/// run of months rather than count with what was missing.
 pub async fn overall_of_months(
     db: &Db,
     months: &[String],
@@ -168,7 +188,8 @@ pub async fn overall_of_months(
     for month in months {
         let rows = sqlx::query(
             "SELECT s.agent_id, s.overall FROM agent_scores s \
-             WHERE s.run_id = (SELECT MAX(id) FROM score_runs WHERE month = $1)",
+             WHERE s.run_id = (SELECT MAX(id) FROM score_runs WHERE month = $1) \
+               AND s.complete = 1",
         )
         .bind(month)
         .fetch_all(&db.pool)
@@ -185,17 +206,27 @@ pub async fn overall_of_months(
 pub struct AgentScore {
     pub agent_id: i64,
     pub team_id: Option<i64>,
+    /// Evaluations that fed score and pay.
     pub evaluations: i64,
+    /// Evaluations of the month that did not (spot-checks, pulls not chosen to count).
+    pub uncounted: i64,
     pub sq_score: Option<f64>,
     pub sq_low: Option<f64>,
     pub sq_high: Option<f64>,
     pub pay: i64,
     pub pay_cancelled: bool,
+    /// What the known parts add up to; the overall score only when `complete`.
     pub overall: f64,
-    pub level: String,
+    /// Every part of the overall score was in (service quality and each component).
+    pub complete: bool,
+    /// `None` while incomplete: a level is never given from missing data.
+    pub level: Option<String>,
     /// JSON.
     pub detail: String,
 }
+
+/// What the level column holds while a month is incomplete.
+const NO_LEVEL: &str = "incomplete";
 
 #[derive(Clone, Debug)]
 pub struct LeadScore {
@@ -265,11 +296,11 @@ async fn insert_agent_scores(
     run_id: i64,
     agents: &[AgentScore],
 ) -> Result<(), sqlx::Error> {
-    const COLS: usize = 12;
+    const COLS: usize = 14;
     for chunk in agents.chunks(CHUNK) {
         let mut sql = String::from(
             "INSERT INTO agent_scores (run_id, agent_id, team_id, evaluations, sq_score, sq_low, \
-             sq_high, pay, pay_cancelled, overall, level, detail) VALUES ",
+             sq_high, pay, pay_cancelled, overall, level, detail, uncounted, complete) VALUES ",
         );
         for i in 0..chunk.len() {
             if i > 0 {
@@ -293,8 +324,10 @@ async fn insert_agent_scores(
                 .bind(a.pay)
                 .bind(i64::from(a.pay_cancelled))
                 .bind(a.overall)
-                .bind(a.level.as_str())
-                .bind(a.detail.as_str());
+                .bind(a.level.as_deref().filter(|_| a.complete).unwrap_or(NO_LEVEL))
+                .bind(a.detail.as_str())
+                .bind(a.uncounted)
+                .bind(i64::from(a.complete));
         }
         q.execute(&mut **tx).await?;
     }
@@ -353,7 +386,7 @@ pub struct AgentScoreRow {
 
 const SCORE_SELECT: &str = "SELECT s.run_id, r.month, u.username, u.name, t.name AS team, \
     s.agent_id, s.team_id, s.evaluations, s.sq_score, s.sq_low, s.sq_high, s.pay, \
-    s.pay_cancelled, s.overall, s.level, s.detail \
+    s.pay_cancelled, s.overall, s.level, s.detail, s.uncounted, s.complete \
     FROM agent_scores s JOIN score_runs r ON r.id = s.run_id JOIN users u ON u.id = s.agent_id \
     LEFT JOIN teams t ON t.id = s.team_id";
 
@@ -368,13 +401,15 @@ fn score_from_row(r: &sqlx::any::AnyRow) -> Result<AgentScoreRow, sqlx::Error> {
             agent_id: r.try_get("agent_id")?,
             team_id: r.try_get("team_id")?,
             evaluations: r.try_get("evaluations")?,
+            uncounted: r.try_get("uncounted")?,
             sq_score: r.try_get("sq_score")?,
             sq_low: r.try_get("sq_low")?,
             sq_high: r.try_get("sq_high")?,
             pay: r.try_get("pay")?,
             pay_cancelled: r.try_get::<i64, _>("pay_cancelled")? != 0,
             overall: r.try_get("overall")?,
-            level: r.try_get("level")?,
+            complete: r.try_get::<i64, _>("complete")? != 0,
+            level: Some(r.try_get::<String, _>("level")?).filter(|l| l != NO_LEVEL),
             detail: r.try_get("detail")?,
         },
     })
@@ -560,7 +595,7 @@ pub async fn commendations(
 }
 
 /// (agent's team, rubric version id, form JSON, grade) of the month's published evaluations
-/// (re-grades aside) within a scope, for the grade and deduction reports.
+/// that count (re-grades aside) within a scope, for the grade and deduction reports.
 pub async fn month_forms(
     db: &Db,
     month: &str,
@@ -568,7 +603,7 @@ pub async fn month_forms(
 ) -> Result<Vec<(Option<String>, i64, String, Option<String>)>, sqlx::Error> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT t.name AS team, e.rubric_id, e.form, e.grade {}",
-        month_evaluations()
+        month_evaluations(Counting::Only)
     ));
     let rows = month_evaluations_query(&sql, month, scope)
         .fetch_all(&db.pool)

@@ -164,7 +164,9 @@ pub async fn run(
     let mean_overall = scores.iter().map(|s| s.score.overall).sum::<f64>() / agents as f64;
     let mut levels = std::collections::BTreeMap::<String, usize>::new();
     for s in &scores {
-        *levels.entry(s.score.level.clone()).or_default() += 1;
+        *levels
+            .entry(s.score.level.clone().unwrap_or_else(|| "incomplete".into()))
+            .or_default() += 1;
     }
 
     // Where the time goes: the reads and the write on their own, RUNS times each (the same
