@@ -113,6 +113,18 @@ pub async fn file(
         ));
     }
     let policy = policy_of(&month);
+    if !policy.allow_reappeal
+        && store::of_evaluation(db, e.id)
+            .await?
+            .iter()
+            .any(|a| a.status == "decided")
+    {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "appeal_decided",
+            "the panel has decided an appeal of this evaluation already; its decision is final",
+        ));
+    }
     let due = deadline_ms(now_ms, policy.panel_deadline, &policy, tz);
     let picked_json = serde_json::to_string(&picked).map_err(anyhow::Error::from)?;
     let panel = store::users_with_role(db, "panel").await?;

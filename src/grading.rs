@@ -104,6 +104,13 @@ pub fn may_read(viewer: &Viewer, e: &EvaluationRow, published: bool) -> bool {
     }
 }
 
+/// Whether an evaluation is one of the agent's results: of a sample or a pull, not a
+/// calibration exercise nor a blind re-grade (evidence for an appeal). Only results are
+/// shut out of a published month.
+pub fn is_result(e: &EvaluationRow) -> bool {
+    e.assignment_id.is_some() && e.regrade_for.is_none()
+}
+
 /// How much of the call the grader has heard.
 pub struct Listened {
     pub listened_ms: i64,
@@ -221,6 +228,7 @@ pub async fn submit(
             assignment_id: e.assignment_id,
             flag_due_at_ms,
             agent_id: e.agent_id,
+            result_started_at_ms: is_result(e).then_some(e.started_at_ms),
             grader_id: e.grader_id,
             state: &state,
             now_ms,

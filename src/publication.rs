@@ -149,6 +149,9 @@ pub async fn publish(
         tx.rollback().await?;
         return Ok(None);
     };
+    let (to_acknowledge, without_result): (Vec<(i64, bool)>, Vec<(i64, bool)>) =
+        agents.iter().partition(|(_, ack)| *ack);
+    let ids = |v: &[(i64, bool)]| v.iter().map(|(a, _)| *a).collect::<Vec<i64>>();
     let notice = Notice {
         kind: "published",
         en: format!(
@@ -163,17 +166,46 @@ pub async fn publish(
             local_text(closes, tz)
         ),
         link: format!("#/results/{month_text}"),
-        details: json!({ "month": month_text, "publication_id": id }),
+        details: json!({ "month": month_text, "publication_id": id, "acknowledge": true }),
     };
-    send(
-        &mut tx,
-        config,
-        &agents,
-        &notice,
-        &format!("published:{id}"),
-        now_ms,
-    )
-    .await?;
+    if !to_acknowledge.is_empty() {
+        send(
+            &mut tx,
+            config,
+            &ids(&to_acknowledge),
+            &notice,
+            &format!("published:{id}"),
+            now_ms,
+        )
+        .await?;
+    }
+    // An agent without a counting evaluation has no result to sign off, but may still see
+    // the month's other evaluations (spot-checks, pulls) and appeal one.
+    let notice = Notice {
+        kind: "published",
+        en: format!(
+            "Your month {month_text} is published. No evaluation of it counts towards your \
+             score and pay, so there is nothing to acknowledge; appeals close {}.",
+            local_text(closes, tz)
+        ),
+        zh: format!(
+            "您{month_text}的考核已公布。本月没有计入得分和奖金的评估，无需确认；申诉截止时间为{}。",
+            local_text(closes, tz)
+        ),
+        link: format!("#/results/{month_text}"),
+        details: json!({ "month": month_text, "publication_id": id, "acknowledge": false }),
+    };
+    if !without_result.is_empty() {
+        send(
+            &mut tx,
+            config,
+            &ids(&without_result),
+            &notice,
+            &format!("published:{id}:nothing_to_acknowledge"),
+            now_ms,
+        )
+        .await?;
+    }
     crate::scoring::request(
         &mut tx,
         &month_text,

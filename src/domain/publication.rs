@@ -99,6 +99,10 @@ pub struct Policy {
     /// Weekend days everybody works (make-up days).
     #[serde(default)]
     pub extra_workdays: BTreeSet<NaiveDate>,
+    /// Whether an evaluation whose appeal was decided may be appealed again (inside the
+    /// window and the monthly limit). Off by default: the panel's decision is final.
+    #[serde(default)]
+    pub allow_reappeal: bool,
 }
 
 pub const DEFAULT_MAX_APPEALS_PER_MONTH: u32 = 3;
@@ -123,6 +127,7 @@ impl Default for Policy {
             max_appeals_per_month: DEFAULT_MAX_APPEALS_PER_MONTH,
             holidays: BTreeSet::new(),
             extra_workdays: BTreeSet::new(),
+            allow_reappeal: false,
         }
     }
 }

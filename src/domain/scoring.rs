@@ -67,6 +67,7 @@ impl ScoringConfig {
                     .into(),
             );
         }
+        self.pay.validate()?;
         let mut codes = BTreeSet::new();
         for c in &self.components {
             let bad_rule = c.rule.is_some_and(|r| {
@@ -287,7 +288,54 @@ impl Default for PayConfig {
     }
 }
 
+/// The largest amount, up or down, one evaluation or one commendation may move a month's
+/// pay. The handbook's amounts are tens; a thousand leaves room for other centers' scales
+/// while refusing a slip of the keyboard (−100 000 for a poor call).
+pub const PAY_LIMIT: i64 = 1_000;
+
 impl PayConfig {
+    /// Checks the amounts; the message names the first problem and the allowed range.
+    pub fn validate(&self) -> Result<(), String> {
+        let grades = [
+            ("excellent", self.excellent),
+            ("good", self.good),
+            ("fair", self.fair),
+            ("poor", self.poor),
+        ];
+        for (name, amount) in grades {
+            if !(-PAY_LIMIT..=PAY_LIMIT).contains(&amount) {
+                return Err(format!(
+                    "the pay for a {name} evaluation must be between -{PAY_LIMIT} and \
+                     {PAY_LIMIT}; got {amount}"
+                ));
+            }
+        }
+        // A better grade never pays less than a worse one.
+        for pair in grades.windows(2) {
+            if let [(better, b), (worse, w)] = pair
+                && b < w
+            {
+                return Err(format!(
+                    "a {better} evaluation must pay at least as much as a {worse} one \
+                     ({b} < {w})"
+                ));
+            }
+        }
+        for (name, amount) in [
+            ("phone", self.phone),
+            ("written", self.written),
+            ("media", self.media),
+        ] {
+            if !(0..=PAY_LIMIT).contains(&amount) {
+                return Err(format!(
+                    "the pay for a {name} commendation must be between 0 and {PAY_LIMIT}; \
+                     got {amount}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// What one evaluation of this grade pays; `None` for severe.
     pub fn per_grade(&self, grade: Grade) -> Option<i64> {
         match grade {

@@ -24,7 +24,19 @@ pub fn router() -> Router<AppState> {
         .route("/pulls", post(pull))
 }
 
+/// 409 `month_published`: the only ways into a published month are the audited ones.
+pub fn month_published_error() -> AppError {
+    AppError::new(
+        StatusCode::CONFLICT,
+        "month_published",
+        "this call's month is published for its agent: nothing more is graded into it \
+         (it changes only by an appeal decision, a supervisor's override before the lock or \
+         a correction after it)",
+    )
+}
+
 pub fn assignment_view(a: &Assignment, now_ms: i64, tz: chrono_tz::Tz) -> Value {
+    let closed = a.closed_by_publication();
     json!({
         "assignment_id": a.id,
         "kind": a.kind,
@@ -44,8 +56,12 @@ pub fn assignment_view(a: &Assignment, now_ms: i64, tz: chrono_tz::Tz) -> Value 
         "complaint": a.complaint,
         "created_at": time(a.created_at_ms, tz),
         "due_at": time(a.due_at_ms, tz),
-        "overdue": a.completed_at_ms.is_none() && a.due_at_ms < now_ms,
+        "overdue": a.completed_at_ms.is_none() && closed.is_none() && a.due_at_ms < now_ms,
         "completed": a.completed_at_ms.is_some(),
+        "counts": a.counts,
+        // Publishing the agent's month closed it ungraded: kept, shown, not workable.
+        "closed_by_publication": closed.is_some(),
+        "closed_at": closed.map(|t| time(t, tz)),
     })
 }
 
@@ -60,8 +76,10 @@ async fn queue(
             .await?
             .into_iter()
             .collect();
-    let items: Vec<Value> = store::queue(&state.db, user.id)
-        .await?
+    let mut work = store::queue(&state.db, user.id).await?;
+    // Open work first; what publication closed follows, for the record.
+    work.sort_by_key(|a| a.closed_by_publication().is_some());
+    let items: Vec<Value> = work
         .iter()
         .map(|a| {
             let mut v = assignment_view(a, now, state.config.time_zone);
@@ -82,6 +100,11 @@ struct PullBody {
     complaint: bool,
     /// Username of the grader; by default the caller, when the caller grades.
     grader: Option<String>,
+    /// Whether the evaluation feeds the agent's score and pay. By default it does not
+    /// (the QA monthly evaluation does); a supervisor may decide that a particular call,
+    /// such as a complaint, counts.
+    #[serde(default)]
+    counts: bool,
 }
 
 fn yes() -> bool {
@@ -99,6 +122,11 @@ async fn pull(
     ) {
         return Err(AppError::forbidden(
             "only supervisors, QA inspectors and team leads pull calls",
+        ));
+    }
+    if body.counts && user.role != Role::Supervisor {
+        return Err(AppError::forbidden(
+            "only a supervisor decides that a pulled call counts towards the agent's score and pay",
         ));
     }
     let reason = body.reason.trim();
@@ -163,6 +191,8 @@ async fn pull(
         &state.db,
         &NewPull {
             recording_id: recording.id,
+            started_at_ms: recording.started_at_ms,
+            counts: body.counts,
             agent_id: recording.agent_id,
             grader_id: grader.id,
             reason,
@@ -179,6 +209,7 @@ async fn pull(
             "already_queued",
             "this call is already waiting in that grader's queue",
         ),
+        PullError::MonthPublished => month_published_error(),
         PullError::Db(e) => e.into(),
     })?;
     tracing::info!(

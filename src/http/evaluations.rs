@@ -54,6 +54,7 @@ pub fn evaluation_view(
         "assignment_id": e.assignment_id,
         "kind": e.assignment_kind.as_deref().unwrap_or("calibration"),
         "plan_name": e.plan_name,
+        "counts": e.counts,
         "calibration_id": e.calibration_id,
         "recording_id": e.recording_id,
         "call_id": e.call_id,
@@ -195,6 +196,9 @@ async fn open(
         .await?
         .filter(|a| a.grader.as_deref() == Some(user.username.as_str()))
         .ok_or_else(|| AppError::not_found("assignment"))?;
+    if a.closed_by_publication().is_some() {
+        return Err(super::assignments::month_published_error());
+    }
     let now = state.config.clock.now_ms();
     let (rubric, _) = service::current_rubric(&state.db, now).await?;
     let id = store::open_for_assignment(&state.db, a.id, rubric.id, now).await?;
@@ -237,8 +241,17 @@ fn save_error(e: SaveError) -> AppError {
                 "the draft was saved elsewhere meanwhile (now revision {current}); reload it before saving"
             ),
         ),
+        SaveError::MonthPublished => super::assignments::month_published_error(),
         SaveError::Db(e) => e.into(),
     }
+}
+
+/// Refuses work on an agent's result once its month is published for them.
+async fn check_month_open(state: &AppState, e: &EvaluationRow) -> AppResult<()> {
+    if service::is_result(e) && published(state, e).await? {
+        return Err(save_error(SaveError::MonthPublished));
+    }
+    Ok(())
 }
 
 /// Saves the draft as the grader works. Structural mistakes are refused; incomplete work
@@ -253,6 +266,7 @@ async fn save(
     if e.submitted() {
         return Err(save_error(SaveError::NotDraft));
     }
+    check_month_open(&state, &e).await?;
     let rubric = state.rubrics.get(&state.db, e.rubric_id).await?;
     let problems = grading::check_draft(&rubric, &body.form, e.duration_ms);
     if !problems.is_empty() {

@@ -74,6 +74,7 @@ fn publication_view(state: &AppState, p: &PublicationRow, now_ms: i64) -> Value 
         "status": status.as_str(),
         "locked_at": locked_at.and_then(|ms| time(ms, tz)),
         "agents": p.agents,
+        "to_acknowledge": p.to_acknowledge,
         "acknowledged": p.acknowledged,
         "open_appeals": p.open_appeals,
     })
@@ -281,7 +282,10 @@ async fn acknowledgements(
                 "published_at": time(m.published_at_ms, tz),
                 "acknowledge_due_at": time(m.acknowledge_due_at_ms, tz),
                 "acknowledged_at": m.acknowledged_at_ms.and_then(|ms| time(ms, tz)),
-                "overdue": m.acknowledged_at_ms.is_none() && now >= m.acknowledge_due_at_ms,
+                // Without a counting evaluation there is nothing to sign off.
+                "ack_required": m.ack_required,
+                "overdue": m.ack_required && m.acknowledged_at_ms.is_none()
+                    && now >= m.acknowledge_due_at_ms,
                 "status": month_status(m, now).0.as_str(),
             })
         })

@@ -40,7 +40,11 @@ fn month_view(state: &AppState, m: &AgentMonth, now_ms: i64) -> Value {
         "acknowledge_overdue": m.acknowledged_at_ms.is_none() && now_ms >= m.acknowledge_due_at_ms,
         "status": month_status(m, now_ms).0.as_str(),
         "evaluations": m.evaluations,
+        // Those that feed score and pay, and their mean; an agent with none has nothing to
+        // acknowledge.
+        "evaluations_counted": m.counted,
         "mean_score": m.mean_score.map(|s| (s * 100.0).round() / 100.0),
+        "ack_required": m.ack_required,
         "appeals_used": m.appeals_filed,
         "appeals_allowed": policy.max_appeals_per_month,
     })
@@ -108,6 +112,9 @@ async fn month_detail(state: &AppState, user: &User, m: &AgentMonth) -> AppResul
             "duration_ms": e.duration_ms,
             "score": e.score,
             "grade": e.grade,
+            "counts": e.counts,
+            "kind": e.assignment_kind,
+            "plan_name": e.plan_name,
             "rubric_version": rubric_version,
             "post_lock_corrections": corrections.get(&e.id).copied().unwrap_or(0),
             "appeal": appeals.last().map(|a| json!({
@@ -137,6 +144,16 @@ async fn acknowledge(
     Path(month): Path<String>,
 ) -> AppResult<axum::Json<Value>> {
     let m = own_month(&state, &user, &month).await?;
+    if !m.ack_required {
+        return Err(AppError::new(
+            axum::http::StatusCode::CONFLICT,
+            "nothing_to_acknowledge",
+            format!(
+                "no evaluation of {} counts towards your score and pay: there is nothing to acknowledge",
+                m.month
+            ),
+        ));
+    }
     store::acknowledge(&state.db, user.id, &m.month, state.config.clock.now_ms()).await?;
     tracing::info!(month = m.month, agent = user.username, "month acknowledged");
     let m = own_month(&state, &user, &m.month).await?;

@@ -98,6 +98,9 @@ pub struct EvaluationRow {
     /// The appeal this is a blind re-grade for (not one of the agent's results).
     pub regrade_for: Option<i64>,
     pub plan_name: Option<String>,
+    /// Whether it feeds the agent's score and pay (its pull's or its plan's choice); never
+    /// for calibrations and re-grades.
+    pub counts: bool,
     pub calibration_id: Option<i64>,
     pub recording_id: i64,
     pub call_id: String,
@@ -132,7 +135,9 @@ impl EvaluationRow {
 }
 
 pub(super) const EVALUATION_SELECT: &str = "SELECT e.id, e.assignment_id, a.kind AS assignment_kind, \
-    a.appeal_id AS regrade_for, p.name AS plan_name, e.calibration_id, e.recording_id, r.call_id, r.started_at_ms, \
+    a.appeal_id AS regrade_for, p.name AS plan_name, \
+    CASE WHEN a.appeal_id IS NULL THEN COALESCE(a.counts, p.counts, 0) ELSE 0 END AS counts, \
+    e.calibration_id, e.recording_id, r.call_id, r.started_at_ms, \
     r.duration_ms, e.agent_id, u.username AS agent, u.name AS agent_name, u.team_id, \
     t.name AS team, e.grader_id, g.username AS grader, g.name AS grader_name, e.rubric_id, \
     e.status, e.form, e.score, e.grade, e.computed_grade, e.override_reason, e.revision, \
@@ -149,6 +154,7 @@ pub(super) fn evaluation_from_row(r: &sqlx::any::AnyRow) -> Result<EvaluationRow
         assignment_kind: r.try_get("assignment_kind")?,
         regrade_for: r.try_get("regrade_for")?,
         plan_name: r.try_get("plan_name")?,
+        counts: r.try_get::<i64, _>("counts")? != 0,
         calibration_id: r.try_get("calibration_id")?,
         recording_id: r.try_get("recording_id")?,
         call_id: r.try_get("call_id")?,
@@ -219,6 +225,8 @@ pub enum SaveError {
     Stale {
         current: i64,
     },
+    /// The call's month is published for its agent: nothing more is graded into it.
+    MonthPublished,
     Db(sqlx::Error),
 }
 
@@ -283,6 +291,9 @@ pub struct Submission<'a> {
     /// Flag the call to the team lead, due by then (poor and severe grades).
     pub flag_due_at_ms: Option<i64>,
     pub agent_id: i64,
+    /// The call's start when the evaluation is one of the agent's results (not a blind
+    /// re-grade, not a calibration): refused if that month is published for the agent.
+    pub result_started_at_ms: Option<i64>,
     pub grader_id: i64,
     /// JSON of the submitted `domain::audit::EvaluationState`: the first revision.
     pub state: &'a str,
@@ -293,6 +304,14 @@ pub struct Submission<'a> {
 /// all or nothing.
 pub async fn submit(db: &Db, s: &Submission<'_>) -> Result<(), SaveError> {
     let mut tx = db.begin_write().await?;
+    if let Some(started) = s.result_started_at_ms {
+        // Checked in the submission's own transaction, holding the agent against a
+        // publication that would otherwise slip in between the check and the commit.
+        tx.hold_agent(s.agent_id).await?;
+        if super::sampling::month_published_for(&mut tx, s.agent_id, started).await? {
+            return Err(SaveError::MonthPublished);
+        }
+    }
     let done = sqlx::query(
         "UPDATE evaluations SET form = $1, status = 'submitted', score = $2, grade = $3, \
              computed_grade = $4, override_reason = $5, revision = revision + 1, \

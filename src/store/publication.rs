@@ -48,8 +48,10 @@ pub struct PublicationRow {
     pub published_at_ms: i64,
     pub appeal_closes_at_ms: i64,
     pub acknowledge_due_at_ms: i64,
-    /// Agents in it (within the viewer's scope), how many acknowledged.
+    /// Agents in it (within the viewer's scope), how many have a result to acknowledge
+    /// (a counting evaluation), how many acknowledged.
     pub agents: i64,
+    pub to_acknowledge: i64,
     pub acknowledged: i64,
     pub open_appeals: i64,
     pub last_decision_ms: Option<i64>,
@@ -66,6 +68,7 @@ fn publication_from_row(r: &sqlx::any::AnyRow) -> Result<PublicationRow, sqlx::E
         appeal_closes_at_ms: r.try_get("appeal_closes_at_ms")?,
         acknowledge_due_at_ms: r.try_get("acknowledge_due_at_ms")?,
         agents: r.try_get("agents")?,
+        to_acknowledge: r.try_get("to_acknowledge")?,
         acknowledged: r.try_get("acknowledged")?,
         open_appeals: r.try_get("open_appeals")?,
         last_decision_ms: r.try_get("last_decision_ms")?,
@@ -78,6 +81,8 @@ const PUBLICATION_SELECT: &str = "SELECT p.id, p.month, p.teams, b.username AS p
     p.acknowledge_due_at_ms, \
     (SELECT COUNT(*) FROM agent_months am JOIN users u ON u.id = am.agent_id \
        WHERE am.publication_id = p.id AND {SCOPE}) AS agents, \
+    (SELECT COUNT(*) FROM agent_months am JOIN users u ON u.id = am.agent_id \
+       WHERE am.publication_id = p.id AND am.ack_required = 1 AND {SCOPE}) AS to_acknowledge, \
     (SELECT COUNT(*) FROM agent_months am JOIN users u ON u.id = am.agent_id \
        WHERE am.publication_id = p.id AND am.acknowledged_at_ms IS NOT NULL AND {SCOPE}) AS acknowledged, \
     (SELECT COUNT(*) FROM appeals ap WHERE ap.publication_id = p.id AND ap.status = 'open') AS open_appeals, \
@@ -256,11 +261,12 @@ pub struct NewPublication<'a> {
 
 /// Publishes the month for the population's agents not published yet, all or nothing, in
 /// `tx` (the caller adds the notifications to the same transaction). Returns the
-/// publication and its agents; `None` (nothing written) when every agent was published.
+/// publication and its agents, each with whether they have a result to acknowledge; `None`
+/// (nothing written) when every agent was published.
 pub async fn insert_publication(
     tx: &mut Tx,
     p: &NewPublication<'_>,
-) -> Result<Option<(i64, Vec<i64>)>, sqlx::Error> {
+) -> Result<Option<(i64, Vec<(i64, bool)>)>, sqlx::Error> {
     tx.hold_agents_for_publication(p.team_ids).await?;
     let id: i64 = sqlx::query(
         "INSERT INTO publications (month, teams, published_by, published_at_ms, \
@@ -277,11 +283,22 @@ pub async fn insert_publication(
     .fetch_one(&mut **tx)
     .await?
     .try_get("id")?;
+    // Only an agent with a counting evaluation has a result to acknowledge; nothing can be
+    // submitted into the month once published, so this stays true.
     let sql = sqlx::AssertSqlSafe(format!(
-        "INSERT INTO agent_months (agent_id, month, starts_at_ms, ends_at_ms, publication_id) \
-         SELECT u.id, $1, $2, $3, $4 FROM users u WHERE u.role = 'agent' AND u.active = 1 \
+        "INSERT INTO agent_months (agent_id, month, starts_at_ms, ends_at_ms, publication_id, \
+         ack_required) \
+         SELECT u.id, $1, $2, $3, $4, \
+           CASE WHEN EXISTS (SELECT 1 FROM evaluations e \
+             JOIN assignments a ON a.id = e.assignment_id \
+             JOIN recordings r ON r.id = e.recording_id \
+             LEFT JOIN sampling_plans sp ON sp.id = a.plan_id \
+             WHERE e.agent_id = u.id AND e.status = 'submitted' AND a.appeal_id IS NULL \
+               AND COALESCE(a.counts, sp.counts, 0) = 1 \
+               AND r.started_at_ms >= $2 AND r.started_at_ms < $3) THEN 1 ELSE 0 END \
+         FROM users u WHERE u.role = 'agent' AND u.active = 1 \
          AND NOT EXISTS (SELECT 1 FROM agent_months am WHERE am.agent_id = u.id AND am.month = $1){} \
-         RETURNING agent_id",
+         RETURNING agent_id, ack_required",
         team_condition(p.team_ids, 5)
     ));
     let mut q = sqlx::query(sql)
@@ -296,8 +313,8 @@ pub async fn insert_publication(
         .fetch_all(&mut **tx)
         .await?
         .iter()
-        .map(|r| r.try_get("agent_id"))
-        .collect::<Result<Vec<i64>, _>>()?;
+        .map(|r| Ok((r.try_get("agent_id")?, r.try_get::<i64, _>("ack_required")? != 0)))
+        .collect::<Result<Vec<(i64, bool)>, sqlx::Error>>()?;
     if agents.is_empty() {
         return Ok(None);
     }
@@ -337,7 +354,11 @@ pub struct AgentMonth {
     pub last_decision_ms: Option<i64>,
     /// The agent's submitted evaluations of the month (re-grades and calibrations aside).
     pub evaluations: i64,
+    /// Those of them that feed score and pay, and their mean.
+    pub counted: i64,
     pub mean_score: Option<f64>,
+    /// False when the agent had no counting evaluation: nothing to acknowledge.
+    pub ack_required: bool,
 }
 
 const AGENT_MONTH_SELECT: &str = "SELECT am.agent_id, u.username AS agent, u.name AS agent_name, \
@@ -350,10 +371,17 @@ const AGENT_MONTH_SELECT: &str = "SELECT am.agent_id, u.username AS agent, u.nam
        JOIN assignments a ON a.id = e.assignment_id \
        WHERE e.agent_id = am.agent_id AND e.status = 'submitted' AND a.appeal_id IS NULL \
          AND r.started_at_ms >= am.starts_at_ms AND r.started_at_ms < am.ends_at_ms) AS evaluations, \
-    (SELECT AVG(CAST(e.score AS DOUBLE PRECISION)) FROM evaluations e JOIN recordings r ON r.id = e.recording_id \
-       JOIN assignments a ON a.id = e.assignment_id \
+    (SELECT COUNT(*) FROM evaluations e JOIN recordings r ON r.id = e.recording_id \
+       JOIN assignments a ON a.id = e.assignment_id LEFT JOIN sampling_plans sp ON sp.id = a.plan_id \
        WHERE e.agent_id = am.agent_id AND e.status = 'submitted' AND a.appeal_id IS NULL \
-         AND r.started_at_ms >= am.starts_at_ms AND r.started_at_ms < am.ends_at_ms) AS mean_score \
+         AND COALESCE(a.counts, sp.counts, 0) = 1 \
+         AND r.started_at_ms >= am.starts_at_ms AND r.started_at_ms < am.ends_at_ms) AS counted, \
+    (SELECT AVG(CAST(e.score AS DOUBLE PRECISION)) FROM evaluations e JOIN recordings r ON r.id = e.recording_id \
+       JOIN assignments a ON a.id = e.assignment_id LEFT JOIN sampling_plans sp ON sp.id = a.plan_id \
+       WHERE e.agent_id = am.agent_id AND e.status = 'submitted' AND a.appeal_id IS NULL \
+         AND COALESCE(a.counts, sp.counts, 0) = 1 \
+         AND r.started_at_ms >= am.starts_at_ms AND r.started_at_ms < am.ends_at_ms) AS mean_score, \
+    am.ack_required \
     FROM agent_months am JOIN publications p ON p.id = am.publication_id \
     JOIN users u ON u.id = am.agent_id LEFT JOIN teams t ON t.id = u.team_id";
 
@@ -377,7 +405,9 @@ fn agent_month_from_row(r: &sqlx::any::AnyRow) -> Result<AgentMonth, sqlx::Error
         open_appeals: r.try_get("open_appeals")?,
         last_decision_ms: r.try_get("last_decision_ms")?,
         evaluations: r.try_get("evaluations")?,
+        counted: r.try_get("counted")?,
         mean_score: r.try_get("mean_score")?,
+        ack_required: r.try_get::<i64, _>("ack_required")? != 0,
     })
 }
 
@@ -494,6 +524,7 @@ pub async fn take_missing_acknowledgements(
              FROM agent_months am JOIN users u ON u.id = am.agent_id \
              JOIN users l ON l.team_id = u.team_id AND l.role = 'team_lead' AND l.active = 1 \
              WHERE am.publication_id = $1 AND am.acknowledged_at_ms IS NULL \
+               AND am.ack_required = 1 \
              ORDER BY l.id, u.username",
         )
         .bind(id)

@@ -1581,7 +1581,6 @@ macro_rules! month_published_at {
          AND am.starts_at_ms <= r.started_at_ms AND am.ends_at_ms > r.started_at_ms)"
     };
 }
-pub(super) use month_published_at;
 
 /// SQL: whether assignment `a` (with its plan `p` joined) counts towards score and pay.
 macro_rules! counts_sql {
@@ -1760,12 +1759,18 @@ pub async fn provisional_view(
 pub enum PullError {
     #[error("this call is already in that grader's queue")]
     AlreadyQueued,
+    #[error("the call's month is published for its agent")]
+    MonthPublished,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
 
 pub struct NewPull<'a> {
     pub recording_id: i64,
+    /// The call's start: a pull of a month published for its agent is refused.
+    pub started_at_ms: i64,
+    /// Whether its evaluation feeds the agent's score and pay.
+    pub counts: bool,
     pub agent_id: i64,
     pub grader_id: i64,
     pub reason: &'a str,
@@ -1777,6 +1782,10 @@ pub struct NewPull<'a> {
 
 pub async fn insert_pull(db: &Db, p: &NewPull<'_>) -> Result<i64, PullError> {
     let mut tx = db.begin_write().await?;
+    tx.hold_agent(p.agent_id).await?;
+    if month_published_for(&mut tx, p.agent_id, p.started_at_ms).await? {
+        return Err(PullError::MonthPublished);
+    }
     let open = sqlx::query(
         "SELECT 1 AS one FROM assignments WHERE recording_id = $1 AND grader_id = $2 \
          AND kind = 'pull' AND completed_at_ms IS NULL",
@@ -1790,8 +1799,8 @@ pub async fn insert_pull(db: &Db, p: &NewPull<'_>) -> Result<i64, PullError> {
     }
     let id: i64 = sqlx::query(
         "INSERT INTO assignments (recording_id, agent_id, kind, grader_id, reason, complaint, \
-         created_by, created_at_ms, due_at_ms) VALUES ($1, $2, 'pull', $3, $4, $5, $6, $7, $8) \
-         RETURNING id",
+         created_by, created_at_ms, due_at_ms, counts) \
+         VALUES ($1, $2, 'pull', $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(p.recording_id)
     .bind(p.agent_id)
@@ -1801,11 +1810,30 @@ pub async fn insert_pull(db: &Db, p: &NewPull<'_>) -> Result<i64, PullError> {
     .bind(p.created_by)
     .bind(p.now_ms)
     .bind(p.due_at_ms)
+    .bind(i64::from(p.counts))
     .fetch_one(&mut *tx)
     .await?
     .try_get("id")?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// Whether the month of a call that started at `started_at_ms` is published for its agent
+/// (read in `tx`, which should hold the agent: [`Tx::hold_agent`]).
+pub async fn month_published_for(
+    tx: &mut Tx,
+    agent_id: i64,
+    started_at_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "SELECT 1 AS one FROM agent_months WHERE agent_id = $1 \
+         AND starts_at_ms <= $2 AND ends_at_ms > $2",
+    )
+    .bind(agent_id)
+    .bind(started_at_ms)
+    .fetch_optional(&mut **tx)
+    .await?
+    .is_some())
 }
 
 pub async fn get_assignment(db: &Db, id: i64) -> Result<Option<Assignment>, sqlx::Error> {
