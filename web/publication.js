@@ -208,6 +208,9 @@ export function publicationPages(app) {
       const unfinished = data.unfinished ?? { count: 0, items: [] };
       const items = Array.isArray(unfinished.items) ? unfinished.items : [];
       const count = Number(unfinished.count) || 0;
+      const closed = data.closed_by_publication ?? { count: 0, items: [] };
+      const closedItems = Array.isArray(closed.items) ? closed.items : [];
+      const closedCount = Number(closed.count) || 0;
       const unpublished = Number(data.unpublished_agents) || 0;
       const status = h('div', { id: 'publish-status', 'aria-live': 'polite' });
       const publishBtn = h('button', {
@@ -268,7 +271,11 @@ export function publicationPages(app) {
               who: picked.size ? [...picked].join(isZh() ? '、' : ', ') : t('publication.all_agents'),
             })),
           h('p', { id: 'pub-unfinished-count', 'data-count': String(count), class: count ? 'unfinished-warn' : 'muted' },
-            count ? t('publication.unfinished', { count: fmtNumber(count) }) : t('publication.none_unfinished')),
+            count ? t('publication.unfinished', { count: fmtNumber(count) })
+              : t(unpublished ? 'publication.none_unfinished' : 'publication.nobody_left')),
+          // Never "all finished" when earlier publications closed work ungraded.
+          closedCount ? h('p', { id: 'pub-closed-count', 'data-count': String(closedCount), class: 'unfinished-warn' },
+            t('publication.closed_count', { count: fmtNumber(closedCount) })) : null,
           h('div', { class: 'form-actions' }, publishBtn),
           confirmBox,
           status),
@@ -276,15 +283,20 @@ export function publicationPages(app) {
           h('h2', { id: 'unfinished-title' }, t('publication.unfinished_title')),
           items.length < count ? h('p', { class: 'muted' }, t('publication.unfinished_first', { shown: items.length, count })) : null,
           unfinishedTable(items)) : null,
+        closedCount ? h('section', { class: 'panel', 'aria-labelledby': 'closed-title', id: 'closed-panel' },
+          h('h2', { id: 'closed-title' }, t('publication.closed_title')),
+          h('p', { class: 'muted' }, t('publication.closed_lead')),
+          closedItems.length < closedCount ? h('p', { class: 'muted' }, t('publication.unfinished_first', { shown: closedItems.length, count: closedCount })) : null,
+          unfinishedTable(closedItems, 'closed-table', 'publication.closed_title')) : null,
         h('section', { class: 'panel', 'aria-labelledby': 'pubs-title' },
           h('h2', { id: 'pubs-title' }, t('publication.publications')),
           pubs.length ? publicationsTable(pubs) : h('p', { class: 'muted', id: 'publications-empty' }, t('publication.none'))),
       ].filter(Boolean));
     }
 
-    function unfinishedTable(items) {
-      return h('div', { class: 'table-wrap' }, h('table', { id: 'unfinished-table', class: 'data-table' },
-        h('caption', { class: 'visually-hidden' }, t('publication.unfinished_title')),
+    function unfinishedTable(items, id = 'unfinished-table', caption = 'publication.unfinished_title') {
+      return h('div', { class: 'table-wrap' }, h('table', { id, class: 'data-table' },
+        h('caption', { class: 'visually-hidden' }, t(caption)),
         h('thead', null, h('tr', null, ['col.call_id', 'col.agent', 'flags.col.grader', 'queue.col.kind', 'queue.col.plan', 'col.status']
           .map((k) => h('th', { scope: 'col' }, t(k))))),
         h('tbody', null, items.map((u) => h('tr', { 'data-assignment-id': u.assignment_id, 'data-call-id': u.call_id, 'data-status': u.status },
@@ -444,6 +456,8 @@ export function publicationPages(app) {
       type: 'number', id: 'policy-max-appeals', min: '0', max: '1000', step: '1', required: true,
       value: String(policy?.max_appeals_per_month ?? ''), class: 'policy-number',
     });
+    const reappeal = h('input', { type: 'checkbox', id: 'policy-allow-reappeal' });
+    reappeal.checked = Boolean(policy?.allow_reappeal);
     const dateList = (id, list) => {
       const el = h('textarea', { id, rows: '5', class: 'mono', spellcheck: 'false', placeholder: 'YYYY-MM-DD' });
       el.value = (Array.isArray(list) ? list : []).join('\n');
@@ -460,7 +474,9 @@ export function publicationPages(app) {
         h('h2', null, t('policy.windows')),
         h('div', { class: 'form-row' }, windowFields.map((f) => f.el)),
         h('div', { class: 'field' }, h('label', { for: 'policy-max-appeals' }, t('policy.max_appeals')), maxAppeals,
-          h('span', { class: 'field-hint' }, t('policy.max_appeals_hint')))),
+          h('span', { class: 'field-hint' }, t('policy.max_appeals_hint'))),
+        h('div', { class: 'field' }, h('label', { class: 'toggle' }, reappeal, t('policy.allow_reappeal')),
+          h('span', { class: 'field-hint' }, t('policy.allow_reappeal_hint')))),
       h('section', { class: 'panel' },
         h('h2', null, t('policy.calendar')),
         h('p', { class: 'muted' }, t('policy.calendar_hint')),
@@ -483,6 +499,7 @@ export function publicationPages(app) {
       const max = Number(maxAppeals.value);
       if (!Number.isInteger(max) || max < 0) problems.push(t('policy.problem.max_appeals'));
       body.max_appeals_per_month = max;
+      body.allow_reappeal = reappeal.checked;
       for (const [key, el] of [['holidays', holidays], ['extra_workdays', extra]]) {
         const dates = splitDates(el.value);
         const bad = dates.filter((d) => !DATE_RE.test(d));

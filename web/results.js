@@ -228,7 +228,13 @@ export function resultsPages(app) {
     return api('POST', `/api/me/months/${encodeURIComponent(month)}/acknowledge`, {}, { signal });
   }
 
+  // An agent with no counting evaluation in the month has nothing to sign off.
+  const needsAck = (m) => m.ack_required !== false;
+
   function ackCell(m, onDone, signal) {
+    if (!needsAck(m)) {
+      return h('span', { class: 'muted ack-none', 'data-testid': 'ack-none' }, t('results.nothing_to_acknowledge'));
+    }
     if (m.acknowledged_at) {
       return h('span', { class: 'ack-done' }, h('span', { class: 'badge badge-done' }, t('results.acknowledged')), ' ',
         timeEl(m.acknowledged_at));
@@ -254,7 +260,7 @@ export function resultsPages(app) {
   }
 
   // The server says whether an acknowledgement is late; this browser's clock is the fallback.
-  const ackOverdue = (m) => !m.acknowledged_at
+  const ackOverdue = (m) => needsAck(m) && !m.acknowledged_at
     && (typeof m.acknowledge_overdue === 'boolean' ? m.acknowledge_overdue : isPast(m.acknowledge_due_at));
 
   function dueCell(m) {
@@ -271,7 +277,7 @@ export function resultsPages(app) {
   }
 
   function reminder(months) {
-    const pending = months.filter((m) => !m.acknowledged_at);
+    const pending = months.filter((m) => needsAck(m) && !m.acknowledged_at);
     if (!pending.length) return null;
     const overdue = pending.filter(ackOverdue).length;
     return h('div', { id: 'ack-reminder', class: `alert ${overdue ? 'alert-error' : 'alert-warn'}`, role: 'status' },
@@ -279,6 +285,12 @@ export function resultsPages(app) {
         count: pending.length, months: pending.map((m) => monthLabel(m.month)).join(isZh() ? '、' : ', '),
       })),
       overdue ? h('p', null, t('results.reminder_overdue', { count: overdue })) : null);
+  }
+
+  /** "counted of all": the evaluations that fed score and pay, of the month's evaluations. */
+  function countedText(counted, all) {
+    if (counted == null || counted === all) return fmtNumber(all);
+    return t('results.counted_of', { counted: fmtNumber(counted), all: fmtNumber(all) });
   }
 
   // =========================================================================
@@ -327,7 +339,7 @@ export function resultsPages(app) {
           h('td', { class: 'nowrap' }, h('a', { href: monthHash(m.month), class: 'month-link' }, monthLabel(m.month)),
             m.status && m.status !== 'published' ? h('span', { class: 'badge badge-month-status' }, labelOf('publication.status', m.status)) : null),
           h('td', { class: 'nowrap tabular' }, timeEl(m.published_at)),
-          h('td', { class: 'num' }, fmtNumber(m.evaluations)),
+          h('td', { class: 'num' }, countedText(m.evaluations_counted, m.evaluations)),
           h('td', { class: 'num' }, fmtNumber(m.mean_score, 1)),
           h('td', null, appealWindowCell(m)),
           h('td', { class: 'tabular' }, t('results.appeals_used', {
@@ -367,7 +379,9 @@ export function resultsPages(app) {
       const evaluations = Array.isArray(m.evaluations) ? m.evaluations : [];
       host.dataset.acknowledged = String(Boolean(m.acknowledged_at));
       const fact = (key, ...value) => h('div', { class: 'fact' }, h('dt', null, t(key)), h('dd', null, ...value));
-      const ack = m.acknowledged_at
+      const ack = !needsAck(m)
+        ? h('div', { id: 'ack-none', class: 'alert alert-info', role: 'status' }, t('results.nothing_to_acknowledge_long'))
+        : m.acknowledged_at
         ? h('div', { id: 'ack-done', class: 'alert alert-success', role: 'status' },
           t('results.acknowledged_on'), ' ', timeEl(m.acknowledged_at))
         : h('div', { id: 'ack-reminder', class: `alert ${ackOverdue(m) ? 'alert-error' : 'alert-warn'}`, role: 'status' },
@@ -386,7 +400,7 @@ export function resultsPages(app) {
         h('section', { class: 'panel' },
           h('dl', { class: 'facts facts-grid' },
             fact('results.col.published', timeEl(m.published_at)),
-            fact('results.col.evaluations', fmtNumber(m.evaluation_count ?? evaluations.length)),
+            fact('results.col.evaluations', countedText(m.evaluations_counted, m.evaluation_count ?? evaluations.length)),
             fact('results.col.mean', h('span', { id: 'month-mean' }, fmtNumber(m.mean_score, 1))),
             fact('results.col.appeal_window', appealWindowCell(m)),
             fact('results.col.appeals', t('results.appeals_used', {
@@ -403,7 +417,7 @@ export function resultsPages(app) {
       return h('div', { class: 'table-wrap' }, h('table', { id: 'month-evaluations', class: 'data-table' },
         h('caption', { class: 'visually-hidden' }, t('results.evaluations')),
         h('thead', null, h('tr', null, ['col.call_id', 'col.started_at', 'flags.col.score', 'flags.col.grade',
-          'results.col.rubric', 'results.col.appeal', 'results.col.corrections']
+          'results.col.counts', 'results.col.rubric', 'results.col.appeal', 'results.col.corrections']
           .map((k) => h('th', { scope: 'col', class: k === 'flags.col.score' || k === 'results.col.corrections' ? 'num' : null }, t(k))))),
         h('tbody', null, items.map((e) => h('tr', {
           class: 'row-link', 'data-evaluation-id': e.id, 'data-call-id': e.call_id, 'data-grade': e.grade,
@@ -417,6 +431,10 @@ export function resultsPages(app) {
         h('td', { class: 'nowrap tabular' }, timeEl(e.started_at)),
         h('td', { class: 'num' }, fmtNumber(e.score)),
         h('td', null, gradeBadge(e.grade)),
+        h('td', null, h('span', {
+          class: `badge ${e.counts ? 'badge-counts' : 'badge-quiet'}`, 'data-counts': String(Boolean(e.counts)),
+          title: t(e.counts ? 'counts.yes_title' : 'counts.no_title'),
+        }, t(e.counts ? 'counts.yes' : 'counts.no'))),
         h('td', { class: 'tabular' }, e.rubric_version != null ? t('grading.rubric_version', { version: e.rubric_version }) : t('common.none')),
         h('td', null, appealBadge(e.appeal)),
         h('td', { class: 'num' }, e.post_lock_corrections ? h('span', { class: 'badge badge-correction' }, fmtNumber(e.post_lock_corrections))

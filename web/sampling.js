@@ -217,12 +217,14 @@ export function samplingPages(app) {
     function plansTable(plans) {
       return tableWrap(h('table', { id: 'plans-table', class: 'data-table' },
         h('caption', { class: 'visually-hidden' }, t('plans.table_caption', { month: shownMonth })),
-        headRow(['plans.col.name', { key: 'plans.col.per_agent', num: true }, 'plans.col.graders',
+        headRow(['plans.col.name', { key: 'plans.col.per_agent', num: true }, 'plans.col.graders', 'plans.col.counts',
           'plans.col.population', 'plans.col.strata', 'plans.col.last_drawn', 'plans.col.seed_hash']),
         h('tbody', null, plans.map((p) => h('tr', { 'data-plan-id': p.id, 'data-plan-name': p.name },
           h('td', null, h('a', { href: planHash(p.id), class: 'plan-link' }, p.name)),
           h('td', { class: 'num' }, fmtNum(p.per_agent)),
           h('td', null, label('graders', p.graders)),
+          h('td', null, h('span', { class: `badge ${p.counts ? 'badge-counts' : 'badge-quiet'}`, 'data-counts': String(Boolean(p.counts)) },
+            t(p.counts ? 'counts.yes' : 'counts.no'))),
           h('td', null, populationText(p.population)),
           h('td', null, stratumPills(p.strata)),
           h('td', { class: 'nowrap tabular' }, p.last_drawn_at ? timeEl(p.last_drawn_at) : t('plans.never_drawn')),
@@ -286,6 +288,14 @@ export function samplingPages(app) {
       const graders = h('select', { id: id('graders') },
         h('option', { value: 'inspectors' }, t('graders.inspectors')),
         h('option', { value: 'team_lead' }, t('graders.team_lead')));
+      // Whether the plan's evaluations feed score and pay: by default the QA evaluation does
+      // and a lead's spot-check does not; the box follows the graders until it is touched.
+      const counts = h('input', { id: id('counts'), type: 'checkbox', checked: true });
+      let countsTouched = false;
+      counts.addEventListener('change', () => { countsTouched = true; });
+      graders.addEventListener('change', () => {
+        if (!countsTouched) counts.checked = graders.value === 'inspectors';
+      });
 
       // Population
       const popRadio = (value) => h('label', { class: 'toggle' },
@@ -356,6 +366,8 @@ export function samplingPages(app) {
           fieldEl('month', 'filter.month', monthField),
           fieldEl('per-agent', 'plan_form.per_agent', perAgent, 'plan_form.per_agent_hint'),
           fieldEl('graders', 'plan_form.graders', graders),
+          h('div', { class: 'field' }, h('label', { class: 'toggle' }, counts, t('plan_form.counts')),
+            h('span', { class: 'field-hint' }, t('plan_form.counts_hint'))),
           fieldEl('grace', 'plan_form.grace', grace, 'plan_form.grace_hint'),
           fieldEl('grading-days', 'plan_form.grading_days', gradingDays, 'plan_form.grading_days_hint'),
         ),
@@ -405,6 +417,7 @@ export function samplingPages(app) {
           month: monthField.value,
           per_agent: Number(perAgent.value),
           graders: graders.value,
+          counts: counts.checked,
           population: populationSpec,
           filters: {
             min_duration_s: numOrNull(minDur) ?? 0,
@@ -699,6 +712,8 @@ export function samplingPages(app) {
         fact('plan.time_zone', orNone(p.time_zone)),
         fact('plans.col.per_agent', fmtNum(p.per_agent)),
         fact('plans.col.graders', label('graders', p.graders)),
+        fact('plans.col.counts', h('span', { id: 'plan-counts', 'data-counts': String(Boolean(p.counts)) },
+          t(p.counts ? 'plan.counts_yes' : 'plan.counts_no'))),
         fact('plans.col.population', populationText(p.population)),
         fact('plan_form.filters', filtersText(p.filters)),
         fact('plan_form.focus', focusText(p.focus)),
@@ -870,9 +885,13 @@ export function samplingPages(app) {
       if (!host.firstChild) host.append(h('p', { class: 'page-status', id: 'queue-loading' }, t('queue.loading')));
       try {
         const data = await api('GET', '/api/me/queue', undefined, { signal });
-        const items = Array.isArray(data?.items) ? data.items : [];
+        const all = Array.isArray(data?.items) ? data.items : [];
+        // What publishing a month closed ungraded stays listed, apart and not workable.
+        const items = all.filter((i) => !i.closed_by_publication);
+        const closed = all.filter((i) => i.closed_by_publication);
         host.replaceChildren(items.length ? queueTable(items)
           : h('p', { id: 'queue-empty', class: 'empty-state' }, t('queue.empty')));
+        if (closed.length) host.append(closedTable(closed));
         const overdue = items.filter((i) => i.overdue).length;
         summary.textContent = items.length ? t('queue.summary', { count: items.length, overdue }) : '';
       } catch (err) {
@@ -900,7 +919,7 @@ export function samplingPages(app) {
         'data-agent': it.agent, 'data-overdue': it.overdue ? 'true' : 'false', 'data-complaint': it.complaint ? 'true' : null,
         onclick: onRecordingRowClick,
       },
-        h('td', null, kindBadge(it.kind),
+        h('td', null, kindBadge(it.kind), countsBadge(it),
           it.complaint && h('span', { class: 'badge badge-complaint', 'data-testid': 'badge-complaint' }, t('queue.complaint')),
           it.reason && h('span', { class: 'queue-reason muted' }, it.reason)),
         h('td', null, it.plan_id != null
@@ -919,6 +938,37 @@ export function samplingPages(app) {
         h('td', null, evaluateButton(it)),
       ))),
     ));
+  }
+
+  /** Queue items a publication closed before they were graded: kept for the record. */
+  function closedTable(items) {
+    return h('details', { id: 'queue-closed', class: 'queue-closed' },
+      h('summary', null, t('queue.closed_title', { count: items.length })),
+      h('p', { class: 'muted' }, t('queue.closed_lead')),
+      tableWrap(h('table', { id: 'queue-closed-table', class: 'data-table' },
+        h('caption', { class: 'visually-hidden' }, t('queue.closed_caption')),
+        headRow(['queue.col.kind', 'queue.col.plan', 'col.call_id', 'col.agent', 'col.started_at', 'queue.col.closed']),
+        h('tbody', null, items.map((it) => h('tr', {
+          'data-assignment-id': it.assignment_id, 'data-closed': 'true',
+        },
+          h('td', null, kindBadge(it.kind), countsBadge(it)),
+          h('td', null, orNone(it.plan_name)),
+          h('td', { class: 'mono nowrap' }, orNone(it.call_id)),
+          h('td', null, h('span', { class: 'agent-name' }, orNone(it.agent_name)),
+            h('span', { class: 'agent-username muted' }, orNone(it.agent))),
+          h('td', { class: 'nowrap tabular' }, timeEl(it.started_at)),
+          h('td', { class: 'nowrap tabular' }, h('span', { class: 'badge badge-closed' }, t('queue.closed_by_publication')),
+            ' ', it.closed_at ? timeEl(it.closed_at) : ''),
+        )))),
+      ));
+  }
+
+  /** Whether the item's evaluation feeds the agent's score and pay. */
+  function countsBadge(it) {
+    return h('span', {
+      class: `badge ${it.counts ? 'badge-counts' : 'badge-quiet'}`, 'data-counts': String(Boolean(it.counts)),
+      title: t(it.counts ? 'counts.yes_title' : 'counts.no_title'),
+    }, t(it.counts ? 'counts.yes' : 'counts.no'));
   }
 
   /** Opens (creating on first use) the evaluation of a queue item, then its grading page. */
@@ -963,6 +1013,8 @@ export function samplingPages(app) {
 
     const reason = h('input', { id: 'pull-reason', type: 'text', required: true, maxlength: '500', autocomplete: 'off' });
     const complaint = h('input', { id: 'pull-complaint', type: 'checkbox' });
+    // Only a supervisor decides that a pulled call counts towards the agent's score and pay.
+    const counts = state.user.role === 'supervisor' ? h('input', { id: 'pull-counts', type: 'checkbox' }) : null;
     // Inspectors and leads grade their own pulls by default; a supervisor must name the grader.
     const mustName = state.user.role === 'supervisor';
     const grader = h('input', {
@@ -980,6 +1032,8 @@ export function samplingPages(app) {
         field('pull-reason', 'pull.reason', reason),
         field('pull-grader', 'pull.grader', grader)),
       h('label', { class: 'toggle' }, complaint, t('pull.complaint')),
+      counts && h('label', { class: 'toggle' }, counts, t('pull.counts')),
+      counts && h('p', { class: 'field-note muted' }, t('pull.counts_note')),
       h('div', { class: 'form-actions' }, pullBtn),
       pullStatus);
 
@@ -1061,6 +1115,7 @@ export function samplingPages(app) {
       if (!choice) return;
       if (!pullForm.reportValidity()) return;
       const body = { recording_id: choice.id, reason: reason.value.trim(), complaint: complaint.checked };
+      if (counts) body.counts = counts.checked;
       if (grader.value.trim()) body.grader = grader.value.trim();
       pullBtn.disabled = true;
       try {
@@ -1070,6 +1125,7 @@ export function samplingPages(app) {
             : t('pull.done', { call_id: choice.call_id })));
         reason.value = '';
         complaint.checked = false;
+        if (counts) counts.checked = false;
         await onPulled();
       } catch (err) {
         if (isAbort(err) || sentToLogin(err)) return;

@@ -73,7 +73,8 @@ export function levelLabel(level) {
 }
 
 function levelBadge(level, attrs = {}) {
-  if (!level) return h('span', { class: 'muted' }, t('common.none'));
+  // No level while the month is incomplete: never one computed from missing data.
+  if (!level) return h('span', { class: 'muted level-none', title: t('scores.no_level_title') }, t('scores.no_level'));
   return h('span', { class: `badge badge-level level-${level}`, 'data-level': level, ...attrs }, levelLabel(level));
 }
 
@@ -105,15 +106,30 @@ function payBlock(score) {
       : null);
 }
 
-/** The overall score, marked incomplete when something counted 0 for lack of a value. */
+/** The overall score; while a part of it is missing, "incomplete" and what is missing (the
+ * server gives no overall score then, only what the known parts add up to). */
 function overallBlock(score) {
-  const missing = Array.isArray(score.detail?.missing) ? score.detail.missing : [];
-  return h('span', { class: 'overall' },
-    h('span', { class: 'overall-score' }, fmtScore(score.overall)),
-    missing.length
-      ? h('span', { class: 'incomplete muted', title: t('scores.missing_title', { list: missing.join(', ') }) },
-        ` ${t('scores.incomplete')}`)
-      : null);
+  const missing = Array.isArray(score.missing) ? score.missing
+    : Array.isArray(score.detail?.missing) ? score.detail.missing : [];
+  if (score.complete === false || missing.length) {
+    const list = missing.join(', ');
+    return h('span', { class: 'overall overall-incomplete', 'data-complete': 'false' },
+      h('span', { class: 'badge badge-quiet incomplete' }, t('scores.incomplete')),
+      h('span', { class: 'missing-list muted' }, ` ${t('scores.missing_list', { list })}`),
+      isNum(score.overall_so_far)
+        ? h('span', { class: 'so-far muted', title: t('scores.so_far_title') }, ` (${t('scores.so_far', { score: fmtScore(score.overall_so_far) })})`)
+        : null);
+  }
+  return h('span', { class: 'overall', 'data-complete': 'true' },
+    h('span', { class: 'overall-score' }, fmtScore(score.overall)));
+}
+
+/** Counted evaluations, with those that did not count beside them. */
+function evaluationsBlock(score) {
+  const uncounted = Number(score.evaluations_not_counted) || 0;
+  return h('span', { class: 'evaluations-count' }, fmtNumber(score.evaluations),
+    uncounted ? h('span', { class: 'muted uncounted', title: t('scores.uncounted_title') },
+      ` ${t('scores.uncounted', { count: fmtNumber(uncounted) })}`) : null);
 }
 
 function gradeCountsText(score) {
@@ -705,7 +721,7 @@ export function scoresPages(app) {
             h('span', { class: 'agent-name' }, orNone(sc.agent?.name))),
           h('span', { class: 'agent-username muted' }, orNone(sc.agent?.username))),
         h('td', null, orNone(sc.agent?.team)),
-        h('td', { class: 'num', title: gradeCountsText(sc) || null }, fmtNumber(sc.evaluations)),
+        h('td', { class: 'num', title: gradeCountsText(sc) || null }, evaluationsBlock(sc)),
         h('td', { class: 'num nowrap sq-cell' }, sqBlock(sc)),
         h('td', { class: 'num nowrap pay-cell' }, payBlock(sc)),
         h('td', { class: 'num nowrap' }, overallBlock(sc)),
@@ -815,7 +831,7 @@ export function scoresPages(app) {
           .map(([k, cls]) => h('th', { scope: 'col', class: cls ?? null }, t(k))))),
         h('tbody', null, [...items].reverse().map((sc) => h('tr', { 'data-month': sc.month, 'data-level': sc.level },
           h('td', { class: 'nowrap' }, monthLabel(sc.month)),
-          h('td', { class: 'num', title: gradeCountsText(sc) || null }, fmtNumber(sc.evaluations)),
+          h('td', { class: 'num', title: gradeCountsText(sc) || null }, evaluationsBlock(sc)),
           h('td', { class: 'num nowrap sq-cell' }, sqBlock(sc)),
           h('td', { class: 'num nowrap' }, overallBlock(sc)),
           h('td', null, levelBadge(sc.level)),

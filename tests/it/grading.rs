@@ -43,12 +43,25 @@ async fn put(client: &reqwest::Client, url: String, body: Value) -> (StatusCode,
 /// A two-minute call of `agent` on 2026-11-18, pulled into `grader`'s queue by the
 /// supervisor; returns (recording id, assignment id).
 pub async fn pulled(app: &TestApp, call_id: &str, agent: &'static str, grader: &str) -> (i64, i64) {
+    pulled_with(app, call_id, agent, grader, true).await
+}
+
+/// [`pulled`], saying whether the pull counts towards score and pay (the supervisor who
+/// pulls decides; [`pulled`] counts it, so grades made with it feed the month's pay).
+pub async fn pulled_with(
+    app: &TestApp,
+    call_id: &str,
+    agent: &'static str,
+    grader: &str,
+    counts: bool,
+) -> (i64, i64) {
     let ids = insert(app, &[call(call_id, agent, at("2026-11-18 09:30"))]).await;
     let sup = app.login("sup").await;
     let (status, body) = post(
         &sup,
         app.url("/api/pulls"),
-        json!({ "call_id": call_id, "reason": "customer complaint", "grader": grader }),
+        json!({ "call_id": call_id, "reason": "customer complaint", "grader": grader,
+                "counts": counts }),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");

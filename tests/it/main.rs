@@ -12,6 +12,7 @@ mod audio;
 mod auth;
 mod browser;
 mod cli;
+mod counting;
 mod grading;
 mod ingest;
 mod player;

@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::counting::{drawn_month, qa_graded};
 use crate::grading::{graded, spawn};
 use crate::helpers::{TestApp, TestDb, code, get_json};
 use crate::sampling::{at, post};
@@ -76,6 +77,9 @@ fn row<'a>(scores: &'a Value, agent: &str) -> &'a Value {
 
 async fn the_worked_pay_example_and_a_severe_month(db: TestDb) {
     let app = spawn(db).await;
+    // The month's QA evaluation: ten calls per agent sampled by the QA plan (the team-lead
+    // plan samples them too, for the leads' spot-checks, which are not pay).
+    drawn_month(&app, &["agent-a1", "agent-b1"]).await;
     // 3 excellent, 4 good, 2 fair, 1 poor: 3×50 + 4×30 + 0 − 10 = 260.
     let grades = [
         "excellent",
@@ -89,13 +93,20 @@ async fn the_worked_pay_example_and_a_severe_month(db: TestDb) {
         "fair",
         "poor",
     ];
-    grade_calls(&app, "agent-a1", "P", &grades).await;
-    // The same ten and a severe: the month pays nothing.
-    let mut with_severe = grades.to_vec();
-    with_severe.push("severe");
-    grade_calls(&app, "agent-b1", "S", &with_severe).await;
-    app.config.clock.set(at("2026-12-01 09:00"));
-    publish(&app).await;
+    qa_graded(&app, "agent-a1", &grades).await;
+    // The same ten and a severe complaint call the supervisor decided counts: the month
+    // pays nothing.
+    qa_graded(&app, "agent-b1", &grades).await;
+    grade_calls(&app, "agent-b1", "S", &["severe"]).await;
+    // The leads' spot-checks are left undone: publishing closes them.
+    let sup = app.login("sup").await;
+    let (status, body) = post(
+        &sup,
+        app.url("/api/months/2026-11/publish"),
+        json!({ "confirm": true }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 
     let scores = scores_of(&app, "sup").await;
     assert_eq!(scores["cause"], "published");
@@ -113,9 +124,13 @@ async fn the_worked_pay_example_and_a_severe_month(db: TestDb) {
     let b1 = row(&scores, "agent-b1");
     assert_eq!(b1["pay"], 0);
     assert_eq!(b1["pay_cancelled_by_severe"], true);
-    // Without imported components, service quality at 30 % is the whole overall score.
-    assert_eq!(a1["overall"], 24.6);
-    assert_eq!(a1["level"], "ordinary");
+    // Without the imported components there is no overall score yet, only what service
+    // quality at 30 % adds up to, and no level.
+    assert_eq!(a1["complete"], false);
+    assert_eq!(a1["overall"], Value::Null);
+    assert_eq!(a1["overall_so_far"], 24.6);
+    assert_eq!(a1["level"], Value::Null);
+    assert!(a1["missing"].as_array().unwrap().contains(&json!("business_exam")));
     // An agent without evaluations is scored too (nothing to pay, nothing missing hidden).
     let a2 = row(&scores, "agent-a2");
     assert_eq!(a2["evaluations"], 0);
@@ -138,10 +153,9 @@ async fn the_worked_pay_example_and_a_severe_month(db: TestDb) {
         get_json(&agent, &app.url("/api/agents/agent-a1/scores?to=2026-11")).await;
     assert_eq!(status, StatusCode::OK, "{trend}");
     assert_eq!(trend["items"].as_array().unwrap().len(), 1);
-    assert_eq!(trend["yearly_score"], 24.6);
+    assert_eq!(trend["yearly_score"], Value::Null, "no complete month yet");
 
     // A commendation adds to the pay (not for the severe month) and makes a new version.
-    let sup = app.login("sup").await;
     for (who, kind) in [("agent-a1", "written"), ("agent-b1", "media")] {
         let (status, body) = post(
             &sup,
@@ -297,8 +311,10 @@ async fn components_import_through_the_linear_rule(db: TestDb) {
     assert_eq!(points("agent-a2", "customer_satisfaction"), 10.0);
     assert_eq!(points("agent-b1", "customer_satisfaction"), 0.0);
     assert_eq!(points("agent-a1", "business_exam"), 30.0);
-    // Overall: 30 % of 100 plus (30 + 5) of the components' 92 points scaled to 70.
-    let overall = row(&scores, "agent-a1")["overall"].as_f64().unwrap();
+    // So far: 30 % of 100 plus (30 + 5) of the components' 92 points scaled to 70; five
+    // components are still missing, so there is no overall score yet.
+    assert_eq!(row(&scores, "agent-a1")["overall"], Value::Null);
+    let overall = row(&scores, "agent-a1")["overall_so_far"].as_f64().unwrap();
     assert!(
         (overall - (30.0 + 35.0 * 70.0 / 92.0)).abs() < 0.01,
         "{overall}"
