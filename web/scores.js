@@ -106,13 +106,32 @@ function payBlock(score) {
       : null);
 }
 
+// Component names by code, from the scoring configuration, for saying what is missing.
+let componentNames = new Map();
+async function loadComponentNames(signal) {
+  try {
+    const cfg = await api('GET', '/api/settings/scoring', undefined, { signal });
+    componentNames = new Map((cfg?.components ?? []).map((c) => [c.code, c]));
+  } catch (err) {
+    if (isAbort(err)) throw err;
+    // Codes are shown instead: readable enough, and nothing else depends on the names.
+  }
+}
+
+function partName(code) {
+  if (code === 'service_quality') return t('scores.part.service_quality');
+  const c = componentNames.get(code);
+  if (!c) return code;
+  return (isZh() ? c.name_zh : c.name_en) || code;
+}
+
 /** The overall score; while a part of it is missing, "incomplete" and what is missing (the
  * server gives no overall score then, only what the known parts add up to). */
 function overallBlock(score) {
   const missing = Array.isArray(score.missing) ? score.missing
     : Array.isArray(score.detail?.missing) ? score.detail.missing : [];
   if (score.complete === false || missing.length) {
-    const list = missing.join(', ');
+    const list = missing.map(partName).join(isZh() ? '、' : ', ');
     return h('span', { class: 'overall overall-incomplete', 'data-complete': 'false' },
       h('span', { class: 'badge badge-quiet incomplete' }, t('scores.incomplete')),
       h('span', { class: 'missing-list muted' }, ` ${t('scores.missing_list', { list })}`),
@@ -620,6 +639,7 @@ export function scoresPages(app) {
         const [data, runs] = await Promise.all([
           api('GET', base, undefined, { signal }),
           api('GET', `${base}/runs`, undefined, { signal }),
+          loadComponentNames(signal),
         ]);
         if (seq !== loadSeq) return;
         show(data ?? {}, Array.isArray(runs?.items) ? runs.items : []);

@@ -126,7 +126,8 @@ async function supervisorScores(page) {
   const before = Number(await attrOf(page, '#scores-version', 'data-version'));
   const runsBefore = await page.locator('#runs-list li').count();
   check(runsBefore >= 1, `Scores: the history should list the publication's version, got ${runsBefore}`);
-  checkEqual(await attrOf(page, '#runs-list li:first-child', 'data-cause'), 'published', 'Scores: the first version\'s cause');
+  checkEqual(await attrOf(page, '#runs-list li:last-child', 'data-cause'), 'published', 'Scores: the first version\'s cause');
+  checkEqual(await attrOf(page, '#runs-list li:first-child', 'data-cause'), 'components_imported', 'Scores: the import\'s version');
   await page.locator('#recompute').click();
   await waitVisible(page, '#recomputed-notice', 'after Recompute: the notice');
   const after = Number(await attrOf(page, '#scores-version', 'data-version'));
@@ -138,6 +139,18 @@ async function supervisorScores(page) {
     `after Recompute: the version line should say the cause and who: ${show(version)}`);
   await waitVisible(page, `#scores-table tbody tr[data-agent="${AGENT.username}"]`, 'after Recompute: the table');
   pass(`"Recompute" adds version ${after} (${show(version)}); the history lists ${runsBefore + 1}`);
+
+  // An agent whose month lacks components has no overall score and no level yet, and the
+  // row says what is missing.
+  const incomplete = `#scores-table tr[data-agent="agent-a2"]`;
+  checkEqual(await attrOf(page, `${incomplete} .overall`, 'data-complete'), 'false', 'agent-a2: the overall score is incomplete');
+  const missingText = await textOf(page, `${incomplete} .missing-list`);
+  check(missingText.includes('Business exam') || missingText.includes('business_exam'),
+    `agent-a2: the missing components are named: ${show(missingText)}`);
+  checkEqual(await page.locator(`${incomplete} .badge-level`).count(), 0, 'agent-a2: no level from missing data');
+  checkEqual(await attrOf(page, `#scores-table tr[data-agent="${AGENT.username}"] .overall`, 'data-complete'), 'true',
+    'agent-a1: every component is in');
+  pass(`an incomplete month shows no overall score and no level: ${show(missingText)}`);
 
   const payroll = await checkExports(page, '#payroll-export', 'payroll export');
   check(await isVisible(page, '#leads-panel #leads-table'), 'Scores: the leads\' assessments');

@@ -502,7 +502,9 @@ async fn acknowledgements_reminders_and_the_lock(db: TestDb) {
     let sent = callgrade::publication::check_deadlines(&app.state.db, &app.config, now)
         .await
         .unwrap();
-    assert_eq!(sent, 3, "one overdue appeal, two leads");
+    // agent-a2 had no counting evaluation, so nothing to acknowledge: only agent-b1's lead
+    // is told.
+    assert_eq!(sent, 2, "one overdue appeal, one lead");
     assert_eq!(
         callgrade::publication::check_deadlines(&app.state.db, &app.config, now)
             .await
@@ -510,16 +512,17 @@ async fn acknowledgements_reminders_and_the_lock(db: TestDb) {
         0
     );
     assert_eq!(count_of(&app, "panel", "appeal_overdue").await, 1);
-    let lead_notices = notifications(&app, "lead-a").await;
+    // agent-a1 acknowledged and agent-a2 had nothing to: lead-a hears nothing.
+    assert_eq!(count_of(&app, "lead-a", "acknowledgements_missing").await, 0);
+    let lead_notices = notifications(&app, "lead-b").await;
     let missing = lead_notices
         .iter()
         .find(|n| n["kind"] == "acknowledgements_missing")
         .unwrap();
     assert!(
-        missing["text_en"].as_str().unwrap().contains("Agent Yang"),
+        missing["text_en"].as_str().unwrap().contains("Agent Zhu"),
         "{missing}"
     );
-    assert!(!missing["text_en"].as_str().unwrap().contains("Agent Li"));
     let (_, queue) = get_json(&app.login("panel").await, &app.url("/api/appeals")).await;
     assert_eq!(queue["items"][0]["overdue"], true);
 
@@ -668,6 +671,12 @@ async fn revisions_are_append_only_and_replay_to_the_evaluation(db: TestDb) {
         );
         applied += usize::from(status == StatusCode::OK);
     }
+    // This center lets a decided evaluation be appealed again, so one evaluation sees every
+    // kind of decision.
+    let (_, mut policy) = get_json(&sup, &app.url("/api/settings/publication")).await;
+    policy["allow_reappeal"] = json!(true);
+    let (status, body) = put_json(&sup, app.url("/api/settings/publication"), policy).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     app.config.clock.set(at("2026-12-01 09:00"));
     publish(&app, json!({})).await;
     let agent = app.login("agent-a1").await;
@@ -827,7 +836,8 @@ async fn events_reach_the_webhook(db: TestDb) {
     let delivered = callgrade::publication::deliver_webhooks(&app.state.db, &app.config, &client)
         .await
         .unwrap();
-    assert_eq!(delivered, 1);
+    // One event for the agent with a result to acknowledge, one for the two without.
+    assert_eq!(delivered, 2);
     // Delivered events are not sent again.
     assert_eq!(
         callgrade::publication::deliver_webhooks(&app.state.db, &app.config, &client)
@@ -837,11 +847,14 @@ async fn events_reach_the_webhook(db: TestDb) {
     );
     {
         let got = received.lock().unwrap();
-        assert_eq!(got.len(), 1);
-        assert_eq!(got[0].0, "published");
-        assert_eq!(got[0].1["event"], "published");
-        assert_eq!(got[0].1["recipients"], 3);
-        assert_eq!(got[0].1["details"]["month"], "2026-11");
+        assert_eq!(got.len(), 2);
+        for (event, body) in got.iter() {
+            assert_eq!(event, "published");
+            assert_eq!(body["event"], "published");
+            assert_eq!(body["details"]["month"], "2026-11");
+            let acknowledge = body["details"]["acknowledge"].as_bool().unwrap();
+            assert_eq!(body["recipients"], if acknowledge { 1 } else { 2 }, "{body}");
+        }
     }
     server.abort();
 }

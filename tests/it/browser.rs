@@ -290,7 +290,10 @@ async fn appeal_path_works_in_chromium() {
     let pull = post_expecting(
         &sup,
         app.url("/api/pulls"),
-        serde_json::json!({ "call_id": "A-1", "reason": "customer complaint", "grader": "insp" }),
+        // A complaint the supervisor decided counts towards the agent's pay: the month then
+        // has a result to acknowledge.
+        serde_json::json!({ "call_id": "A-1", "reason": "customer complaint", "grader": "insp",
+                            "counts": true }),
         StatusCode::CREATED,
     )
     .await;
@@ -399,6 +402,27 @@ async fn scores_and_reports_work_in_chromium() {
         StatusCode::OK,
     )
     .await;
+    // agent-a1's imported components make their month complete (an overall score and a
+    // level); the others stay incomplete, and the page says what is missing.
+    let components: String = [
+        "business_exam,27",
+        "customer_satisfaction,9",
+        "daily_checks,18",
+        "peer_review,2",
+        "etiquette,7",
+        "overall_ability,9",
+        "call_volume,10",
+    ]
+    .iter()
+    .map(|c| format!("agent-a1,2026-11,{c}\n"))
+    .collect();
+    let resp = sup
+        .post(app.url("/api/components/import"))
+        .body(format!("agent,month,component,points\n{components}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
 
     let login = |u: &str| format!("{u}:{}", password_of(u));
     run_node(
