@@ -10,7 +10,9 @@
 //! panel's appeal queue and decision, and the agent reading the new grade and its reason;
 //! `tests/browser/scores.mjs` drives a published month's scores (the interval beside the
 //! score, pay cancelled by a severe grade, "Recompute" and the version history), the reports'
-//! charts and their CSV/XLSX exports, the scoring settings, and the agent's own row and trend.
+//! charts and their CSV/XLSX exports, the scoring settings, and the agent's own row and trend;
+//! `tests/browser/publication.mjs` publishes a month with unfinished work (the page then says
+//! what the publication closed) and shows the grader's queue keeping the closed item apart.
 //!
 //! Needs Node.js, `/usr/bin/chromium` and `npm ci --prefix tests/browser`. Without them the
 //! test is skipped, except under `CI=true`, where it fails instead.
@@ -432,6 +434,35 @@ async fn scores_and_reports_work_in_chromium() {
             "2026-11".into(),
             login("sup"),
             login("agent-a1"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_with_unfinished_work_tells_the_truth_in_chromium() {
+    if !can_run_browser_tests() {
+        return;
+    }
+
+    // November 2026: one pulled call graded, another still waiting in the inspector's
+    // queue when the supervisor publishes the month on 1 December.
+    let app = crate::grading::spawn(TestDb::Sqlite).await;
+    crate::grading::graded(&app, "PB-1", "agent-a1", "insp", serde_json::json!({})).await;
+    crate::grading::pulled(&app, "PB-2", "agent-b1", "insp").await;
+    app.config
+        .clock
+        .set(crate::sampling::at("2026-12-01 09:00"));
+
+    let login = |u: &str| format!("{u}:{}", password_of(u));
+    run_node(
+        "tests/browser/publication.mjs",
+        vec![
+            app.base.clone(),
+            "2026-11".into(),
+            login("sup"),
+            login("insp"),
+            "PB-2".into(),
         ],
     )
     .await;
