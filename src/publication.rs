@@ -149,9 +149,8 @@ pub async fn publish(
         tx.rollback().await?;
         return Ok(None);
     };
-    let (to_acknowledge, without_result): (Vec<(i64, bool)>, Vec<(i64, bool)>) =
-        agents.iter().partition(|(_, ack)| *ack);
-    let ids = |v: &[(i64, bool)]| v.iter().map(|(a, _)| *a).collect::<Vec<i64>>();
+    let to_acknowledge: Vec<i64> = agents.iter().filter(|a| a.1).map(|a| a.0).collect();
+    let without_result: Vec<i64> = agents.iter().filter(|a| !a.1).map(|a| a.0).collect();
     let notice = Notice {
         kind: "published",
         en: format!(
@@ -172,7 +171,7 @@ pub async fn publish(
         send(
             &mut tx,
             config,
-            &ids(&to_acknowledge),
+            &to_acknowledge,
             &notice,
             &format!("published:{id}"),
             now_ms,
@@ -199,7 +198,7 @@ pub async fn publish(
         send(
             &mut tx,
             config,
-            &ids(&without_result),
+            &without_result,
             &notice,
             &format!("published:{id}:nothing_to_acknowledge"),
             now_ms,

@@ -318,7 +318,10 @@ pub async fn run_jobs(db: &Db, clock: &crate::clock::Clock) -> anyhow::Result<us
 /// scores. A failure is logged here and the background task retries the job.
 pub async fn run_jobs_now(db: &Db, clock: &crate::clock::Clock) {
     if let Err(e) = run_jobs(db, clock).await {
-        tracing::error!(error = format!("{e:#}"), "running score computations failed");
+        tracing::error!(
+            error = format!("{e:#}"),
+            "running score computations failed"
+        );
     }
 }
 

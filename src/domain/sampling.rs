@@ -510,6 +510,25 @@ mod tests {
     }
 
     #[test]
+    fn plans_count_towards_pay_as_the_handbook_says_unless_told() {
+        assert!(PlanSpec::default_qa(month("2026-11")).counts());
+        assert!(!PlanSpec::default_lead(month("2026-11")).counts());
+        let mut spec: PlanSpec = serde_json::from_str(
+            r#"{"name":"Trainer check","month":"2026-11","per_agent":5,"graders":"team_lead"}"#,
+        )
+        .expect("a plan");
+        assert_eq!(spec.counts, None);
+        spec.validate().expect("valid");
+        assert_eq!(spec.counts, Some(false), "validation settles the default");
+        let mut spec: PlanSpec = serde_json::from_str(
+            r#"{"name":"Complaints","month":"2026-11","per_agent":5,"graders":"team_lead","counts":true}"#,
+        )
+        .expect("a plan");
+        spec.validate().expect("valid");
+        assert!(spec.counts());
+    }
+
+    #[test]
     fn four_weeks_cover_the_month_in_the_center_zone() {
         for m in ["2026-02", "2026-11", "2026-12", "2028-02"] {
             let m = month(m);

@@ -1144,6 +1144,36 @@ mod tests {
     }
 
     #[test]
+    fn pay_amounts_are_kept_within_their_range_and_order() {
+        let bad = |f: &dyn Fn(&mut PayConfig)| {
+            let mut pay = PayConfig::default();
+            f(&mut pay);
+            pay.validate().expect_err("refused")
+        };
+        let message = bad(&|p| p.poor = -100_000);
+        assert!(
+            message.contains("poor") && message.contains("-1000") && message.contains("1000"),
+            "{message}"
+        );
+        assert!(bad(&|p| p.excellent = 1_001).contains("excellent"));
+        assert!(bad(&|p| p.good = 60).contains("at least as much"));
+        assert!(bad(&|p| p.media = -1).contains("media"));
+        // The edges themselves are fine, and so are equal amounts.
+        let mut edge = PayConfig::default();
+        edge.excellent = PAY_LIMIT;
+        edge.poor = -PAY_LIMIT;
+        edge.fair = edge.poor;
+        edge.media = PAY_LIMIT;
+        assert_eq!(edge.validate(), Ok(()));
+        let mut cfg = ScoringConfig::default();
+        cfg.pay.poor = -100_000;
+        assert!(
+            cfg.validate().is_err(),
+            "the whole configuration checks its pay"
+        );
+    }
+
+    #[test]
     fn bad_configurations_are_refused() {
         let bad = |f: &dyn Fn(&mut ScoringConfig)| {
             let mut cfg = ScoringConfig::default();

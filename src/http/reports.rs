@@ -236,7 +236,11 @@ async fn teams(state: &AppState, user: &User, month: Month) -> AppResult<Table> 
                 "Mean service quality",
                 "平均服务质量得分",
             ),
-            col("overall", "Mean overall score (complete months)", "平均综合得分（已完整）"),
+            col(
+                "overall",
+                "Mean overall score (complete months)",
+                "平均综合得分（已完整）",
+            ),
             col("pay", "Total pay", "奖金合计"),
             col("star", "Star", "星级"),
             col("level_1", "Level 1", "一级"),

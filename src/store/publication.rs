@@ -313,7 +313,12 @@ pub async fn insert_publication(
         .fetch_all(&mut **tx)
         .await?
         .iter()
-        .map(|r| Ok((r.try_get("agent_id")?, r.try_get::<i64, _>("ack_required")? != 0)))
+        .map(|r| {
+            Ok((
+                r.try_get("agent_id")?,
+                r.try_get::<i64, _>("ack_required")? != 0,
+            ))
+        })
         .collect::<Result<Vec<(i64, bool)>, sqlx::Error>>()?;
     if agents.is_empty() {
         return Ok(None);

@@ -105,12 +105,7 @@ pub async fn done(db: &Db, ids: &[i64], run_id: i64, now_ms: i64) -> Result<(), 
 }
 
 /// A failed attempt: released for a retry at `retry_at_ms`, with its error kept.
-pub async fn failed(
-    db: &Db,
-    id: i64,
-    error: &str,
-    retry_at_ms: i64,
-) -> Result<(), sqlx::Error> {
+pub async fn failed(db: &Db, id: i64, error: &str, retry_at_ms: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE score_jobs SET claimed_until_ms = 0, next_attempt_at_ms = $1, last_error = $2 \
          WHERE id = $3",

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::users::{SCOPE_FILTER, scope_params};
 use super::sampling::counts_sql;
+use super::users::{SCOPE_FILTER, scope_params};
 use super::{Db, Tx};
 use crate::domain::access::Scope;
 
@@ -324,7 +324,12 @@ async fn insert_agent_scores(
                 .bind(a.pay)
                 .bind(i64::from(a.pay_cancelled))
                 .bind(a.overall)
-                .bind(a.level.as_deref().filter(|_| a.complete).unwrap_or(NO_LEVEL))
+                .bind(
+                    a.level
+                        .as_deref()
+                        .filter(|_| a.complete)
+                        .unwrap_or(NO_LEVEL),
+                )
                 .bind(a.detail.as_str())
                 .bind(a.uncounted)
                 .bind(i64::from(a.complete));

@@ -513,7 +513,10 @@ async fn acknowledgements_reminders_and_the_lock(db: TestDb) {
     );
     assert_eq!(count_of(&app, "panel", "appeal_overdue").await, 1);
     // agent-a1 acknowledged and agent-a2 had nothing to: lead-a hears nothing.
-    assert_eq!(count_of(&app, "lead-a", "acknowledgements_missing").await, 0);
+    assert_eq!(
+        count_of(&app, "lead-a", "acknowledgements_missing").await,
+        0
+    );
     let lead_notices = notifications(&app, "lead-b").await;
     let missing = lead_notices
         .iter()
@@ -853,7 +856,11 @@ async fn events_reach_the_webhook(db: TestDb) {
             assert_eq!(body["event"], "published");
             assert_eq!(body["details"]["month"], "2026-11");
             let acknowledge = body["details"]["acknowledge"].as_bool().unwrap();
-            assert_eq!(body["recipients"], if acknowledge { 1 } else { 2 }, "{body}");
+            assert_eq!(
+                body["recipients"],
+                if acknowledge { 1 } else { 2 },
+                "{body}"
+            );
         }
     }
     server.abort();

@@ -66,7 +66,14 @@ fn month_of_calls(agent: &'static str, prefix: &str) -> Vec<crate::sampling::Cal
 /// Opens a queue item as `grader`, listens to the whole call and submits `form`.
 async fn grade_item(app: &TestApp, grader: &reqwest::Client, item: &Value, form: Value) -> Value {
     let e = open(app, grader, item["assignment_id"].as_i64().unwrap()).await;
-    listen(app, grader, item["recording_id"].as_i64().unwrap(), 0.0, 120.0).await;
+    listen(
+        app,
+        grader,
+        item["recording_id"].as_i64().unwrap(),
+        0.0,
+        120.0,
+    )
+    .await;
     let (status, body) = post(
         grader,
         app.url(&format!("/api/evaluations/{}/submit", e["id"])),
@@ -96,7 +103,8 @@ pub async fn drawn_month(app: &TestApp, agents: &[&'static str]) -> (i64, i64) {
     app.config.clock.set(at(ALL_FROZEN));
     let sup = app.login("sup").await;
     for plan in [qa, lead] {
-        let (status, body) = post(&sup, app.url(&format!("/api/plans/{plan}/draw")), json!({})).await;
+        let (status, body) =
+            post(&sup, app.url(&format!("/api/plans/{plan}/draw")), json!({})).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     (qa, lead)
@@ -150,7 +158,10 @@ async fn only_the_qa_plan_and_counting_pulls_feed_score_and_pay(db: TestDb) {
     let (_, plan) = get_json(&sup, &app.url(&format!("/api/plans/{qa}"))).await;
     assert_eq!(plan["counts"], true, "{plan}");
     let (_, plan) = get_json(&sup, &app.url(&format!("/api/plans/{lead_plan}"))).await;
-    assert_eq!(plan["counts"], false, "a lead's spot-check is monitoring: {plan}");
+    assert_eq!(
+        plan["counts"], false,
+        "a lead's spot-check is monitoring: {plan}"
+    );
 
     // Ten QA evaluations: 3 excellent, 4 good, 2 fair, 1 poor pay 3×50 + 4×30 + 0 − 10 = 260.
     let grades = [
@@ -240,7 +251,11 @@ async fn only_the_qa_plan_and_counting_pulls_feed_score_and_pay(db: TestDb) {
     assert_eq!(cell("evaluations").as_f64(), Some(11.0));
     assert_eq!(cell("uncounted").as_f64(), Some(6.0));
     assert_eq!(cell("pay").as_f64(), Some(310.0));
-    assert_eq!(cell("overall"), Value::Null, "no overall score while incomplete");
+    assert_eq!(
+        cell("overall"),
+        Value::Null,
+        "no overall score while incomplete"
+    );
     assert_eq!(cell("level"), "incomplete");
     assert!(cell("missing").as_str().unwrap().contains("business_exam"));
     let (_, grades_report) = get_json(&sup, &app.url("/api/reports/grades?month=2026-11")).await;
@@ -250,7 +265,10 @@ async fn only_the_qa_plan_and_counting_pulls_feed_score_and_pay(db: TestDb) {
         .iter()
         .map(|r| r.as_array().unwrap().last().unwrap().as_f64().unwrap())
         .sum();
-    assert_eq!(total, 11.0, "the grade report counts the counting evaluations");
+    assert_eq!(
+        total, 11.0,
+        "the grade report counts the counting evaluations"
+    );
 
     // The agent sees every evaluation, each saying whether it counts.
     let agent = app.login("agent-a1").await;
@@ -287,7 +305,12 @@ async fn only_the_qa_plan_and_counting_pulls_feed_score_and_pay(db: TestDb) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "{}",
+        resp.text().await.unwrap()
+    );
     let s = scores(&app).await;
     let a1 = row(&s, "agent-a1");
     assert_eq!(a1["complete"], true, "{a1}");
@@ -303,7 +326,14 @@ async fn a_published_month_stays_shut(db: TestDb) {
     let (_, untouched) = pulled_with(&app, "S-2", "agent-a1", "insp", true).await;
     let insp = app.login("insp").await;
     let draft = open(&app, &insp, drafted).await;
-    listen(&app, &insp, draft["recording_id"].as_i64().unwrap(), 0.0, 120.0).await;
+    listen(
+        &app,
+        &insp,
+        draft["recording_id"].as_i64().unwrap(),
+        0.0,
+        120.0,
+    )
+    .await;
 
     app.config.clock.set(at("2026-12-01 09:00"));
     let (status, body) = publish(&app, json!({})).await;
@@ -392,7 +422,12 @@ async fn a_decided_appeal_is_final_unless_the_policy_says_otherwise(db: TestDb) 
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = post(&agent, appeal_url.clone(), json!({ "reason": "still not me" })).await;
+    let (status, body) = post(
+        &agent,
+        appeal_url.clone(),
+        json!({ "reason": "still not me" }),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(code(&body), "appeal_decided");
 
@@ -433,22 +468,41 @@ async fn a_failed_score_computation_is_retried_until_it_succeeds(db: TestDb) {
     let pending = callgrade::store::score_jobs::pending(db).await.unwrap();
     assert_eq!(pending.len(), 1, "{pending:?}");
     assert_eq!(pending[0].0, "2026-11");
-    assert!(pending[0].2.as_deref().unwrap().contains("scoring"), "{pending:?}");
+    assert!(
+        pending[0].2.as_deref().unwrap().contains("scoring"),
+        "{pending:?}"
+    );
     let sup = app.login("sup").await;
     let (_, none_yet) = get_json(&sup, &app.url("/api/months/2026-11/scores")).await;
-    assert_eq!(none_yet["version"], Value::Null, "no scores computed yet: {none_yet}");
+    assert_eq!(
+        none_yet["version"],
+        Value::Null,
+        "no scores computed yet: {none_yet}"
+    );
 
     // Not retried before its pause is over; after it, and once the cause is fixed, it runs.
-    assert_eq!(callgrade::scoring::run_jobs(db, &app.config.clock).await.unwrap(), 0);
-    let fixed = serde_json::to_string(&callgrade::domain::scoring::ScoringConfig::default())
-        .unwrap();
+    assert_eq!(
+        callgrade::scoring::run_jobs(db, &app.config.clock)
+            .await
+            .unwrap(),
+        0
+    );
+    let fixed =
+        serde_json::to_string(&callgrade::domain::scoring::ScoringConfig::default()).unwrap();
     callgrade::store::publication::put_setting(db, "scoring", &fixed, sup_id, 0)
         .await
         .unwrap();
     app.config.clock.advance(5_000);
     // The background task may get there first; either way it is done exactly once.
-    callgrade::scoring::run_jobs(db, &app.config.clock).await.unwrap();
-    assert!(callgrade::store::score_jobs::pending(db).await.unwrap().is_empty());
+    callgrade::scoring::run_jobs(db, &app.config.clock)
+        .await
+        .unwrap();
+    assert!(
+        callgrade::store::score_jobs::pending(db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let (_, runs) = get_json(&sup, &app.url("/api/months/2026-11/scores/runs")).await;
     assert_eq!(runs["items"].as_array().unwrap().len(), 1, "{runs}");
     let s = scores(&app).await;
@@ -470,7 +524,10 @@ async fn pay_settings_out_of_range_are_refused(db: TestDb) {
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = resp.json().await.unwrap();
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("-1000") && message.contains("1000"), "{message}");
+    assert!(
+        message.contains("-1000") && message.contains("1000"),
+        "{message}"
+    );
     cfg["pay"]["poor"] = json!(40);
     let resp = sup
         .put(app.url("/api/settings/scoring"))
@@ -478,7 +535,11 @@ async fn pay_settings_out_of_range_are_refused(db: TestDb) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "poor above fair");
+    assert_eq!(
+        resp.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "poor above fair"
+    );
     let (_, now) = get_json(&sup, &app.url("/api/settings/scoring")).await;
     assert_eq!(now["pay"]["poor"], -10, "nothing stored");
 }

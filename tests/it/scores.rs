@@ -130,7 +130,12 @@ async fn the_worked_pay_example_and_a_severe_month(db: TestDb) {
     assert_eq!(a1["overall"], Value::Null);
     assert_eq!(a1["overall_so_far"], 24.6);
     assert_eq!(a1["level"], Value::Null);
-    assert!(a1["missing"].as_array().unwrap().contains(&json!("business_exam")));
+    assert!(
+        a1["missing"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("business_exam"))
+    );
     // An agent without evaluations is scored too (nothing to pay, nothing missing hidden).
     let a2 = row(&scores, "agent-a2");
     assert_eq!(a2["evaluations"], 0);
