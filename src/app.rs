@@ -9,7 +9,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::audio::DecodeLimits;
-use crate::auth::LoginThrottle;
+use crate::auth::LoginGate;
 use crate::blobs::{BlobStore, LocalBlobs};
 use crate::config::Config;
 use crate::ingest::Ingestor;
@@ -20,7 +20,7 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
     pub ingestor: Arc<Ingestor>,
-    pub throttle: Arc<LoginThrottle>,
+    pub logins: Arc<LoginGate>,
     pub rubrics: Arc<crate::grading::Rubrics>,
 }
 
@@ -43,7 +43,9 @@ impl AppState {
             db,
             config: Arc::new(config),
             ingestor: Arc::new(ingestor),
-            throttle: Arc::new(LoginThrottle::default()),
+            logins: Arc::new(LoginGate::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
             rubrics: Arc::new(crate::grading::Rubrics::default()),
         })
     }
@@ -81,7 +83,10 @@ pub async fn serve(
         let _ = signalled_tx.send(());
         let _ = stop_tx.send(());
     });
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async {
+    // The connection's address is the client's (unless a proxy header is configured): the
+    // failed-login counters are kept per address.
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async {
         let _ = stop_rx.await;
     });
     let mut server = std::pin::pin!(server.into_future());
@@ -134,6 +139,12 @@ async fn watch_deadlines(db: Db, config: Arc<Config>) {
         }
         if let Err(e) = crate::publication::deliver_webhooks(&db, &config, &client).await {
             tracing::error!(error = format!("{e:#}"), "webhook delivery failed");
+        }
+        if let Err(e) = crate::store::login_failures::sweep(&db, now).await {
+            tracing::error!(
+                error = format!("{e:#}"),
+                "sweeping old failed-login counters failed"
+            );
         }
         crate::scoring::run_jobs_now(&db, &config.clock).await;
     }

@@ -1,11 +1,12 @@
-//! Passwords (argon2id) and the slow-down of repeated failed logins.
+//! Passwords (argon2id), and the gate that bounds how many are checked at once (the
+//! slow-down of repeated failures is `domain::login`, counted in the database).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context;
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use tokio::sync::Semaphore;
 
 /// Hashes with argon2id and the crate's recommended parameters (19 MiB, 2 passes).
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
@@ -21,18 +22,24 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .is_ok()
 }
 
-/// Verifies on a blocking thread (argon2 takes tens of milliseconds by design). Unknown users
-/// are checked against a fixed hash so that timing does not reveal which usernames exist.
+/// Verifies on a blocking thread (argon2 takes tens of milliseconds by design). Logins go
+/// through [`LoginGate::verify`], which bounds how many run at once.
 pub async fn verify_password_async(password: String, hash: Option<String>) -> anyhow::Result<bool> {
-    tokio::task::spawn_blocking(move || match hash {
-        Some(hash) => verify_password(&password, &hash),
+    tokio::task::spawn_blocking(move || check(&password, hash.as_deref()))
+        .await
+        .context("password verification task")
+}
+
+/// Unknown users are checked against a fixed hash so that timing does not reveal which
+/// usernames exist.
+fn check(password: &str, hash: Option<&str>) -> bool {
+    match hash {
+        Some(hash) => verify_password(password, hash),
         None => {
-            let _ = verify_password(&password, dummy_hash());
+            let _ = verify_password(password, dummy_hash());
             false
         }
-    })
-    .await
-    .context("password verification task")
+    }
 }
 
 fn dummy_hash() -> &'static str {
@@ -40,66 +47,76 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password("callgrade-no-such-user").unwrap_or_default())
 }
 
-/// Counts consecutive failed logins per username. After [`FREE_FAILURES`] failures each
-/// further failure locks the name for twice as long as the last (1 s, 2 s, 4 s ... up to a
-/// minute): slow enough to stop guessing, short enough that nobody can lock a colleague out
-/// for long.
-#[derive(Default)]
-pub struct LoginThrottle {
-    state: Mutex<HashMap<String, Failures>>,
+/// Bounds password verification. argon2id takes 19 MiB and tens of milliseconds of CPU per
+/// check by design, so a flood of logins run at once exhausts memory (hundreds of checks on
+/// the blocking pool) and starves streaming and ingest of CPU. At most `permits` checks run
+/// at once (half the cores, at least one) and at most `queue` more wait for a turn; any
+/// further login is turned away at once with "busy, retry" before anything is hashed.
+pub struct LoginGate {
+    permits: Arc<Semaphore>,
+    inflight: AtomicUsize,
+    limit: usize,
 }
 
-struct Failures {
-    count: u32,
-    last: Instant,
-    locked_until: Option<Instant>,
-}
+/// Logins that may wait for a check per running check: with a check taking ~30 ms, a full
+/// queue clears in well under two seconds.
+const QUEUE_PER_PERMIT: usize = 32;
 
-pub const FREE_FAILURES: u32 = 5;
-const MAX_LOCK: Duration = Duration::from_secs(60);
-/// A quiet quarter of an hour forgives earlier failures.
-const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
-
-impl LoginThrottle {
-    /// `Err(wait)` while the name is locked.
-    pub fn check(&self, username: &str) -> Result<(), Duration> {
-        let now = Instant::now();
-        let map = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        match map
-            .get(&username.to_lowercase())
-            .and_then(|f| f.locked_until)
-        {
-            Some(until) if until > now => Err(until - now),
-            _ => Ok(()),
+impl LoginGate {
+    pub fn new(cores: usize) -> LoginGate {
+        let permits = cores.div_ceil(2).max(1);
+        LoginGate {
+            permits: Arc::new(Semaphore::new(permits)),
+            inflight: AtomicUsize::new(0),
+            limit: permits * (1 + QUEUE_PER_PERMIT),
         }
     }
 
-    pub fn failed(&self, username: &str) {
-        let now = Instant::now();
-        let mut map = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
-            // Bounded memory under a flood of made-up names.
-            map.retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
+    /// Verifies as [`verify_password_async`] does, in turn; `None` when the gate is full and
+    /// the caller should answer 429. The turn is held until the check itself ends, even if
+    /// the client goes away meanwhile, so disconnecting clients cannot start more checks.
+    pub async fn verify(
+        &self,
+        password: String,
+        hash: Option<String>,
+    ) -> anyhow::Result<Option<bool>> {
+        let _inflight = Inflight::enter(&self.inflight);
+        if _inflight.before >= self.limit {
+            return Ok(None);
         }
-        let f = map.entry(username.to_lowercase()).or_insert(Failures {
-            count: 0,
-            last: now,
-            locked_until: None,
-        });
-        if now.duration_since(f.last) > FORGET_AFTER {
-            f.count = 0;
-        }
-        f.count += 1;
-        f.last = now;
-        if f.count >= FREE_FAILURES {
-            let exp = (f.count - FREE_FAILURES).min(6);
-            f.locked_until = Some(now + Duration::from_secs(1 << exp).min(MAX_LOCK));
-        }
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .context("the login gate is closed")?;
+        tokio::task::spawn_blocking(move || {
+            let ok = check(&password, hash.as_deref());
+            drop(permit);
+            ok
+        })
+        .await
+        .context("password verification task")
+        .map(Some)
     }
+}
 
-    pub fn succeeded(&self, username: &str) {
-        let mut map = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&username.to_lowercase());
+/// One login counted in the gate while it waits or runs.
+struct Inflight<'a> {
+    counter: &'a AtomicUsize,
+    before: usize,
+}
+
+impl<'a> Inflight<'a> {
+    fn enter(counter: &'a AtomicUsize) -> Inflight<'a> {
+        let before = counter.fetch_add(1, Ordering::SeqCst);
+        Inflight { counter, before }
+    }
+}
+
+impl Drop for Inflight<'_> {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -119,18 +136,31 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn locks_after_repeated_failures_and_success_resets() {
-        let t = LoginThrottle::default();
-        for _ in 0..FREE_FAILURES - 1 {
-            t.failed("Ann");
-            assert!(t.check("ann").is_ok());
+    #[tokio::test]
+    async fn the_gate_turns_logins_away_when_full_and_frees_its_turns() {
+        let gate = Arc::new(LoginGate::new(1));
+        let hash = hash_password("pw").expect("hash");
+        // Far more at once than the gate lets in: some are turned away, none fails, and
+        // the right password still passes once the crowd is gone.
+        let tries: Vec<_> = (0..200)
+            .map(|_| {
+                let gate = gate.clone();
+                let hash = hash.clone();
+                tokio::spawn(async move { gate.verify("wrong".into(), Some(hash)).await })
+            })
+            .collect();
+        let mut shed = 0;
+        for t in tries {
+            match t.await.expect("task").expect("verified") {
+                None => shed += 1,
+                Some(ok) => assert!(!ok),
+            }
         }
-        t.failed("ann");
-        let wait = t.check("ANN").expect_err("locked");
-        assert!(wait <= Duration::from_secs(1));
-        assert!(t.check("bob").is_ok());
-        t.succeeded("ann");
-        assert!(t.check("ann").is_ok());
+        assert!(shed > 0, "a full gate turns logins away");
+        assert_eq!(gate.inflight.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            gate.verify("pw".into(), Some(hash)).await.expect("ok"),
+            Some(true)
+        );
     }
 }

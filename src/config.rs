@@ -88,6 +88,11 @@ pub struct ConfigArgs {
     /// decided or overdue, acknowledgements missing, evaluation corrected).
     #[arg(long, global = true, env = "CALLGRADE_WEBHOOK_URL")]
     pub webhook_url: Option<String>,
+    /// Behind a reverse proxy: the request header that carries the client's address (e.g.
+    /// `X-Forwarded-For`; its first address is used). Without it the connection's address
+    /// counts, which behind a proxy is the proxy's for everyone.
+    #[arg(long, global = true, env = "CALLGRADE_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
 }
 
 #[derive(Clone)]
@@ -107,6 +112,8 @@ pub struct Config {
     pub listen_required: f64,
     pub flag_overdue_days: u32,
     pub webhook_url: Option<String>,
+    /// The header naming the client's address behind a proxy (lower-case), if any.
+    pub client_ip_header: Option<String>,
     pub clock: crate::clock::Clock,
 }
 
@@ -163,6 +170,12 @@ impl Config {
             listen_required: f64::from(args.listen_required_percent) / 100.0,
             flag_overdue_days: args.flag_overdue_days,
             webhook_url,
+            client_ip_header: args
+                .client_ip_header
+                .as_deref()
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(str::to_ascii_lowercase),
             clock: crate::clock::Clock::system(),
         })
     }
@@ -184,6 +197,7 @@ impl Config {
             listen_required: f64::from(DEFAULT_LISTEN_REQUIRED_PERCENT) / 100.0,
             flag_overdue_days: DEFAULT_FLAG_OVERDUE_DAYS,
             webhook_url: None,
+            client_ip_header: None,
             clock: crate::clock::Clock::system(),
         }
     }

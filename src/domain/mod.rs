@@ -5,6 +5,7 @@ pub mod access;
 pub mod audit;
 pub mod call;
 pub mod grading;
+pub mod login;
 pub mod month;
 pub mod org;
 pub mod publication;

@@ -9,6 +9,7 @@ pub mod calibration;
 pub mod flags;
 pub mod grading;
 pub mod listening;
+pub mod login_failures;
 pub mod media;
 pub mod notifications;
 pub mod publication;

@@ -12,6 +12,10 @@ both_backends!(
     each_login_gets_a_new_session_id,
     wrong_password_and_unknown_user_look_the_same,
     repeated_failures_are_slowed_down,
+    a_name_is_locked_only_from_where_it_was_guessed,
+    one_address_guessing_many_names_is_slowed_down,
+    failures_are_counted_in_the_database_not_one_process,
+    a_flood_of_wrong_logins_is_turned_away_and_the_server_stays_up,
     bad_json_gets_a_json_error,
     unknown_api_route_is_a_json_404,
 );
@@ -119,7 +123,7 @@ async fn repeated_failures_are_slowed_down(db: TestDb) {
                 .unwrap()
         }
     };
-    for _ in 0..callgrade::auth::FREE_FAILURES {
+    for _ in 0..callgrade::domain::login::NAME_AT_ADDRESS.free {
         assert_eq!(
             attempt("bad-password".into()).await.status(),
             StatusCode::UNAUTHORIZED
@@ -139,6 +143,120 @@ async fn repeated_failures_are_slowed_down(db: TestDb) {
         attempt(password_of("agent-b1")).await.status(),
         StatusCode::OK
     );
+}
+
+/// A server that takes the client's address from `X-Forwarded-For`, as behind a proxy.
+async fn behind_a_proxy(db: TestDb) -> TestApp {
+    TestApp::spawn_with(db, |c| c.client_ip_header = Some("x-forwarded-for".into())).await
+}
+
+async fn login_from(app: &TestApp, address: &str, username: &str, password: &str) -> StatusCode {
+    client()
+        .post(app.url("/api/login"))
+        .header("x-forwarded-for", format!("{address}, 10.9.9.9"))
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn a_name_is_locked_only_from_where_it_was_guessed(db: TestDb) {
+    let app = behind_a_proxy(db).await;
+    let free = callgrade::domain::login::NAME_AT_ADDRESS.free;
+    for _ in 0..free {
+        let status = login_from(&app, "198.51.100.7", "agent-b1", "guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        login_from(&app, "198.51.100.7", "agent-b1", &password_of("agent-b1")).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The agent at their own desk is not locked out by someone guessing elsewhere.
+    assert_eq!(
+        login_from(&app, "10.1.2.3", "agent-b1", &password_of("agent-b1")).await,
+        StatusCode::OK
+    );
+}
+
+async fn one_address_guessing_many_names_is_slowed_down(db: TestDb) {
+    let app = behind_a_proxy(db).await;
+    let free = callgrade::domain::login::ADDRESS.free;
+    for i in 0..free {
+        let status = login_from(&app, "203.0.113.5", &format!("nobody-{i}"), "guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "try {i}");
+    }
+    // Locked for every name from there, even with the right password; not elsewhere.
+    assert_eq!(
+        login_from(&app, "203.0.113.5", "agent-a1", &password_of("agent-a1")).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        login_from(&app, "10.1.2.4", "agent-a1", &password_of("agent-a1")).await,
+        StatusCode::OK
+    );
+}
+
+async fn failures_are_counted_in_the_database_not_one_process(db: TestDb) {
+    let app = behind_a_proxy(db).await;
+    for _ in 0..callgrade::domain::login::NAME_AT_ADDRESS.free {
+        login_from(&app, "198.51.100.8", "agent-a2", "guess").await;
+    }
+    // Another process on the same database (here: the same server restarted) sees the lock.
+    let app = app.restart().await;
+    assert_eq!(
+        login_from(&app, "198.51.100.8", "agent-a2", &password_of("agent-a2")).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+async fn a_flood_of_wrong_logins_is_turned_away_and_the_server_stays_up(db: TestDb) {
+    let app = behind_a_proxy(db).await;
+    // 200 clients at once, each from its own address and for a made-up name, for 3 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let url = app.url("/api/login");
+            tokio::spawn(async move {
+                let c = client();
+                let mut seen = Vec::new();
+                while std::time::Instant::now() < deadline {
+                    let resp = c
+                        .post(&url)
+                        .header("x-forwarded-for", format!("10.20.{}.{}", i / 250, i % 250))
+                        .json(&json!({ "username": format!("ghost-{i}"), "password": "x" }))
+                        .send()
+                        .await
+                        .unwrap();
+                    seen.push(resp.status());
+                    if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+                        assert!(resp.headers().contains_key("retry-after"));
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.extend(t.await.unwrap());
+    }
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS),
+        "only 401 and 429: {:?}",
+        statuses.iter().filter(|s| s.is_server_error()).count()
+    );
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "the gate sheds load"
+    );
+    // Meanwhile and after, real people still get in.
+    assert_eq!(app.health().await, StatusCode::OK);
+    let (status, _) = get_json(&app.login("agent-a1").await, &app.url("/api/me")).await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 async fn bad_json_gets_a_json_error(db: TestDb) {

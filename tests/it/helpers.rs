@@ -170,14 +170,22 @@ impl TestApp {
     /// A client with its own cookie jar, logged in as `username`.
     pub async fn login(&self, username: &str) -> reqwest::Client {
         let client = client();
-        let resp = client
-            .post(self.url("/api/login"))
-            .json(&json!({ "username": username, "password": password_of(username) }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::OK, "login as {username}");
-        client
+        // A busy server (many logins being checked at once) asks to retry shortly.
+        for _ in 0..50 {
+            let resp = client
+                .post(self.url("/api/login"))
+                .json(&json!({ "username": username, "password": password_of(username) }))
+                .send()
+                .await
+                .unwrap();
+            if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+            assert_eq!(resp.status(), StatusCode::OK, "login as {username}");
+            return client;
+        }
+        panic!("login as {username}: the server stayed busy");
     }
 
     pub async fn token(&self, name: &str) -> String {
