@@ -23,6 +23,8 @@
 // submitting, the outcome shows and the page is read-only. The lead finds the flag in the
 // review queue, opens it, records a coaching session and the outcome, and opens the
 // evaluation read-only. The other team's agent gets "not found" for the evaluation.
+// The supervisor's rubric page shows the count rule of a missed service phrase, refuses a
+// non-increasing threshold, and keeps a queue's service time limit.
 // Calibration: the supervisor creates a session on CALL_ID for the inspector and the lead;
 // the inspector finds it, grades blind (the report stays closed), submits, and then sees the
 // report; the supervisor sees the agreement table.
@@ -302,10 +304,36 @@ async function calibration(page) {
   await logOut(page);
 }
 
+async function supervisorEditsCeilingsAndLimits(page) {
+  await logIn(page, base, SUP);
+  await openNav(page, 'rubric', '/rubric');
+  const rules = `#rubric-items-table ul.ceilings[data-ceilings-of="${CAPPING_ITEM}"] li.ceiling`;
+  await eventually(() => page.locator(rules).count(), (n) => n === 2, 'rubric page: the count rule of a missed phrase');
+  checkEqual(await page.locator(`${rules} .ceiling-grade`).nth(1).inputValue(), 'poor', 'rubric page: two or more → poor');
+  // A threshold that does not increase is refused before anything is sent.
+  await page.locator(`${rules} .ceiling-at-least`).nth(1).fill('1');
+  await page.locator('#rubric-save').click();
+  await waitVisible(page, '#rubric-problems li[data-field$=".ceilings[1].at_least"]', 'rubric page: the bad threshold');
+  pass(`the rubric page shows the count rule of ${CAPPING_ITEM} and refuses a non-increasing threshold: ${show(await textOf(page, '#rubric-problems'))}`);
+
+  await page.locator('#queue-limit-add').click();
+  await page.locator('#queue-limits-table tbody tr .queue-name').last().fill('billing');
+  await page.locator('#queue-limits-table tbody tr .queue-limit').last().fill('240');
+  await page.locator('#queue-limits-save').click();
+  await waitVisible(page, '#queue-limits-saved', 'queue limits: saved');
+  await page.reload();
+  await waitVisible(page, '#queue-limits-table tbody tr .queue-name', 'queue limits: after reload');
+  checkEqual(await page.locator('#queue-limits-table tbody tr .queue-name').inputValue(), 'billing', 'queue limits: queue');
+  checkEqual(await page.locator('#queue-limits-table tbody tr .queue-limit').inputValue(), '240', 'queue limits: seconds');
+  pass('the supervisor sets the billing queue\'s service time limit (240 s) on the rubric page; it is kept');
+  await logOut(page);
+}
+
 async function scenario(page) {
   const evaluationId = await inspectorGrades(page);
   await leadReviews(page, evaluationId);
   await otherAgentIsRefused(page, evaluationId);
+  await supervisorEditsCeilingsAndLimits(page);
   await calibration(page);
 }
 
