@@ -331,7 +331,10 @@ mod tests {
         };
         let next = apply(&rubric, &old, &change, DURATION_MS).expect("applies");
         assert_eq!(next.form.deduction(2), Some(&second));
-        assert_eq!(next.form.deduction(3).map(|d| d.item.as_str()), Some("not_mandarin"));
+        assert_eq!(
+            next.form.deduction(3).map(|d| d.item.as_str()),
+            Some("not_mandarin")
+        );
         assert!(next.form.deduction(1).is_none());
         // Sending the same deductions back without ids changes nothing but ids: refused.
         let same = Change {

@@ -377,7 +377,7 @@ fn ceilings(rubric: &Rubric, form: &Form) -> Vec<Cap> {
         })
         .collect();
     // Stable: rubric order among equal grades.
-    caps.sort_by(|a, b| b.grade.cmp(&a.grade));
+    caps.sort_by_key(|c| std::cmp::Reverse(c.grade));
     caps
 }
 
@@ -674,7 +674,6 @@ mod tests {
         assert_eq!(r, default_rubric());
     }
 
-
     #[test]
     fn ceilings_cap_the_band_and_name_the_item() {
         let r = default_rubric();
@@ -708,7 +707,10 @@ mod tests {
 
         // Answering beside the question: poor at 90.
         let o = outcome(&r, &form(vec![ded("beside_the_question", 1, &[])]));
-        assert_eq!((o.score, o.band_grade, o.grade), (90, Grade::Excellent, Grade::Poor));
+        assert_eq!(
+            (o.score, o.band_grade, o.grade),
+            (90, Grade::Excellent, Grade::Poor)
+        );
         assert_eq!(o.capped_by, ["beside_the_question"]);
 
         // Two items capping at the same grade are both named; a milder one is listed
@@ -780,7 +782,11 @@ mod tests {
         assert_eq!(ids(&derived), [Some(1), Some(2)]);
         assert_eq!(derived.next_deduction_id, 3);
         assert_eq!(old.clone().with_derived_ids(), derived, "same every read");
-        assert_eq!(derived.clone().with_derived_ids(), derived, "a no-op on ids");
+        assert_eq!(
+            derived.clone().with_derived_ids(),
+            derived,
+            "a no-op on ids"
+        );
         // Ids survive a round trip through the stored JSON.
         let stored = serde_json::to_string(&derived).expect("serializes");
         let back: Form = serde_json::from_str(&stored).expect("parses");

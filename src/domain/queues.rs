@@ -127,7 +127,9 @@ mod tests {
     #[test]
     fn a_call_over_its_queues_limit_exceeds_it() {
         let l = limits(&[("billing", 300), ("sales", 600)]);
-        let t = l.time_limit("billing", 300_001).expect("billing has a limit");
+        let t = l
+            .time_limit("billing", 300_001)
+            .expect("billing has a limit");
         assert!(t.exceeded);
         assert_eq!((t.limit_seconds, t.over_ms), (300, 1));
         // Exactly at the limit is within it.
@@ -135,14 +137,22 @@ mod tests {
         assert!(!t.exceeded);
         assert_eq!(t.over_ms, 0);
         assert!(l.time_limit("support", 10_000_000).is_none());
-        assert!(l.time_limit("Billing", 10_000_000).is_none(), "names are exact");
+        assert!(
+            l.time_limit("Billing", 10_000_000).is_none(),
+            "names are exact"
+        );
     }
 
     #[test]
     fn validation_names_each_bad_field() {
         assert_eq!(limits(&[("billing", 300)]).validate(), Ok(()));
         assert_eq!(QueueLimits::default().validate(), Ok(()));
-        let bad = limits(&[("billing", 0), (" ", 60), ("billing ", 60), ("sales", 86_401)]);
+        let bad = limits(&[
+            ("billing", 0),
+            (" ", 60),
+            ("billing ", 60),
+            ("sales", 86_401),
+        ]);
         let fields: Vec<String> = bad
             .validate()
             .expect_err("invalid")

@@ -604,10 +604,7 @@ mod tests {
             .map(|i| i.code.as_str())
             .collect();
         assert_eq!(critical, ["rude_attitude", "side_talk"]);
-        assert_eq!(
-            r.items.len(),
-            expected.len() + added.len() + critical.len()
-        );
+        assert_eq!(r.items.len(), expected.len() + added.len() + critical.len());
         // domain.md, "Grades are criteria, not only score bands".
         let phrases = r.item("no_service_phrases").expect("phrases");
         assert_eq!(

@@ -45,16 +45,18 @@ fn disputed(a: &AppealRow, ids: &[u32]) -> Vec<Value> {
         .and_then(|j| serde_json::from_str::<EvaluationState>(j).ok())
         .map(|s| s.normalized().form);
     ids.iter()
-        .map(|&id| match form.deductions.iter().position(|d| d.id == Some(id)) {
-            Some(index) => json!({
-                "id": id, "status": "present", "index": index,
-                "deduction": form.deductions[index],
-            }),
-            None => json!({
-                "id": id, "status": "removed", "index": null,
-                "deduction": before.as_ref().and_then(|f| f.deduction(id)),
-            }),
-        })
+        .map(
+            |&id| match form.deductions.iter().position(|d| d.id == Some(id)) {
+                Some(index) => json!({
+                    "id": id, "status": "present", "index": index,
+                    "deduction": form.deductions[index],
+                }),
+                None => json!({
+                    "id": id, "status": "removed", "index": null,
+                    "deduction": before.as_ref().and_then(|f| f.deduction(id)),
+                }),
+            },
+        )
         .collect()
 }
 

@@ -12,10 +12,10 @@ use super::auth::CurrentUser;
 use super::extract::{Json, Path, Query};
 use super::time;
 use crate::app::AppState;
-use crate::domain::grading::{self, Form, Problem};
-use crate::domain::rubric::OVER_TIME_LIMIT;
 use crate::domain::audit::EvaluationState;
+use crate::domain::grading::{self, Form, Problem};
 use crate::domain::month::Month;
+use crate::domain::rubric::OVER_TIME_LIMIT;
 use crate::error::{AppError, AppResult};
 use crate::grading::{self as service, SubmitError};
 use crate::store::appeals as appeal_store;
@@ -153,8 +153,8 @@ async fn add_time_limit(
     view["queue"] = json!(e.queue);
     view["time_limit"] = match limit {
         Some(l) => {
-            let suggest = (l.exceeded && rubric.item(OVER_TIME_LIMIT).is_some())
-                .then_some(OVER_TIME_LIMIT);
+            let suggest =
+                (l.exceeded && rubric.item(OVER_TIME_LIMIT).is_some()).then_some(OVER_TIME_LIMIT);
             json!({
                 "queue": l.queue,
                 "limit_seconds": l.limit_seconds,

@@ -51,7 +51,11 @@ async fn set_queues(
     let limits = limits.trimmed();
     crate::grading::set_queue_limits(&state.db, &limits, user.id, state.config.clock.now_ms())
         .await?;
-    tracing::info!(by = user.username, queues = limits.queues.len(), "queue time limits changed");
+    tracing::info!(
+        by = user.username,
+        queues = limits.queues.len(),
+        "queue time limits changed"
+    );
     Ok(axum::Json(
         serde_json::to_value(limits).map_err(anyhow::Error::from)?,
     ))

@@ -30,7 +30,12 @@ async fn two_deductions(app: &TestApp, call_id: &str) -> Value {
 async fn publish(app: &TestApp) {
     app.config.clock.set(at("2026-12-01 09:00"));
     let sup = app.login("sup").await;
-    let (status, body) = post(&sup, app.url("/api/months/2026-11/publish"), json!({ "confirm": true })).await;
+    let (status, body) = post(
+        &sup,
+        app.url("/api/months/2026-11/publish"),
+        json!({ "confirm": true }),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -68,8 +73,15 @@ async fn an_appeal_still_names_its_deduction_after_the_panel_removes_another(db:
     assert_eq!(status, StatusCode::CREATED, "{filed}");
     assert_eq!(filed["deduction_ids"], json!([2]));
     assert_eq!(filed["disputed"][0]["status"], "present");
-    assert_eq!(filed["disputed"][0]["deduction"]["item"], "forbidden_phrase");
-    assert_eq!(filed["deductions"], json!([1]), "its position, for older clients");
+    assert_eq!(
+        filed["disputed"][0]["deduction"]["item"],
+        "forbidden_phrase"
+    );
+    assert_eq!(
+        filed["deductions"],
+        json!([1]),
+        "its position, for older clients"
+    );
 
     // The panel amends: the first deduction goes (the tone was fine), the disputed one stays
     // (sent back with its id), and a new one is added.
@@ -167,7 +179,11 @@ async fn deduction_ids_are_assigned_by_the_server(db: TestDb) {
     a["id"] = json!(40);
     let mut b = deduction("not_mandarin", &[2_000]);
     b["id"] = json!(40);
-    let saved = save(json!({ "deductions": [a, b], "next_deduction_id": 1 }), e["revision"].clone()).await;
+    let saved = save(
+        json!({ "deductions": [a, b], "next_deduction_id": 1 }),
+        e["revision"].clone(),
+    )
+    .await;
     assert_eq!(ids(&saved["form"]), [1, 2], "{saved}");
     // The second removed, then a new one: it does not get 2 back.
     let first = saved["form"]["deductions"][0].clone();

@@ -50,7 +50,10 @@ async fn missed_phrases_and_answering_beside_the_question_cap_the_grade(db: Test
         deduction("no_service_phrases", &[60_000]),
     ] });
     let e = graded(&app, "C-2", "agent-a1", "insp", two).await;
-    assert_eq!((e["outcome"]["score"].clone(), e["outcome"]["grade"].clone()), (json!(96), json!("poor")));
+    assert_eq!(
+        (e["outcome"]["score"].clone(), e["outcome"]["grade"].clone()),
+        (json!(96), json!("poor"))
+    );
     assert_eq!(e["outcome"]["capped_by"], json!(["no_service_phrases"]));
     assert_eq!(
         e["outcome"]["ceilings"],
@@ -63,15 +66,23 @@ async fn missed_phrases_and_answering_beside_the_question_cap_the_grade(db: Test
     assert_eq!(e["outcome"]["grade"], "poor", "{e}");
     assert_eq!(e["outcome"]["score"], 90);
     let insp = app.login("insp").await;
-    let (status, stored) = get_json(&insp, &app.url(&format!("/api/evaluations/{}", e["id"]))).await;
+    let (status, stored) =
+        get_json(&insp, &app.url(&format!("/api/evaluations/{}", e["id"]))).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(stored["outcome"]["grade"], "poor");
-    assert_eq!(stored["outcome"]["capped_by"], json!(["beside_the_question"]));
+    assert_eq!(
+        stored["outcome"]["capped_by"],
+        json!(["beside_the_question"])
+    );
     // A poor grade reaches the agent's team lead as any poor grade does.
     let lead = app.login("lead-a").await;
     let (_, flags) = get_json(&lead, &app.url("/api/flags")).await;
     assert!(
-        flags["items"].as_array().unwrap().iter().any(|f| f["evaluation_id"] == e["id"]),
+        flags["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["evaluation_id"] == e["id"]),
         "{flags}"
     );
 
@@ -120,10 +131,22 @@ async fn rubric_validation_refuses_bad_count_rules(db: TestDb) {
 
     // Non-increasing thresholds, a rule that caps no lower, "at most excellent".
     let cases = [
-        (json!([{ "at_least": 2, "grade": "fair" }, { "at_least": 2, "grade": "poor" }]), "items[0].ceilings[1].at_least"),
-        (json!([{ "at_least": 1, "grade": "poor" }, { "at_least": 3, "grade": "fair" }]), "items[0].ceilings[1].grade"),
-        (json!([{ "at_least": 1, "grade": "excellent" }]), "items[0].ceilings[0].grade"),
-        (json!([{ "at_least": 0, "grade": "fair" }]), "items[0].ceilings[0].at_least"),
+        (
+            json!([{ "at_least": 2, "grade": "fair" }, { "at_least": 2, "grade": "poor" }]),
+            "items[0].ceilings[1].at_least",
+        ),
+        (
+            json!([{ "at_least": 1, "grade": "poor" }, { "at_least": 3, "grade": "fair" }]),
+            "items[0].ceilings[1].grade",
+        ),
+        (
+            json!([{ "at_least": 1, "grade": "excellent" }]),
+            "items[0].ceilings[0].grade",
+        ),
+        (
+            json!([{ "at_least": 0, "grade": "fair" }]),
+            "items[0].ceilings[0].at_least",
+        ),
     ];
     for (rule, field) in cases {
         let (status, body) = post(&sup, app.url("/api/rubrics"), with_rule(rule.clone())).await;
@@ -140,7 +163,13 @@ async fn rubric_validation_refuses_bad_count_rules(db: TestDb) {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(code(&body), "invalid_json");
-    assert!(body["error"]["message"].as_str().unwrap().contains("ceilings"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ceilings"),
+        "{body}"
+    );
     // Nothing was stored.
     let (_, versions) = get_json(&sup, &app.url("/api/rubrics")).await;
     assert_eq!(versions["items"].as_array().unwrap().len(), 1);
@@ -150,8 +179,18 @@ async fn rubric_validation_refuses_bad_count_rules(db: TestDb) {
     let (status, v2) = post(&sup, app.url("/api/rubrics"), with_rule(rule.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "{v2}");
     assert_eq!(v2["rubric"]["items"][0]["ceilings"], rule);
-    let first = v2["rubric"]["items"][0]["code"].as_str().unwrap().to_string();
-    let e = graded(&app, "R-1", "agent-a1", "insp", json!({ "deductions": [deduction(&first, &[1_000])] })).await;
+    let first = v2["rubric"]["items"][0]["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let e = graded(
+        &app,
+        "R-1",
+        "agent-a1",
+        "insp",
+        json!({ "deductions": [deduction(&first, &[1_000])] }),
+    )
+    .await;
     assert_eq!(e["outcome"]["grade"], "good", "{e}");
     assert_eq!(e["outcome"]["capped_by"], json!([first]));
 }
@@ -170,7 +209,10 @@ async fn the_queue_limit_round_trips_and_the_evaluation_says_the_call_is_over_it
         { "queue": "billing", "limit_seconds": 100 },
         { "queue": "sales", "limit_seconds": 600 },
     ] });
-    assert_eq!(put(&insp, url.clone(), limits.clone()).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        put(&insp, url.clone(), limits.clone()).await.0,
+        StatusCode::FORBIDDEN
+    );
     let bad = json!({ "queues": [
         { "queue": "billing", "limit_seconds": 0 },
         { "queue": " billing ", "limit_seconds": 60 },
@@ -181,7 +223,11 @@ async fn the_queue_limit_round_trips_and_the_evaluation_says_the_call_is_over_it
     assert_eq!(code(&body), "invalid_queue_limits");
     assert_eq!(
         fields(&body),
-        ["queues[0].limit_seconds", "queues[1].queue", "queues[2].queue"]
+        [
+            "queues[0].limit_seconds",
+            "queues[1].queue",
+            "queues[2].queue"
+        ]
     );
     let (status, saved) = put(&sup, url.clone(), limits.clone()).await;
     assert_eq!(status, StatusCode::OK, "{saved}");
@@ -220,7 +266,10 @@ async fn the_queue_limit_round_trips_and_the_evaluation_says_the_call_is_over_it
     assert_eq!(e["time_limit"]["exceeded"], false);
     assert_eq!(e["time_limit"]["suggested_item"], Value::Null);
     // A queue without a limit has none.
-    assert_eq!(put(&sup, url.clone(), json!({ "queues": [] })).await.0, StatusCode::OK);
+    assert_eq!(
+        put(&sup, url.clone(), json!({ "queues": [] })).await.0,
+        StatusCode::OK
+    );
     let (_, e) = get_json(&insp, &app.url(&format!("/api/evaluations/{}", e["id"]))).await;
     assert_eq!(e["time_limit"], Value::Null);
 }
@@ -246,11 +295,13 @@ async fn an_unmodified_old_builtin_rubric_is_followed_by_the_new_one(db: TestDb)
     let app = spawn(db).await;
     // An installation of the first release: its built-in is version 1, nobody's edit.
     let old = serde_json::to_string(&first_builtin()).unwrap();
-    sqlx::query("INSERT INTO rubrics (version, spec, created_by, created_at_ms) VALUES (1, $1, NULL, 0)")
-        .bind(&old)
-        .execute(&app.state.db.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "INSERT INTO rubrics (version, spec, created_by, created_at_ms) VALUES (1, $1, NULL, 0)",
+    )
+    .bind(&old)
+    .execute(&app.state.db.pool)
+    .await
+    .unwrap();
     let sup = app.login("sup").await;
     let (status, current) = get_json(&sup, &app.url("/api/rubrics/current")).await;
     assert_eq!(status, StatusCode::OK);
@@ -264,14 +315,28 @@ async fn an_unmodified_old_builtin_rubric_is_followed_by_the_new_one(db: TestDb)
         .collect();
     assert!(codes.contains(&"beside_the_question") && codes.contains(&"over_time_limit"));
     // Asking again adds nothing; version 1 is kept as it was.
-    assert_eq!(get_json(&sup, &app.url("/api/rubrics/current")).await.1["version"], 2);
+    assert_eq!(
+        get_json(&sup, &app.url("/api/rubrics/current")).await.1["version"],
+        2
+    );
     let (_, versions) = get_json(&sup, &app.url("/api/rubrics")).await;
-    let v1 = versions["items"].as_array().unwrap().iter().find(|v| v["version"] == 1).unwrap().clone();
+    let v1 = versions["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["version"] == 1)
+        .unwrap()
+        .clone();
     let (_, v1) = get_json(&sup, &app.url(&format!("/api/rubrics/{}", v1["id"]))).await;
     assert_eq!(v1["rubric"], serde_json::from_str::<Value>(&old).unwrap());
 
     // A supervisor's own rubric is never replaced, even one equal to the old built-in.
-    let (status, mine) = post(&sup, app.url("/api/rubrics"), json!({ "rubric": first_builtin() })).await;
+    let (status, mine) = post(
+        &sup,
+        app.url("/api/rubrics"),
+        json!({ "rubric": first_builtin() }),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{mine}");
     assert_eq!(mine["version"], 3);
     let (_, current) = get_json(&sup, &app.url("/api/rubrics/current")).await;
