@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::domain::audit::{self, Change, Decision, EvaluationState, RevisionKind};
-use crate::domain::grading::{Problem, Rubric};
+use crate::domain::grading::{Form, Problem, Rubric};
 use crate::domain::publication::{self as rules, MonthStatus, Policy};
 use crate::error::{AppError, AppResult};
 use crate::grading::form_of;
@@ -61,12 +61,59 @@ fn policy_of(m: &AgentMonth) -> Policy {
     serde_json::from_str(&m.policy).unwrap_or_default()
 }
 
+/// The deductions an appeal disputes, as a client names them.
+pub enum Disputed {
+    /// By their stable ids.
+    Ids(Vec<u32>),
+    /// By their positions in the form as the agent saw it (older clients): turned into the
+    /// ids of the deductions at those positions when filing, so the appeal keeps naming the
+    /// same ones after an amendment.
+    Indexes(Vec<usize>),
+}
+
+/// The ids of the disputed deductions of `form`, sorted and without repeats; every one must
+/// be a deduction the form has.
+fn disputed_ids(form: &Form, disputed: &Disputed) -> AppResult<Vec<u32>> {
+    let mut ids = match disputed {
+        Disputed::Ids(ids) => {
+            if let Some(bad) = ids.iter().find(|&&id| form.deduction(id).is_none()) {
+                return Err(AppError::unprocessable(
+                    "invalid_appeal",
+                    format!("deduction #{bad} is not one of this evaluation's deductions"),
+                ));
+            }
+            ids.clone()
+        }
+        Disputed::Indexes(indexes) => {
+            let mut ids = Vec::with_capacity(indexes.len());
+            for &i in indexes {
+                match form.deductions.get(i).and_then(|d| d.id) {
+                    Some(id) => ids.push(id),
+                    None => {
+                        return Err(AppError::unprocessable(
+                            "invalid_appeal",
+                            format!(
+                                "deduction {i} does not exist (this evaluation has {})",
+                                form.deductions.len()
+                            ),
+                        ));
+                    }
+                }
+            }
+            ids
+        }
+    };
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
 /// Files the agent's appeal of their evaluation `e` (already checked to be theirs).
 pub async fn file(
     db: &Db,
     config: &Config,
     e: &EvaluationRow,
-    deductions: &[usize],
+    disputed: &Disputed,
     reason: &str,
     now_ms: i64,
 ) -> AppResult<i64> {
@@ -99,19 +146,7 @@ pub async fn file(
             "the reason is at most 4000 characters",
         ));
     }
-    let form = form_of(e)?;
-    let mut picked: Vec<usize> = deductions.to_vec();
-    picked.sort_unstable();
-    picked.dedup();
-    if let Some(bad) = picked.iter().find(|&&i| i >= form.deductions.len()) {
-        return Err(AppError::unprocessable(
-            "invalid_appeal",
-            format!(
-                "deduction {bad} does not exist (this evaluation has {})",
-                form.deductions.len()
-            ),
-        ));
-    }
+    let picked = disputed_ids(&form_of(e)?, disputed)?;
     let policy = policy_of(&month);
     if !policy.allow_reappeal
         && store::of_evaluation(db, e.id)

@@ -1,6 +1,7 @@
 //! Grading over the store: the current rubric (the built-in default until a supervisor
-//! edits it), who may read an evaluation, and submitting one (listening checked, score and
-//! grade from the rubric version it was opened with, the flag to the lead).
+//! edits it), who may read an evaluation, submitting one (listening checked, score and grade
+//! from the rubric version it was opened with, deduction ids assigned, the flag to the lead),
+//! and the queues' service time limits.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -12,17 +13,31 @@ use crate::domain::access::Viewer;
 use crate::domain::audit::EvaluationState;
 use crate::domain::grading::{self, Form, Outcome, Problem, Rubric};
 use crate::domain::org::Role;
+use crate::domain::queues::QueueLimits;
 use crate::store::grading::{self as store, EvaluationRow, RubricRow, SaveError, Submission};
+use crate::store::publication::{get_setting, put_setting};
 use crate::store::{Db, listening};
 
 /// The newest rubric version, adding the built-in default as version 1 on first use.
+///
+/// When the newest version is a built-in (no author) other than today's, it is the built-in
+/// of an earlier release that nobody edited: today's built-in becomes the next version (the
+/// evaluations opened on the old one keep it). A supervisor's own rubric is never replaced.
 pub async fn current_rubric(db: &Db, now_ms: i64) -> anyhow::Result<(RubricRow, Rubric)> {
-    if let Some(row) = store::current_rubric(db).await? {
-        let rubric = parse_rubric(&row)?;
-        return Ok((row, rubric));
-    }
-    let spec = serde_json::to_string(&grading::default_rubric())?;
-    store::insert_rubric(db, &spec, None, now_ms, true).await?;
+    let builtin = grading::default_rubric();
+    let after = match store::current_rubric(db).await? {
+        Some(row) => {
+            let rubric = parse_rubric(&row)?;
+            if row.created_by_id.is_some() || rubric == builtin {
+                return Ok((row, rubric));
+            }
+            row.version
+        }
+        None => 0,
+    };
+    let spec = serde_json::to_string(&builtin)?;
+    // Only after that version: two servers upgrading at once add it once.
+    store::insert_rubric(db, &spec, None, now_ms, Some(after)).await?;
     let row = store::current_rubric(db)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the default rubric was not stored"))?;
@@ -65,10 +80,43 @@ impl Rubrics {
     }
 }
 
-/// The form of an evaluation as stored (always written by us from a parsed `Form`).
+/// The form of an evaluation as stored (always written by us from a parsed `Form`), with
+/// its deduction ids (derived for forms stored before ids existed).
 pub fn form_of(e: &EvaluationRow) -> anyhow::Result<Form> {
-    serde_json::from_str(&e.form)
+    serde_json::from_str::<Form>(&e.form)
+        .map(Form::with_derived_ids)
         .map_err(|err| anyhow::anyhow!("evaluation {} form does not parse: {err}", e.id))
+}
+
+/// What a client sent as the evaluation's form, with server-side deduction ids: those of
+/// the stored form's deductions it sends back are kept, the others are fresh.
+pub fn incoming_form(e: &EvaluationRow, mut form: Form) -> anyhow::Result<Form> {
+    form.assign_ids(&form_of(e)?);
+    Ok(form)
+}
+
+/// The name of the setting holding `QueueLimits`.
+const QUEUES_SETTING: &str = "queues";
+
+/// The queues' service time limits: the supervisor's, or none.
+pub async fn queue_limits(db: &Db) -> anyhow::Result<QueueLimits> {
+    match get_setting(db, QUEUES_SETTING).await? {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("stored queue limits do not parse: {e}")),
+        None => Ok(QueueLimits::default()),
+    }
+}
+
+/// Stores validated limits (the caller validated them).
+pub async fn set_queue_limits(
+    db: &Db,
+    limits: &QueueLimits,
+    by: i64,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    let text = serde_json::to_string(limits)?;
+    put_setting(db, QUEUES_SETTING, &text, by, now_ms).await?;
+    Ok(())
 }
 
 /// The month (`YYYY-MM`, center time) a call belongs to.
@@ -178,9 +226,10 @@ impl From<serde_json::Error> for SubmitError {
     }
 }
 
-/// Submits an evaluation with `form` (the client's latest, or the saved draft). The score
-/// and grade are computed here from the evaluation's own rubric version, never taken from
-/// the client. Returns the evaluation as stored, its outcome and the grader's listening.
+/// Submits an evaluation with `form` (the client's latest with its ids assigned by
+/// `incoming_form`, or the saved draft). The score and grade are computed here from the
+/// evaluation's own rubric version, never taken from the client. Returns the evaluation as
+/// stored, its outcome and the grader's listening.
 pub async fn submit(
     db: &Db,
     config: &Config,

@@ -6,6 +6,7 @@ import { LANGS, getLang, hasKey, missingKeys, setLang, t } from './i18n.js';
 import { mountPlayer } from './player.js';
 import { PLAN_ROLES, QUEUE_ROLES, samplingPages } from './sampling.js';
 import { RUBRIC_ROLES, gradingPages } from './grading.js';
+import { renderRubric } from './rubric.js';
 import { FLAG_ROLES, reviewPages } from './review.js';
 import { CALIBRATION_ROLES, calibrationPages } from './calibration.js';
 import { RESULTS_ROLES, resultsPages } from './results.js';
@@ -115,7 +116,7 @@ const routes = [
   { path: '/flags/:id', render: review.renderFlag, title: 'flags.flag_title', nav: 'flags', roles: FLAG_ROLES },
   { path: '/calibrations', render: calibration.renderCalibrations, title: 'calib.title', nav: 'calibrations', roles: CALIBRATION_ROLES },
   { path: '/calibrations/:id', render: calibration.renderCalibration, title: 'calib.session_title', nav: 'calibrations', roles: CALIBRATION_ROLES },
-  { path: '/rubric', render: grading.renderRubric, title: 'rubric.title', nav: 'rubric', roles: RUBRIC_ROLES },
+  { path: '/rubric', render: renderRubric, title: 'rubric.title', nav: 'rubric', roles: RUBRIC_ROLES },
 ];
 
 /** The header's navigation, in order; an item shows only to `roles` when given. */

@@ -36,15 +36,26 @@ function byDeadline(a, b) {
   return String(a.due_at ?? '').localeCompare(String(b.due_at ?? ''));
 }
 
-/** A local preview of a form's score and grade (the server computes the real one). */
+/**
+ * A local preview of a form's score and grade (the server computes the real one): the band,
+ * lowered by the items' grade ceilings (occurrences of an item added up over the form).
+ */
 function previewOutcome(deductions, rubric, itemByCode) {
   let deducted = 0;
   let critical = false;
+  const totals = new Map();
   for (const d of deductions) {
     const item = itemByCode.get(d.item);
     if (!item) continue;
     deducted += (Number(item.points) || 0) * d.occurrences * (item.doubles_on_complaint && d.caused_complaint ? 2 : 1);
     critical ||= Boolean(item.critical);
+    totals.set(d.item, (totals.get(d.item) ?? 0) + d.occurrences);
+  }
+  let ceiling = -1;
+  for (const [code, n] of totals) {
+    for (const c of itemByCode.get(code)?.ceilings ?? []) {
+      if (n >= c.at_least) ceiling = Math.max(ceiling, GRADES.indexOf(c.grade));
+    }
   }
   const score = Math.max(0, 100 - deducted);
   const bands = rubric?.bands ?? { excellent: 90, good: 80, fair: 70, poor: 60 };
@@ -54,6 +65,7 @@ function previewOutcome(deductions, rubric, itemByCode) {
   else if (score >= bands.good) grade = 'good';
   else if (score >= bands.fair) grade = 'fair';
   else if (score >= bands.poor) grade = 'poor';
+  if (ceiling > GRADES.indexOf(grade)) grade = GRADES[ceiling];
   return { score, grade };
 }
 
@@ -237,7 +249,7 @@ export function appealsPages(app) {
           h('p', { class: 'muted' }, t('appeal.deductions'), ': ',
             h('span', { id: 'appealed-deductions' }, appealedText(a, ev.form, itemByCode)))));
 
-      const appealed = new Set(Array.isArray(a.deductions) ? a.deductions : []);
+      const appealed = new Set(Array.isArray(a.deduction_ids) ? a.deduction_ids : []);
       const regradeEv = a.regrade_evaluation ?? null;
       const original = h('div', { class: 'compare-col', id: 'original-evaluation' },
         // Once decided, the evaluation shown is what the decision made of it.
@@ -335,6 +347,8 @@ export function appealsPages(app) {
       let outcome = draft?.outcome ?? null;
       const deductions = draft?.deductions ?? structuredClone(Array.isArray(ev.form?.deductions) ? ev.form.deductions : [])
         .map((d) => ({
+          // Sent back so a kept deduction stays the same one (appeals name it by its id).
+          id: Number.isInteger(d.id) ? d.id : null,
           item: String(d.item ?? ''),
           occurrences: Number.isInteger(d.occurrences) && d.occurrences > 0 ? d.occurrences : 1,
           times_ms: (Array.isArray(d.times_ms) ? d.times_ms : []).filter(Number.isFinite).sort((x, y) => x - y),
@@ -441,7 +455,9 @@ export function appealsPages(app) {
         const body = { outcome, reason: reason.value };
         if (outcome === 'overturned') body.grade = gradeSelect.value;
         if (outcome === 'amended') {
-          body.deductions = deductions.map(({ original, ...d }) => ({ ...d, times_ms: [...d.times_ms] }));
+          body.deductions = deductions.map(({ original, id: dedId, ...d }) => ({
+            ...(Number.isInteger(dedId) ? { id: dedId } : {}), ...d, times_ms: [...d.times_ms],
+          }));
         }
         submit.disabled = true;
         submit.textContent = t('appeals.deciding');

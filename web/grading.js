@@ -1,5 +1,5 @@
-// Grading pages: one evaluation (#/evaluations/:id) with the recording player beside the
-// form, and the supervisor's rubric editor (#/rubric).
+// Grading page: one evaluation (#/evaluations/:id) with the recording player beside the
+// form (the supervisor's rubric editor, #/rubric, is rubric.js).
 //
 // The evaluation form: the rubric's deduction items, each with "+" (or its number key) to
 // deduct an occurrence at the player's current time; every deduction keeps its times (click
@@ -85,6 +85,11 @@ export function notFoundSection(titleKey, backHash, backKey = 'notfound.back') {
 
 const rubricCache = new Map();
 
+/** Keeps a rubric version just saved (versions never change). */
+export function cacheRubric(doc) {
+  rubricCache.set(String(doc.id), doc);
+}
+
 /** A rubric version ({id, version, rubric}); versions never change, so they are cached. */
 export async function loadRubric(id, signal) {
   const key = String(id);
@@ -124,6 +129,9 @@ function normalizeForm(raw) {
   const f = raw && typeof raw === 'object' ? raw : {};
   return {
     deductions: (Array.isArray(f.deductions) ? f.deductions : []).map((d) => ({
+      // The server's stable id (null until the first save gives one): sent back so the
+      // deduction stays the same one, which appeals name by it.
+      id: Number.isInteger(d.id) ? d.id : null,
       item: String(d.item ?? ''),
       occurrences: Number.isInteger(d.occurrences) && d.occurrences > 0 ? d.occurrences : 1,
       times_ms: (Array.isArray(d.times_ms) ? d.times_ms : []).filter(Number.isFinite).sort((a, b) => a - b),
@@ -140,6 +148,7 @@ function normalizeForm(raw) {
 function formBody(form) {
   return {
     deductions: form.deductions.map((d) => ({
+      ...(d.id !== null && d.id !== undefined ? { id: d.id } : {}),
       item: d.item, occurrences: d.occurrences, times_ms: [...d.times_ms], note: d.note,
       caused_complaint: d.caused_complaint,
     })),
@@ -326,12 +335,14 @@ export function gradingPages(app) {
       }
       const seq = changeSeq;
       const body = { form: formBody(form), revision };
+      const sent = [...form.deductions];
       if (!destroyed) setSaveState('saving');
       const run = (async () => {
         try {
           const data = await api('PUT', `/api/evaluations/${ev.id}`, body, { keepalive, authRedirect: !destroyed });
           savedSeq = Math.max(savedSeq, seq);
           if (typeof data?.revision === 'number') revision = data.revision;
+          takeIds(sent, data);
           if (destroyed) return;
           applyServer(data);
           if (changeSeq === savedSeq) {
@@ -356,6 +367,14 @@ export function gradingPages(app) {
         }
       });
       return run;
+    }
+
+    /** The ids the server gave the deductions of a save (same order as sent). */
+    function takeIds(sent, data) {
+      const stored = Array.isArray(data?.form?.deductions) ? data.form.deductions : [];
+      sent.forEach((d, i) => {
+        if (Number.isInteger(stored[i]?.id) && stored[i].item === d.item) d.id = stored[i].id;
+      });
     }
 
     function applyServer(data) {
@@ -403,10 +422,12 @@ export function gradingPages(app) {
     const scoreEl = h('span', { id: 'score', class: 'score-value tabular' });
     const gradeEl = h('span', { id: 'grade', class: 'grade-value' });
     const outcomeNote = h('p', { id: 'outcome-note', class: 'outcome-note muted' });
+    // Which item(s) capped the grade below the score's band (the handbook's criteria).
+    const capNote = h('p', { id: 'outcome-cap', class: 'outcome-cap', hidden: true });
     const outcomeBox = h('div', { id: 'outcome', class: 'outcome', 'aria-live': 'polite' },
       h('div', { class: 'outcome-score' }, h('span', { class: 'outcome-label' }, t('grading.score')), scoreEl),
       h('div', { class: 'outcome-grade' }, h('span', { class: 'outcome-label' }, t('grading.grade')), gradeEl),
-      outcomeNote);
+      outcomeNote, capNote);
 
     function renderOutcome() {
       const o = outcome ?? {};
@@ -420,6 +441,14 @@ export function gradingPages(app) {
       if (o.critical) notes.push(t('grading.critical_forces'));
       if (o.overridden) notes.push(t('grading.overridden', { grade: gradeLabel(o.computed_grade, rubric) }));
       outcomeNote.textContent = notes.join(' · ');
+      const capped = Array.isArray(o.capped_by) ? o.capped_by : [];
+      capNote.hidden = capped.length === 0;
+      capNote.dataset.cappedBy = capped.join(' ');
+      capNote.textContent = capped.length ? t('grading.capped_by', {
+        grade: gradeLabel(o.computed_grade, rubric),
+        band: gradeLabel(o.band_grade, rubric),
+        items: capped.map((c) => (itemByCode.has(c) ? itemName(itemByCode.get(c)) : c)).join(isZh() ? '、' : ', '),
+      }) : '';
       if (autoOption) autoOption.textContent = t('grading.grade_auto', { grade: gradeLabel(o.computed_grade, rubric) });
       syncOverride();
     }
@@ -481,12 +510,31 @@ export function gradingPages(app) {
     });
 
     const itemsList = h('ol', { id: 'rubric-items', class: 'rubric-items' });
+    // The call ran over its queue's service time limit: suggest the rubric's item for it
+    // (the grader confirms by adding it; the server deducts nothing by itself).
+    const timeLimitBox = h('div', { id: 'time-limit', 'aria-live': 'polite' });
+    function renderTimeLimit() {
+      const tl = ev.time_limit;
+      const code = tl?.suggested_item;
+      const item = code ? itemByCode.get(code) : null;
+      const pending = editable && tl?.exceeded && item && !deductionsOf(code).length
+        && !form.not_applicable.includes(code);
+      timeLimitBox.replaceChildren(pending ? h('div', { class: 'alert alert-warn', 'data-suggested-item': code },
+        h('p', null, t('grading.over_time_limit', {
+          duration: formatDuration(ev.duration_ms), queue: tl.queue, limit: formatDuration(tl.limit_seconds * 1000),
+        })),
+        h('button', {
+          type: 'button', class: 'btn', id: 'add-time-limit-item',
+          onclick: () => addOccurrence(code, Math.min(tl.limit_seconds * 1000, ev.duration_ms)),
+        }, t('grading.add_suggested', { item: itemName(item) }))) : '');
+    }
     const submitBtn = h('button', { id: 'submit-evaluation', type: 'submit', class: 'btn btn-primary' }, t('grading.submit'));
     const submitError = h('div', { id: 'submit-error', 'aria-live': 'assertive' });
 
     const formEl = h('form', { id: 'evaluation-form', class: 'grading-form', novalidate: true },
       h('div', { class: 'form-top' }, outcomeBox, saveStatus),
       problemsBox,
+      timeLimitBox,
       h('fieldset', { class: 'form-group items-group' },
         h('legend', null, t('grading.items')),
         h('p', { class: 'muted items-hint', id: 'items-hint' }, t('grading.items_hint')),
@@ -536,12 +584,22 @@ export function gradingPages(app) {
         sc ? h('kbd', { class: 'item-key', 'aria-hidden': 'true' }, shortcutText(sc)) : h('span', { class: 'item-key' }),
         h('span', { class: 'item-name' }, name,
           item.critical && h('span', { class: 'badge badge-critical', title: t('grading.critical_hint') }, t('grading.critical')),
-          item.doubles_on_complaint && h('span', { class: 'badge badge-doubles', title: t('grading.doubles_hint') }, t('grading.doubles'))),
+          item.doubles_on_complaint && h('span', { class: 'badge badge-doubles', title: t('grading.doubles_hint') }, t('grading.doubles')),
+          ceilingBadge(item)),
         h('span', { class: 'item-points tabular', title: t('grading.points_title') }, t('grading.points', { points: item.points })),
         h('label', { class: 'toggle na-label', for: `na-${code}`, title: mine.length ? t('grading.na_blocked') : null },
           naBox, t('grading.na')),
         addBtn),
       mine.length ? h('ul', { class: 'deductions' }, mine.map(({ d, index: i }) => deductionRow(item, d, i))) : null);
+    }
+
+    /** "1× ≤ Fair · 2× ≤ Poor": the item's grade ceilings, if it has any. */
+    function ceilingBadge(item) {
+      const rules = Array.isArray(item.ceilings) ? item.ceilings : [];
+      if (!rules.length || item.critical) return null;
+      const text = rules.map((c) => t('grading.ceiling_rule', { n: c.at_least, grade: gradeLabel(c.grade, rubric) }))
+        .join(' · ');
+      return h('span', { class: 'badge badge-ceiling', title: t('grading.ceiling_hint') }, text);
     }
 
     function deductionRow(item, d, index) {
@@ -610,6 +668,7 @@ export function gradingPages(app) {
       const keepDeduction = active?.closest('li.deduction')?.dataset.index ?? null;
       const fresh = itemRow(items[index], index);
       old.replaceWith(fresh);
+      renderTimeLimit();
       if (keep) {
         const scope = keepDeduction !== null && !focusKey
           ? fresh.querySelector(`li.deduction[data-index="${keepDeduction}"]`) ?? fresh : fresh;
@@ -619,16 +678,17 @@ export function gradingPages(app) {
       }
     }
 
-    function addOccurrence(code) {
+    /** Deducts one occurrence of `code` at `atMs`, or at the player's current time. */
+    function addOccurrence(code, atMs) {
       if (!editable || form.not_applicable.includes(code)) return;
       const item = itemByCode.get(code);
       if (!item) return;
       const max = Number.isFinite(ev.duration_ms) ? ev.duration_ms : Infinity;
-      const ms = clamp(Math.round(player.currentTime() * 1000), 0, max);
+      const ms = clamp(Math.round(Number.isFinite(atMs) ? atMs : player.currentTime() * 1000), 0, max);
       const mine = deductionsOf(code);
       let d = mine.length ? mine[mine.length - 1].d : null;
       if (!d) {
-        d = { item: code, occurrences: 1, times_ms: [ms], note: '', caused_complaint: false };
+        d = { id: null, item: code, occurrences: 1, times_ms: [ms], note: '', caused_complaint: false };
         form.deductions.push(d);
       } else {
         if (d.times_ms.length >= MAX_OCCURRENCES) {
@@ -684,6 +744,7 @@ export function gradingPages(app) {
 
     function renderForm({ focus } = {}) {
       itemsList.replaceChildren(...items.map((it, i) => itemRow(it, i)));
+      renderTimeLimit();
       gradeSelect.replaceChildren(
         (autoOption = h('option', { value: '' }, t('grading.grade_auto', { grade: gradeLabel(outcome?.computed_grade, rubric) }))),
         ...GRADES.map((g) => h('option', { value: g }, gradeLabel(g, rubric))));
@@ -735,7 +796,9 @@ export function gradingPages(app) {
         if (saving) await saving;
         await flushCoverage();
         const seq = changeSeq;
+        const sent = [...form.deductions];
         const data = await api('POST', `/api/evaluations/${ev.id}/submit`, { form: formBody(form), revision }, { signal });
+        takeIds(sent, data);
         savedSeq = seq;
         if (destroyed) return;
         editable = false;
@@ -870,145 +933,5 @@ export function gradingPages(app) {
     return ev.plan_name ? `${kind} · ${ev.plan_name}` : kind;
   }
 
-  // =========================================================================
-  // #/rubric (supervisors): edit the rubric; saving makes a new version.
-
-  async function renderRubric(root, { signal }) {
-    const [current, versions] = await Promise.all([
-      api('GET', '/api/rubrics/current', undefined, { signal }),
-      api('GET', '/api/rubrics', undefined, { signal }).catch(() => ({ items: [] })),
-    ]);
-    if (signal.aborted) return;
-    const rubric = structuredClone(current.rubric);
-    const notice = h('div', { id: 'rubric-notice', 'aria-live': 'polite' });
-    const head = h('div', { class: 'page-head' },
-      h('div', null,
-        h('h1', null, t('rubric.title')),
-        h('p', { class: 'muted page-lead', id: 'rubric-version' }, t('rubric.current_version', {
-          version: current.version, by: current.created_by ?? t('rubric.builtin'),
-        }), ' ', timeEl(current.created_at))));
-
-    // items
-    const itemsBody = h('tbody');
-    const codeOk = (c) => /^[a-z0-9_]{1,40}$/.test(c);
-    function itemRowEl(item, index) {
-      const input = (field, attrs = {}) => {
-        const el = h('input', { type: 'text', value: item[field] ?? '', 'data-field': field, ...attrs });
-        el.addEventListener('input', () => {
-          item[field] = attrs.type === 'number' ? Number(el.value) : el.value;
-        });
-        return el;
-      };
-      const check = (field) => h('input', {
-        type: 'checkbox', checked: Boolean(item[field]), 'data-field': field,
-        'aria-label': t(`rubric.col.${field}`),
-        onchange: (e) => { item[field] = e.target.checked; },
-      });
-      return h('tr', { 'data-index': String(index), 'data-code': item.code },
-        h('td', null, input('code', {
-          class: 'mono', size: '14', 'aria-label': t('rubric.col.code'), pattern: '[a-z0-9_]{1,40}', required: true,
-          readonly: item.existing ? true : null, title: item.existing ? t('rubric.code_fixed') : null,
-        })),
-        h('td', null, input('name_en', { 'aria-label': t('rubric.col.name_en'), required: true })),
-        h('td', null, input('name_zh', { 'aria-label': t('rubric.col.name_zh'), required: true })),
-        h('td', { class: 'num' }, input('points', { type: 'number', min: '1', max: '100', step: '1', 'aria-label': t('rubric.col.points'), class: 'points-input' })),
-        h('td', null, check('critical')),
-        h('td', null, check('doubles_on_complaint')),
-        h('td', null, h('button', {
-          type: 'button', class: 'btn btn-quiet', 'aria-label': t('rubric.remove_item', { code: item.code || '?' }),
-          onclick: () => {
-            rubric.items.splice(index, 1);
-            renderItems();
-          },
-        }, t('grading.remove'))));
-    }
-    for (const it of rubric.items) it.existing = true;
-    function renderItems() {
-      itemsBody.replaceChildren(...rubric.items.map(itemRowEl));
-    }
-    const addItem = h('button', {
-      type: 'button', class: 'btn', id: 'rubric-add-item',
-      onclick: () => {
-        rubric.items.push({ code: '', name_en: '', name_zh: '', points: 5, critical: false, doubles_on_complaint: false });
-        renderItems();
-        itemsBody.lastElementChild?.querySelector('input')?.focus();
-      },
-    }, t('rubric.add_item'));
-
-    // bands
-    const bandInputs = ['excellent', 'good', 'fair', 'poor'].map((g) => {
-      const el = h('input', { type: 'number', min: '1', max: '100', step: '1', id: `band-${g}`, value: String(rubric.bands[g]) });
-      el.addEventListener('input', () => { rubric.bands[g] = Number(el.value); });
-      return h('div', { class: 'field' }, h('label', { for: `band-${g}` }, t('rubric.band_from', { grade: gradeLabel(g, rubric) })), el);
-    });
-
-    // grade criteria
-    const gradeFields = rubric.grades.map((c) => {
-      const field = (name, rows) => {
-        const id = `grade-${c.grade}-${name}`;
-        const el = rows ? h('textarea', { id, rows: String(rows) }) : h('input', { id, type: 'text' });
-        el.value = c[name] ?? '';
-        el.addEventListener('input', () => { c[name] = el.value; });
-        return h('div', { class: 'field' }, h('label', { for: id }, t(`rubric.grade_field.${name}`)), el);
-      };
-      return h('fieldset', { class: 'form-group', 'data-grade': c.grade },
-        h('legend', null, gradeLabel(c.grade, rubric)),
-        h('div', { class: 'form-row' }, field('label_en'), field('label_zh')),
-        field('criteria_en', 3), field('criteria_zh', 3));
-    });
-
-    const saveBtn = h('button', { type: 'submit', class: 'btn btn-primary', id: 'rubric-save' }, t('rubric.save'));
-    const formEl = h('form', { id: 'rubric-form', class: 'plan-form' },
-      h('section', { class: 'panel' },
-        h('h2', null, t('rubric.items')),
-        h('div', { class: 'table-wrap' }, h('table', { class: 'data-table rubric-table', id: 'rubric-items-table' },
-          h('thead', null, h('tr', null, ['code', 'name_en', 'name_zh', 'points', 'critical', 'doubles_on_complaint']
-            .map((k) => h('th', { scope: 'col' }, t(`rubric.col.${k}`))), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, t('grading.remove'))))),
-          itemsBody)),
-        h('div', { class: 'toolbar' }, addItem)),
-      h('section', { class: 'panel' },
-        h('h2', null, t('rubric.bands')),
-        h('p', { class: 'muted' }, t('rubric.bands_hint')),
-        h('div', { class: 'form-row' }, bandInputs)),
-      h('section', { class: 'panel' }, h('h2', null, t('rubric.grades')), gradeFields),
-      h('div', { class: 'form-actions' }, saveBtn));
-
-    formEl.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      notice.replaceChildren();
-      const bad = rubric.items.find((it) => !codeOk(it.code));
-      if (bad) {
-        notice.replaceChildren(h('p', { class: 'alert alert-error', role: 'alert' }, t('rubric.bad_code')));
-        return;
-      }
-      const body = {
-        rubric: {
-          grades: rubric.grades,
-          items: rubric.items.map(({ existing, ...it }) => ({ ...it, points: Number(it.points) })),
-          bands: rubric.bands,
-        },
-      };
-      saveBtn.disabled = true;
-      try {
-        const saved = await api('POST', '/api/rubrics', body, { signal });
-        notice.replaceChildren(h('p', { class: 'alert alert-success', id: 'rubric-saved' }, t('rubric.saved', { version: saved.version })));
-        rubricCache.set(String(saved.id), saved);
-      } catch (err) {
-        if (isAbort(err) || sentToLogin(err)) return;
-        notice.replaceChildren(errorBox(err, 'rubric-error'));
-      } finally {
-        saveBtn.disabled = false;
-      }
-    });
-
-    const history = Array.isArray(versions?.items) && versions.items.length ? h('section', { class: 'panel' },
-      h('h2', null, t('rubric.versions')),
-      h('ul', { id: 'rubric-versions' }, versions.items.map((v) => h('li', null,
-        t('rubric.version_line', { version: v.version, by: v.created_by ?? t('rubric.builtin') }), ' ', timeEl(v.created_at))))) : null;
-
-    renderItems();
-    root.append(head, notice, h('p', { class: 'muted' }, t('rubric.lead')), formEl, history);
-  }
-
-  return { renderEvaluation, renderRubric, evaluationHash };
+  return { renderEvaluation, evaluationHash };
 }

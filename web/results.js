@@ -91,17 +91,19 @@ function deductionHead(d, item) {
 
 /**
  * The deductions of a form, read-only, each time a chip that calls `onSeek(ms)`.
- * `appealed`: indexes to highlight (the ones an appeal is about). `id`: the list's id.
+ * `appealed`: a Set of deduction ids to highlight (the ones an appeal disputes: ids, not
+ * positions, so an amendment cannot move the mark onto another one). `id`: the list's id.
  */
 export function deductionList(form, itemByCode, { onSeek, appealed = null, id = 'ro-deductions' } = {}) {
   const deductions = Array.isArray(form?.deductions) ? form.deductions : [];
   if (!deductions.length) return h('p', { class: 'muted no-deductions', id: `${id}-none` }, t('grading.no_deductions'));
   return h('ol', { id, class: 'ro-deductions' }, deductions.map((d, i) => {
     const times = Array.isArray(d.times_ms) ? d.times_ms.filter(Number.isFinite) : [];
-    const isAppealed = appealed !== null && appealed.has(i);
+    const isAppealed = appealed !== null && Number.isInteger(d.id) && appealed.has(d.id);
     return h('li', {
       class: `deduction ro-deduction${isAppealed ? ' is-appealed' : ''}`,
       'data-item': d.item, 'data-index': String(i), 'data-occurrences': String(d.occurrences),
+      'data-deduction-id': Number.isInteger(d.id) ? String(d.id) : null,
       'data-appealed': appealed !== null ? String(isAppealed) : null,
     },
     deductionHead(d, itemByCode.get(d.item)),
@@ -127,6 +129,15 @@ export function outcomeBlock(ev, rubric, { idPrefix = '' } = {}) {
   if (typeof o.deducted === 'number') notes.push(t('grading.deducted', { points: fmtNumber(o.deducted) }));
   if (o.critical) notes.push(t('grading.critical_forces'));
   if (o.overridden) notes.push(t('results.overridden', { grade: gradeLabel(o.computed_grade, rubric) }));
+  const capped = Array.isArray(o.capped_by) ? o.capped_by : [];
+  const items = new Map((rubric?.items ?? []).map((it) => [it.code, it]));
+  if (capped.length) {
+    notes.push(t('grading.capped_by', {
+      grade: gradeLabel(o.computed_grade, rubric),
+      band: gradeLabel(o.band_grade, rubric),
+      items: capped.map((c) => (items.has(c) ? itemName(items.get(c)) : c)).join(isZh() ? '、' : ', '),
+    }));
+  }
   return h('div', { class: 'outcome', id: `${idPrefix}outcome`, 'data-grade': grade ?? '' },
     h('div', { class: 'outcome-score' }, h('span', { class: 'outcome-label' }, t('grading.score')),
       h('span', { id: `${idPrefix}score`, class: 'score-value tabular', 'data-score': score ?? '' }, fmtNumber(score))),
@@ -135,17 +146,29 @@ export function outcomeBlock(ev, rubric, { idPrefix = '' } = {}) {
     notes.length ? h('p', { class: 'outcome-note muted' }, notes.join(' · ')) : null);
 }
 
-/** Names of the appealed deductions ("the whole evaluation" when none were picked). */
+/**
+ * The disputed deductions by id ("the whole evaluation" when none were picked): each as the
+ * evaluation has it now, or marked removed (with what it was, when known) once a decision or
+ * a correction took it out, never some other deduction that moved into its place.
+ */
 export function appealedText(appeal, form, itemByCode) {
-  const idx = Array.isArray(appeal?.deductions) ? appeal.deductions : [];
-  if (!idx.length) return t('appeal.whole_evaluation');
-  const deductions = Array.isArray(form?.deductions) ? form.deductions : [];
-  return idx.map((i) => {
-    const d = deductions[i];
-    if (!d) return `#${i + 1}`;
+  const ids = Array.isArray(appeal?.deduction_ids) ? appeal.deduction_ids : [];
+  if (!ids.length) return t('appeal.whole_evaluation');
+  const byId = new Map((Array.isArray(appeal?.disputed) ? appeal.disputed : []).map((d) => [d.id, d]));
+  const current = Array.isArray(form?.deductions) ? form.deductions : [];
+  const name = (d) => {
     const item = itemByCode.get(d.item);
     return `${item ? itemName(item) : d.item} (${d.occurrences} ×)`;
-  }).join(isZh() ? '、' : ', ');
+  };
+  const parts = ids.map((id) => {
+    const seen = byId.get(id);
+    const d = seen?.status === 'present' ? seen.deduction : current.find((c) => c.id === id);
+    const removed = seen ? seen.status === 'removed' : !d;
+    const was = removed ? seen?.deduction : null;
+    return h('span', { class: `appealed-deduction${removed ? ' is-removed' : ''}`, 'data-deduction-id': String(id), 'data-status': removed ? 'removed' : 'present' },
+      removed ? t('appeal.deduction_removed', { what: was ? name(was) : `#${id}` }) : name(d));
+  });
+  return parts.flatMap((p, i) => (i ? [isZh() ? '、' : ', ', p] : [p]));
 }
 
 /**
@@ -582,12 +605,13 @@ export function resultsPages(app) {
         'aria-describedby': 'appeal-reason-hint',
       });
       reason.value = draft?.reason ?? '';
+      // Picked by the deductions' ids, which stay theirs whatever is amended later.
       const boxes = deductions.map((d, i) => {
         const item = itemByCode.get(d.item);
         return h('label', { class: 'toggle appeal-pick' },
           h('input', {
-            type: 'checkbox', class: 'appeal-deduction', id: `appeal-ded-${i}`, value: String(i),
-            checked: draft?.picked?.includes(i) ?? false,
+            type: 'checkbox', class: 'appeal-deduction', id: `appeal-ded-${i}`, value: String(d.id),
+            'data-deduction-id': String(d.id), checked: draft?.picked?.includes(d.id) ?? false,
           }),
           `${item ? itemName(item) : d.item} (${d.occurrences} ×)`);
       });
@@ -638,7 +662,7 @@ export function resultsPages(app) {
         submit.disabled = true;
         submit.textContent = t('appeal.submitting');
         try {
-          await api('POST', `/api/evaluations/${ev.id}/appeals`, { reason: reason.value, deductions: picked() }, { signal });
+          await api('POST', `/api/evaluations/${ev.id}/appeals`, { reason: reason.value, deduction_ids: picked() }, { signal });
           await reload();
           notice.replaceChildren(h('p', { class: 'alert alert-success', id: 'appeal-filed', role: 'status' }, t('appeal.filed')));
         } catch (err) {

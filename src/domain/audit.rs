@@ -21,6 +21,31 @@ pub struct EvaluationState {
     pub override_reason: Option<String>,
 }
 
+impl EvaluationState {
+    /// The state with its form's deduction ids derived where it has none (states stored
+    /// before ids existed); a no-op on states written since. Every read of a stored state
+    /// goes through this, so old and new revisions compare alike.
+    pub fn normalized(self) -> EvaluationState {
+        EvaluationState {
+            form: self.form.with_derived_ids(),
+            ..self
+        }
+    }
+
+    /// Whether two states give the same result, whatever the deductions' ids.
+    fn same_result(&self, other: &EvaluationState) -> bool {
+        let strip = |s: &EvaluationState| {
+            let mut s = s.clone();
+            s.form.next_deduction_id = 0;
+            for d in &mut s.form.deductions {
+                d.id = None;
+            }
+            s
+        };
+        strip(self) == strip(other)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RevisionKind {
@@ -61,7 +86,8 @@ pub enum ReplayError {
     Broken { seq: i64 },
 }
 
-/// The state the revisions lead to (`None` for an evaluation never submitted).
+/// The state the revisions lead to (`None` for an evaluation never submitted). States are
+/// compared with their derived deduction ids, as they are read everywhere else.
 pub fn replay(steps: &[Step]) -> Result<Option<EvaluationState>, ReplayError> {
     let mut state: Option<EvaluationState> = None;
     let mut previous = 0;
@@ -72,10 +98,10 @@ pub fn replay(steps: &[Step]) -> Result<Option<EvaluationState>, ReplayError> {
                 seq: step.seq,
             });
         }
-        if step.old != state {
+        if step.old.clone().map(EvaluationState::normalized) != state {
             return Err(ReplayError::Broken { seq: step.seq });
         }
-        state = Some(step.new.clone());
+        state = Some(step.new.clone().normalized());
         previous = step.seq;
     }
     Ok(state)
@@ -120,8 +146,9 @@ fn problem(field: &str, message: impl Into<String>) -> Problem {
 
 /// The state after `change`, scored by the evaluation's own rubric version. New deductions
 /// replace the old ones and must meet the submission rules (each with its time in the call);
-/// a grade different from what the deductions compute is an override and carries the
-/// change's reason, as a grader's override does.
+/// those that come with the id of a current deduction keep it, the others get fresh ids
+/// (`Form::assign_ids`). A grade different from what the deductions compute is an override
+/// and carries the change's reason, as a grader's override does.
 pub fn apply(
     rubric: &Rubric,
     current: &EvaluationState,
@@ -131,9 +158,11 @@ pub fn apply(
     if change.reason.trim().is_empty() {
         return Err(vec![problem("reason", "give the reason for the change")]);
     }
+    let current = &current.clone().normalized();
     let mut form = current.form.clone();
     if let Some(deductions) = &change.deductions {
         form.deductions = deductions.clone();
+        form.assign_ids(&current.form);
         // A grade chosen against the old deductions means nothing for the new ones.
         form.grade = None;
         form.override_reason = None;
@@ -163,7 +192,7 @@ pub fn apply(
         override_reason: form.override_reason.clone().filter(|_| outcome.overridden),
         form,
     };
-    if next == *current {
+    if next.same_result(current) {
         return Err(vec![problem(
             "change",
             "this leaves the grade, the score and the deductions as they are",
@@ -223,6 +252,7 @@ mod tests {
 
     fn ded(item: &str, occurrences: u32) -> Deduction {
         Deduction {
+            id: None,
             item: item.into(),
             occurrences,
             times_ms: vec![1_000],
@@ -287,6 +317,49 @@ mod tests {
     }
 
     #[test]
+    fn an_amendment_keeps_the_ids_of_the_deductions_it_keeps() {
+        let rubric = default_rubric();
+        // Stored before ids existed: its deductions are read as 1 and 2.
+        let old = submitted(vec![ded("commanding_tone", 1), ded("shirking", 1)]);
+        let second = old.clone().normalized().form.deductions[1].clone();
+        assert_eq!(second.id, Some(2));
+        // The panel removes the first and adds another.
+        let change = Change {
+            deductions: Some(vec![second.clone(), ded("not_mandarin", 1)]),
+            reason: "the tone was fine".into(),
+            grade: None,
+        };
+        let next = apply(&rubric, &old, &change, DURATION_MS).expect("applies");
+        assert_eq!(next.form.deduction(2), Some(&second));
+        assert_eq!(
+            next.form.deduction(3).map(|d| d.item.as_str()),
+            Some("not_mandarin")
+        );
+        assert!(next.form.deduction(1).is_none());
+        // Sending the same deductions back without ids changes nothing but ids: refused.
+        let same = Change {
+            deductions: Some(vec![ded("commanding_tone", 1), ded("shirking", 1)]),
+            reason: "r".into(),
+            grade: None,
+        };
+        assert!(apply(&rubric, &old, &same, DURATION_MS).is_err());
+        // Replay of the old revision and the new one gives the new state.
+        let steps = [
+            Step {
+                seq: 1,
+                old: None,
+                new: old.clone(),
+            },
+            Step {
+                seq: 2,
+                old: Some(old.clone().normalized()),
+                new: next.clone(),
+            },
+        ];
+        assert_eq!(replay(&steps), Ok(Some(next)));
+    }
+
+    #[test]
     fn decisions_need_what_they_change_and_a_reason() {
         assert!(decision_change(Decision::Upheld, None, None, "").is_err());
         assert_eq!(
@@ -337,7 +410,7 @@ mod tests {
                 new: b.clone(),
             },
         ];
-        assert_eq!(replay(&ok), Ok(Some(b.clone())));
+        assert_eq!(replay(&ok), Ok(Some(b.clone().normalized())));
         let gap = vec![
             ok[0].clone(),
             Step {
@@ -385,19 +458,33 @@ mod tests {
     proptest! {
         // Whatever sequence of changes is applied, recording each as (old, new) and replaying
         // the records gives the last state; and every state is consistent with its rubric.
+        // The first state is stored as before deduction ids existed (none in its form);
+        // some changes send a current deduction back with its id, which it keeps.
         #[test]
         fn replaying_the_recorded_changes_gives_the_current_state(
-            changes in proptest::collection::vec(arb_change(), 0..12)
+            changes in proptest::collection::vec((arb_change(), any::<bool>()), 0..12)
         ) {
             let rubric = default_rubric();
-            let mut current = submitted(vec![ded("commanding_tone", 2)]);
+            let mut current = submitted(vec![ded("commanding_tone", 2), ded("shirking", 1)]);
             let mut steps = vec![Step { seq: 1, old: None, new: current.clone() }];
-            for change in &changes {
-                if let Ok(next) = apply(&rubric, &current, change, DURATION_MS) {
+            for (change, keep) in &changes {
+                let mut change = change.clone();
+                let kept = current.clone().normalized().form.deductions.first().cloned();
+                if let (true, Some(ds), Some(k)) = (*keep, change.deductions.as_mut(), &kept) {
+                    ds.insert(0, k.clone());
+                }
+                if let Ok(next) = apply(&rubric, &current, &change, DURATION_MS) {
                     let o = grading::outcome(&rubric, &next.form);
                     prop_assert_eq!(next.score, Some(i64::from(o.score)));
                     prop_assert_eq!(next.grade.as_deref(), Some(o.grade.as_str()));
                     prop_assert_eq!(next.override_reason.is_some(), o.overridden);
+                    let ids: Vec<u32> = next.form.deductions.iter().filter_map(|d| d.id).collect();
+                    prop_assert_eq!(ids.len(), next.form.deductions.len());
+                    prop_assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), ids.len());
+                    prop_assert!(ids.iter().all(|&id| id < next.form.next_deduction_id));
+                    if let (true, Some(_), Some(k)) = (*keep, &change.deductions, &kept) {
+                        prop_assert_eq!(next.form.deduction(k.id.unwrap_or(0)), Some(k));
+                    }
                     steps.push(Step {
                         seq: steps.len() as i64 + 1,
                         old: Some(current.clone()),
@@ -406,7 +493,7 @@ mod tests {
                     current = next;
                 }
             }
-            prop_assert_eq!(replay(&steps), Ok(Some(current)));
+            prop_assert_eq!(replay(&steps), Ok(Some(current.normalized())));
         }
     }
 }

@@ -11,18 +11,19 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+pub use super::calibration::{
+    Deviation, Grading, ItemSpread, SessionReport, krippendorff_alpha_ordinal, session_report,
+};
+pub use super::rubric::{
+    Bands, GradeCriteria, ITEM_POINTS, MAX_CODE_LEN, MAX_ITEMS, Rubric, RubricItem, default_rubric,
+};
+
 /// A form may list at most this many deductions.
 pub const MAX_DEDUCTIONS: usize = 100;
 /// Longest note, comment or override reason, in characters.
 pub const MAX_TEXT: usize = 4000;
 /// Most occurrences of one item in one deduction.
 pub const MAX_OCCURRENCES: u32 = 50;
-/// Most items in one rubric.
-pub const MAX_ITEMS: usize = 200;
-/// Longest item code.
-pub const MAX_CODE_LEN: usize = 40;
-/// Points of one occurrence of an item.
-pub const ITEM_POINTS: std::ops::RangeInclusive<u32> = 1..=100;
 
 /// The five grades of 服务质量评判标准, declared best to worst so that `Ord` puts the
 /// better grade first.
@@ -78,323 +79,6 @@ impl Grade {
     }
 }
 
-/// What a grade means, shown to graders next to the grade buttons.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GradeCriteria {
-    pub grade: Grade,
-    pub label_en: String,
-    pub label_zh: String,
-    pub criteria_en: String,
-    pub criteria_zh: String,
-}
-
-/// One deduction item of the checklist (质检评分标准), deducted per occurrence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RubricItem {
-    /// Stable id, `[a-z0-9_]{1,40}`, unique in the rubric: forms refer to items by it, so
-    /// renaming an item keeps old evaluations meaningful.
-    pub code: String,
-    pub name_en: String,
-    pub name_zh: String,
-    /// Per occurrence, 1 to 100.
-    pub points: u32,
-    /// Forces the grade to severe whatever the score.
-    #[serde(default)]
-    pub critical: bool,
-    /// Deducted twice when this occurrence caused a customer complaint (hanging up first).
-    #[serde(default)]
-    pub doubles_on_complaint: bool,
-}
-
-/// Lower bounds of the score bands; below `poor` is severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Bands {
-    pub excellent: u32,
-    pub good: u32,
-    pub fair: u32,
-    pub poor: u32,
-}
-
-impl Default for Bands {
-    /// 90–100 excellent, 80–89 good, 70–79 fair, 60–69 poor, below 60 severe.
-    fn default() -> Self {
-        Bands {
-            excellent: 90,
-            good: 80,
-            fair: 70,
-            poor: 60,
-        }
-    }
-}
-
-impl Bands {
-    pub fn grade_of(&self, score: u32) -> Grade {
-        if score >= self.excellent {
-            Grade::Excellent
-        } else if score >= self.good {
-            Grade::Good
-        } else if score >= self.fair {
-            Grade::Fair
-        } else if score >= self.poor {
-            Grade::Poor
-        } else {
-            Grade::Severe
-        }
-    }
-}
-
-/// The supervisor's rubric: what each grade means, the deduction items, the score bands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rubric {
-    /// Exactly the five grades, one each.
-    pub grades: Vec<GradeCriteria>,
-    pub items: Vec<RubricItem>,
-    pub bands: Bands,
-}
-
-impl Rubric {
-    /// Checks the rubric; the message names the first problem and is shown to the
-    /// supervisor as is.
-    pub fn validate(&self) -> Result<(), String> {
-        for grade in Grade::ALL {
-            match self.grades.iter().filter(|c| c.grade == grade).count() {
-                0 => return Err(format!("grade {} is missing", grade.as_str())),
-                1 => {}
-                _ => return Err(format!("grade {} is listed twice", grade.as_str())),
-            }
-        }
-        for c in &self.grades {
-            let texts = [
-                ("label_en", &c.label_en),
-                ("label_zh", &c.label_zh),
-                ("criteria_en", &c.criteria_en),
-                ("criteria_zh", &c.criteria_zh),
-            ];
-            if let Some((field, _)) = texts.iter().find(|(_, t)| t.trim().is_empty()) {
-                return Err(format!("grade {}: {field} is empty", c.grade.as_str()));
-            }
-        }
-        if self.items.is_empty() {
-            return Err("the rubric has no deduction items".into());
-        }
-        if self.items.len() > MAX_ITEMS {
-            return Err(format!(
-                "the rubric has {} items; at most {MAX_ITEMS} are allowed",
-                self.items.len()
-            ));
-        }
-        let mut codes = BTreeSet::new();
-        for item in &self.items {
-            if !valid_code(&item.code) {
-                return Err(format!(
-                    "item code {:?} must be 1 to {MAX_CODE_LEN} characters of a-z, 0-9 and _",
-                    item.code
-                ));
-            }
-            if !codes.insert(item.code.as_str()) {
-                return Err(format!("item code {:?} is used twice", item.code));
-            }
-            if !ITEM_POINTS.contains(&item.points) {
-                return Err(format!(
-                    "item {}: points must be between {} and {}",
-                    item.code,
-                    ITEM_POINTS.start(),
-                    ITEM_POINTS.end()
-                ));
-            }
-            if item.name_en.trim().is_empty() || item.name_zh.trim().is_empty() {
-                return Err(format!(
-                    "item {}: name_en and name_zh must not be empty",
-                    item.code
-                ));
-            }
-        }
-        let b = &self.bands;
-        if !(b.excellent <= 100 && b.excellent > b.good && b.good > b.fair && b.fair > b.poor)
-            || b.poor < 1
-        {
-            return Err(format!(
-                "score bands must be strictly decreasing within 1 to 100 \
-                 (excellent > good > fair > poor); got {}/{}/{}/{}",
-                b.excellent, b.good, b.fair, b.poor
-            ));
-        }
-        Ok(())
-    }
-
-    pub fn item(&self, code: &str) -> Option<&RubricItem> {
-        self.items.iter().find(|i| i.code == code)
-    }
-}
-
-fn valid_code(code: &str) -> bool {
-    (1..=MAX_CODE_LEN).contains(&code.len())
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
-
-/// The rubric of domain.md: the five grades of 服务质量评判标准 and the deduction items of
-/// 质检评分标准, plus two critical items for the conduct that makes a call severe.
-pub fn default_rubric() -> Rubric {
-    let grade = |grade, label_en: &str, label_zh: &str, criteria_en: &str, criteria_zh: &str| {
-        GradeCriteria {
-            grade,
-            label_en: label_en.into(),
-            label_zh: label_zh.into(),
-            criteria_en: criteria_en.into(),
-            criteria_zh: criteria_zh.into(),
-        }
-    };
-    let item = |code: &str, name_en: &str, name_zh: &str, points| RubricItem {
-        code: code.into(),
-        name_en: name_en.into(),
-        name_zh: name_zh.into(),
-        points,
-        critical: false,
-        doubles_on_complaint: false,
-    };
-    Rubric {
-        grades: vec![
-            grade(
-                Grade::Excellent,
-                "Excellent",
-                "优",
-                "Conscientious; warm, pleasant tone; moderate speed; clear voice; concise \
-                 standard wording; service phrases used 100%; proficient and adaptable; guides \
-                 the customer correctly; enthusiastic, patient, thorough; no errors; handled \
-                 within the service time limit.",
-                "工作认真负责；语气亲切热情，语速适中，声音清晰；用语规范、简洁，服务用语使用率\
-                 100%；业务熟练，应变能力强，能正确引导客户；服务热情、耐心、周到；无差错；\
-                 在服务时限内办结。",
-            ),
-            grade(
-                Grade::Good,
-                "Good",
-                "良",
-                "Conscientious; amiable tone; clear voice; standard wording; service phrases \
-                 used 100%; proficient and adaptable; correct guidance; patient; no errors; \
-                 within the service time limit.",
-                "工作认真负责；语气和蔼，声音清晰；用语规范，服务用语使用率100%；业务熟练，\
-                 应变能力强，引导正确；服务耐心；无差错；在服务时限内办结。",
-            ),
-            grade(
-                Grade::Fair,
-                "Fair",
-                "中",
-                "Conscientious; ordinary tone; wording basically standard; missed one service \
-                 phrase; fairly proficient but not adaptable; service not thorough; corrected \
-                 own error promptly; within the service time limit.",
-                "工作认真；语气一般；用语基本规范，漏用一次服务用语；业务较熟练，但应变能力\
-                 不足；服务不够周到；出现差错能及时纠正；在服务时限内办结。",
-            ),
-            grade(
-                Grade::Poor,
-                "Poor",
-                "差",
-                "Unacceptable attitude; answers beside the question; does not take \
-                 first-contact responsibility; makes errors; missed two or more service \
-                 phrases; exceeded the service time limit.",
-                "服务态度差；答非所问；未落实首问负责制；出现差错；漏用两次及以上服务用语；\
-                 超出服务时限。",
-            ),
-            grade(
-                Grade::Severe,
-                "Severe",
-                "劣",
-                "Serious violation while working (chatting, not answering, side-talk audible \
-                 to the customer); blunt or rude attitude.",
-                "工作中有严重违规行为（闲聊、不接听电话、出现话外音被客户听到）；态度生硬、\
-                 粗暴。",
-            ),
-        ],
-        items: vec![
-            item(
-                "commanding_tone",
-                "Commanding or impatient tone",
-                "语气命令式或不耐烦",
-                10,
-            ),
-            item(
-                "staff_id_refused",
-                "Refuses or misstates staff ID when asked",
-                "客户询问时拒报或错报工号",
-                10,
-            ),
-            item(
-                "misleading_explanation",
-                "Misleading or incomplete explanation causing a dispute",
-                "解释误导或不完整，引起纠纷",
-                10,
-            ),
-            item(
-                "service_not_entered",
-                "Failed to enter a requested service",
-                "未按客户要求录入或受理业务",
-                10,
-            ),
-            item(
-                "wrong_customer_data",
-                "Wrong customer data",
-                "客户资料录入错误",
-                10,
-            ),
-            item(
-                "blaming_departments",
-                "Blaming other departments",
-                "指责、埋怨其他部门",
-                10,
-            ),
-            RubricItem {
-                doubles_on_complaint: true,
-                ..item(
-                    "hung_up_first",
-                    "Hanging up first or chatting with a neighbour during a call \
-                     (doubled if it caused a complaint)",
-                    "先于客户挂机或通话中与旁人交谈（引起投诉的加倍扣分）",
-                    6,
-                )
-            },
-            item(
-                "no_service_phrases",
-                "Not using standard service phrases",
-                "未使用规范服务用语",
-                2,
-            ),
-            item("shirking", "Shirking", "推诿、敷衍客户", 5),
-            item(
-                "no_busy_apology",
-                "No apology phrase when busy",
-                "忙时未使用致歉用语",
-                5,
-            ),
-            item("forbidden_phrase", "Forbidden phrase", "使用服务忌语", 8),
-            item("not_mandarin", "Not speaking Mandarin", "未使用普通话", 3),
-            // The severe criteria as items, so that a grader who hears them records the
-            // evidence like any other deduction and the grade follows.
-            RubricItem {
-                critical: true,
-                ..item(
-                    "rude_attitude",
-                    "Rude or blunt to the customer",
-                    "对客户态度生硬、粗暴",
-                    20,
-                )
-            },
-            RubricItem {
-                critical: true,
-                ..item(
-                    "side_talk",
-                    "Chatting or side-talk audible to the customer, or not answering",
-                    "工作中闲聊、不接听，或话外音被客户听到",
-                    20,
-                )
-            },
-        ],
-        bands: Bands::default(),
-    }
-}
-
 /// An evaluation form as a grader fills it in. Drafts may be incomplete, so every field has
 /// a default.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -407,10 +91,80 @@ pub struct Form {
     pub grade: Option<Grade>,
     pub override_reason: Option<String>,
     pub comment: Option<String>,
+    /// The id the next new deduction gets. Ids are never reused within an evaluation, so
+    /// the id of a removed deduction stays removed (an appeal naming it cannot come to name
+    /// another). Kept by the server; whatever a client sends here is ignored.
+    pub next_deduction_id: u32,
+}
+
+impl Form {
+    /// The lowest id no deduction of this form has had: the stored counter, or past the
+    /// highest id present (for forms stored before the counter existed).
+    fn next_free_id(&self) -> u32 {
+        let past_max = self
+            .deductions
+            .iter()
+            .filter_map(|d| d.id)
+            .max()
+            .map_or(1, |m| m.saturating_add(1));
+        self.next_deduction_id.max(past_max).max(1)
+    }
+
+    /// The form with an id on every deduction. Forms and revisions stored before ids
+    /// existed have none: each deduction without one gets the next free id in order (so an
+    /// old form's deductions are 1, 2, 3…). Deterministic, so every read of the same stored
+    /// form derives the same ids, and a no-op on any form written since.
+    pub fn with_derived_ids(mut self) -> Form {
+        let mut next = self.next_free_id();
+        for d in &mut self.deductions {
+            if d.id.is_none() {
+                d.id = Some(next);
+                next = next.saturating_add(1);
+            }
+        }
+        self.next_deduction_id = next;
+        self
+    }
+
+    /// Gives the deductions of a form a client sent their server-side ids, against the
+    /// form as it stood (`previous`). A deduction keeps the id it came with when `previous`
+    /// has a deduction of the same item with that id (and only the first one claiming it:
+    /// a copy is a new deduction); every other one gets a fresh id, never used before in
+    /// this evaluation.
+    pub fn assign_ids(&mut self, previous: &Form) {
+        let previous = previous.clone().with_derived_ids();
+        // `previous`'s counter: the client's own counter and ids are not trusted to be fresh.
+        let mut next = previous.next_free_id();
+        let mut claimed = BTreeSet::new();
+        for d in &mut self.deductions {
+            let known = d.id.filter(|id| {
+                previous
+                    .deductions
+                    .iter()
+                    .any(|p| p.id == Some(*id) && p.item == d.item)
+                    && claimed.insert(*id)
+            });
+            d.id = Some(known.unwrap_or_else(|| {
+                let id = next;
+                next = next.saturating_add(1);
+                id
+            }));
+        }
+        self.next_deduction_id = next;
+    }
+
+    /// The deduction with this id, if the form still has it.
+    pub fn deduction(&self, id: u32) -> Option<&Deduction> {
+        self.deductions.iter().find(|d| d.id == Some(id))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Deduction {
+    /// Stable within its evaluation and assigned by the server (`Form::assign_ids`), kept
+    /// across amendments: appeals name the deductions they dispute by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u32>,
     pub item: String,
     /// At least 1.
     pub occurrences: u32,
@@ -432,12 +186,27 @@ pub struct Outcome {
     pub score: u32,
     /// The band of the score.
     pub band_grade: Grade,
-    /// The band, or severe when a critical item was deducted.
+    /// The worst of the band and every ceiling the form reaches (a critical item is a
+    /// ceiling of severe).
     pub computed_grade: Grade,
-    /// The grader's grade, or the computed one.
+    /// The grader's grade, or the computed one. An override may go above a ceiling: the
+    /// criteria bind, and an override with its written reason is the audited exception.
     pub grade: Grade,
     pub overridden: bool,
     pub critical: bool,
+    /// Every ceiling the form reaches, worst first, then in rubric order.
+    pub ceilings: Vec<Cap>,
+    /// The items whose ceiling set the computed grade below the score's band (what the
+    /// grading form shows as "capped by"); empty when the band decides.
+    pub capped_by: Vec<String>,
+}
+
+/// A ceiling the form reaches: `occurrences` of `item` cap the grade at `grade`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cap {
+    pub item: String,
+    pub occurrences: u32,
+    pub grade: Grade,
 }
 
 /// One thing wrong with a form; `field` is a path such as `deductions[2].times_ms`.
@@ -563,7 +332,16 @@ pub fn outcome(rubric: &Rubric, form: &Form) -> Outcome {
     let deducted = u32::try_from(deducted).unwrap_or(u32::MAX);
     let score = 100u32.saturating_sub(deducted);
     let band_grade = rubric.bands.grade_of(score);
-    let computed_grade = if critical { Grade::Severe } else { band_grade };
+    let ceilings = ceilings(rubric, form);
+    // `Grade` orders best first, so the lowest grade is the greatest.
+    let computed_grade = ceilings
+        .first()
+        .map_or(band_grade, |c| c.grade.max(band_grade));
+    let capped_by = ceilings
+        .iter()
+        .filter(|c| c.grade == computed_grade && computed_grade > band_grade)
+        .map(|c| c.item.clone())
+        .collect();
     let grade = form.grade.unwrap_or(computed_grade);
     Outcome {
         deducted,
@@ -573,7 +351,34 @@ pub fn outcome(rubric: &Rubric, form: &Form) -> Outcome {
         grade,
         overridden: grade != computed_grade,
         critical,
+        ceilings,
+        capped_by,
     }
+}
+
+/// The ceilings the form reaches: each item's occurrences added up over the form (separate
+/// rows of one item are separate incidents of it), worst first, then in rubric order.
+fn ceilings(rubric: &Rubric, form: &Form) -> Vec<Cap> {
+    let mut totals: BTreeMap<&str, u32> = BTreeMap::new();
+    for d in &form.deductions {
+        let total = totals.entry(d.item.as_str()).or_insert(0);
+        *total = total.saturating_add(d.occurrences);
+    }
+    let mut caps: Vec<Cap> = rubric
+        .items
+        .iter()
+        .filter_map(|item| {
+            let occurrences = totals.get(item.code.as_str()).copied()?;
+            Some(Cap {
+                item: item.code.clone(),
+                occurrences,
+                grade: item.ceiling_for(occurrences)?,
+            })
+        })
+        .collect();
+    // Stable: rubric order among equal grades.
+    caps.sort_by_key(|c| std::cmp::Reverse(c.grade));
+    caps
 }
 
 /// Submission: `check_draft`'s problems plus: every deduction has at least one time (the
@@ -615,243 +420,13 @@ pub fn check_submit(
     }
 }
 
-/// One grader's blind grading of a calibration call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Grading {
-    pub grader_id: i64,
-    pub expert: bool,
-    pub score: u32,
-    pub grade: Grade,
-    /// (item code, occurrences) deducted.
-    pub items: Vec<(String, u32)>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SessionReport {
-    pub gradings: usize,
-    /// "expert" or "consensus".
-    pub reference: String,
-    pub reference_score: f64,
-    pub reference_grade: Grade,
-    /// How many gave each grade, all five listed best to worst.
-    pub grades: Vec<(Grade, usize)>,
-    pub score_min: u32,
-    pub score_max: u32,
-    pub score_mean: f64,
-    /// Population standard deviation (the graders are the whole group, not a sample).
-    pub score_sd: f64,
-    /// Every item anybody deducted, sorted by code.
-    pub items: Vec<ItemSpread>,
-    /// One per grader other than the expert, in input order.
-    pub deviations: Vec<Deviation>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ItemSpread {
-    pub item: String,
-    /// How many graders deducted it.
-    pub graders: usize,
-    /// Out of how many gradings.
-    pub of: usize,
-    /// Among the graders who deducted it.
-    pub min_occurrences: u32,
-    pub max_occurrences: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Deviation {
-    pub grader_id: i64,
-    /// Score − reference score.
-    pub score_diff: f64,
-    /// Rank − reference rank: positive is harsher.
-    pub grade_steps: i32,
-    /// Reference items this grader did not deduct, sorted.
-    pub items_missed: Vec<String>,
-    /// Items this grader deducted that the reference did not, sorted.
-    pub items_extra: Vec<String>,
-}
-
-/// How the graders of one calibration call agree, and how far each is from the reference.
-///
-/// The reference is the expert when one graded (the first one flagged, if several are: the
-/// others count as ordinary graders). Without one it is the consensus: the median score
-/// (mean of the two middle scores for an even count), the median grade (for an even count
-/// the better of the two middle grades, giving the agent the benefit of the doubt), and the
-/// items deducted by a strict majority of graders.
-pub fn session_report(gradings: &[Grading]) -> Option<SessionReport> {
-    if gradings.is_empty() {
-        return None;
-    }
-    let of = gradings.len();
-    let expert = gradings.iter().position(|g| g.expert);
-    let deducted: Vec<BTreeMap<&str, u32>> = gradings.iter().map(deducted_items).collect();
-
-    let mut spread: BTreeMap<&str, ItemSpread> = BTreeMap::new();
-    for items in &deducted {
-        for (&code, &n) in items {
-            let s = spread.entry(code).or_insert_with(|| ItemSpread {
-                item: code.to_string(),
-                graders: 0,
-                of,
-                min_occurrences: n,
-                max_occurrences: n,
-            });
-            s.graders += 1;
-            s.min_occurrences = s.min_occurrences.min(n);
-            s.max_occurrences = s.max_occurrences.max(n);
-        }
-    }
-
-    let (reference, reference_score, reference_grade, reference_items) = match expert {
-        Some(i) => (
-            "expert",
-            f64::from(gradings[i].score),
-            gradings[i].grade,
-            deducted[i].keys().copied().collect::<BTreeSet<&str>>(),
-        ),
-        None => {
-            let mut scores: Vec<u32> = gradings.iter().map(|g| g.score).collect();
-            scores.sort_unstable();
-            let mut grades: Vec<Grade> = gradings.iter().map(|g| g.grade).collect();
-            grades.sort_unstable();
-            let majority = spread
-                .values()
-                .filter(|s| s.graders * 2 > of)
-                .map(|s| s.item.as_str())
-                .collect();
-            ("consensus", median(&scores), grades[(of - 1) / 2], majority)
-        }
-    };
-
-    let scores: Vec<f64> = gradings.iter().map(|g| f64::from(g.score)).collect();
-    let mean = scores.iter().sum::<f64>() / of as f64;
-    let variance = scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / of as f64;
-
-    let deviations = gradings
-        .iter()
-        .zip(&deducted)
-        .enumerate()
-        .filter(|&(i, _)| Some(i) != expert)
-        .map(|(_, (g, items))| Deviation {
-            grader_id: g.grader_id,
-            score_diff: f64::from(g.score) - reference_score,
-            grade_steps: i32::from(g.grade.rank()) - i32::from(reference_grade.rank()),
-            items_missed: reference_items
-                .iter()
-                .filter(|c| !items.contains_key(*c))
-                .map(|c| c.to_string())
-                .collect(),
-            items_extra: items
-                .keys()
-                .filter(|c| !reference_items.contains(*c))
-                .map(|c| c.to_string())
-                .collect(),
-        })
-        .collect();
-
-    Some(SessionReport {
-        gradings: of,
-        reference: reference.to_string(),
-        reference_score,
-        reference_grade,
-        grades: Grade::ALL
-            .iter()
-            .map(|&grade| (grade, gradings.iter().filter(|g| g.grade == grade).count()))
-            .collect(),
-        score_min: gradings.iter().map(|g| g.score).min().unwrap_or(0),
-        score_max: gradings.iter().map(|g| g.score).max().unwrap_or(0),
-        score_mean: mean,
-        score_sd: variance.sqrt(),
-        items: spread.into_values().collect(),
-        deviations,
-    })
-}
-
-/// A grading's items with their occurrences added up per code; items with no occurrences
-/// were not deducted.
-fn deducted_items(g: &Grading) -> BTreeMap<&str, u32> {
-    let mut out: BTreeMap<&str, u32> = BTreeMap::new();
-    for (code, n) in &g.items {
-        if *n > 0 {
-            let total = out.entry(code.as_str()).or_insert(0);
-            *total = total.saturating_add(*n);
-        }
-    }
-    out
-}
-
-/// Median of sorted values: the middle one, or the mean of the two middle ones.
-fn median(sorted: &[u32]) -> f64 {
-    match sorted.len() {
-        0 => 0.0,
-        n => (f64::from(sorted[(n - 1) / 2]) + f64::from(sorted[n / 2])) / 2.0,
-    }
-}
-
-/// Krippendorff's alpha for ordinal data over units (one list of grades per calibration
-/// session; units with fewer than two grades are not pairable and are ignored). `None` when
-/// there are fewer than two pairable values in total or no disagreement is possible
-/// (expected disagreement 0: every pairable value is the same grade).
-///
-/// As in Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability": the coincidence
-/// matrix o_ck = Σ_u (pairs c–k in unit u) / (m_u − 1), marginals n_c = Σ_k o_ck and
-/// n = Σ_c n_c, the ordinal metric δ²_ck = (Σ_{g=c..k} n_g − (n_c + n_k)/2)², and
-/// α = 1 − (n − 1) · Σ o_ck δ²_ck / Σ n_c n_k δ²_ck.
-pub fn krippendorff_alpha_ordinal(units: &[Vec<Grade>]) -> Option<f64> {
-    const K: usize = Grade::ALL.len();
-    let mut o = [[0.0f64; K]; K];
-    for unit in units {
-        let m = unit.len();
-        if m < 2 {
-            continue;
-        }
-        let mut counts = [0usize; K];
-        for g in unit {
-            counts[usize::from(g.rank())] += 1;
-        }
-        let weight = 1.0 / (m - 1) as f64;
-        for c in 0..K {
-            for k in 0..K {
-                // Ordered pairs of distinct coders: a value is never paired with itself.
-                let pairs = if c == k {
-                    counts[c] * counts[c].saturating_sub(1)
-                } else {
-                    counts[c] * counts[k]
-                };
-                o[c][k] += pairs as f64 * weight;
-            }
-        }
-    }
-    let n_c: [f64; K] = std::array::from_fn(|c| o[c].iter().sum());
-    let n: f64 = n_c.iter().sum();
-    if n < 2.0 {
-        return None;
-    }
-    let delta2 = |c: usize, k: usize| {
-        let (lo, hi) = (c.min(k), c.max(k));
-        let between: f64 = n_c[lo..=hi].iter().sum();
-        (between - (n_c[lo] + n_c[hi]) / 2.0).powi(2)
-    };
-    let mut observed = 0.0;
-    let mut expected = 0.0;
-    for c in 0..K {
-        for k in 0..K {
-            observed += o[c][k] * delta2(c, k);
-            expected += n_c[c] * n_c[k] * delta2(c, k);
-        }
-    }
-    if expected <= 0.0 {
-        return None;
-    }
-    Some(1.0 - (n - 1.0) * observed / expected)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ded(item: &str, occurrences: u32, times_ms: &[i64]) -> Deduction {
         Deduction {
+            id: None,
             item: item.to_string(),
             occurrences,
             times_ms: times_ms.to_vec(),
@@ -872,54 +447,6 @@ mod tests {
     }
 
     #[test]
-    fn default_rubric_validates_and_carries_every_domain_item() {
-        let r = default_rubric();
-        assert_eq!(r.validate(), Ok(()));
-        assert_eq!(
-            r.grades.iter().map(|c| c.grade).collect::<Vec<_>>(),
-            Grade::ALL
-        );
-        assert_eq!(
-            r.grades
-                .iter()
-                .map(|c| c.label_zh.as_str())
-                .collect::<Vec<_>>(),
-            ["优", "良", "中", "差", "劣"]
-        );
-        // domain.md, "Checklist deductions".
-        let expected = [
-            ("commanding_tone", 10),
-            ("staff_id_refused", 10),
-            ("misleading_explanation", 10),
-            ("service_not_entered", 10),
-            ("wrong_customer_data", 10),
-            ("blaming_departments", 10),
-            ("hung_up_first", 6),
-            ("no_service_phrases", 2),
-            ("shirking", 5),
-            ("no_busy_apology", 5),
-            ("forbidden_phrase", 8),
-            ("not_mandarin", 3),
-        ];
-        for (code, points) in expected {
-            let item = r.item(code).expect(code);
-            assert_eq!(item.points, points, "{code}");
-            assert!(!item.critical, "{code}");
-            assert_eq!(item.doubles_on_complaint, code == "hung_up_first", "{code}");
-        }
-        let critical: Vec<&str> = r
-            .items
-            .iter()
-            .filter(|i| i.critical)
-            .map(|i| i.code.as_str())
-            .collect();
-        assert_eq!(critical, ["rude_attitude", "side_talk"]);
-        assert_eq!(r.items.len(), expected.len() + critical.len());
-        assert_eq!(r.bands, Bands::default());
-        assert!(r.item("nope").is_none());
-    }
-
-    #[test]
     fn grades_round_trip_and_rank() {
         for (i, g) in Grade::ALL.into_iter().enumerate() {
             assert_eq!(Grade::parse(g.as_str()), Some(g));
@@ -936,101 +463,6 @@ mod tests {
     }
 
     #[test]
-    fn bands_follow_the_handbook() {
-        let b = Bands::default();
-        let cases = [
-            (100, Grade::Excellent),
-            (90, Grade::Excellent),
-            (89, Grade::Good),
-            (80, Grade::Good),
-            (79, Grade::Fair),
-            (70, Grade::Fair),
-            (69, Grade::Poor),
-            (60, Grade::Poor),
-            (59, Grade::Severe),
-            (0, Grade::Severe),
-        ];
-        for (score, grade) in cases {
-            assert_eq!(b.grade_of(score), grade, "{score}");
-        }
-    }
-
-    #[test]
-    fn validate_names_the_first_problem() {
-        let mut r = default_rubric();
-        r.items[1].code = r.items[0].code.clone();
-        assert!(r.validate().expect_err("duplicate").contains("used twice"));
-
-        let mut r = default_rubric();
-        r.items[0].code = "Bad-Code".into();
-        assert!(r.validate().is_err());
-        r.items[0].code = "a".repeat(41);
-        assert!(r.validate().is_err());
-
-        let mut r = default_rubric();
-        r.grades.retain(|c| c.grade != Grade::Fair);
-        assert_eq!(r.validate(), Err("grade fair is missing".to_string()));
-
-        let mut r = default_rubric();
-        r.grades[4].grade = Grade::Poor;
-        assert!(r.validate().is_err());
-
-        let mut r = default_rubric();
-        r.grades[2].criteria_zh = "  ".into();
-        assert_eq!(
-            r.validate(),
-            Err("grade fair: criteria_zh is empty".to_string())
-        );
-
-        for bands in [
-            (90, 90, 70, 60),
-            (90, 80, 85, 60),
-            (101, 80, 70, 60),
-            (4, 3, 2, 0),
-        ] {
-            let mut r = default_rubric();
-            r.bands = Bands {
-                excellent: bands.0,
-                good: bands.1,
-                fair: bands.2,
-                poor: bands.3,
-            };
-            assert!(r.validate().is_err(), "{bands:?}");
-        }
-        let mut r = default_rubric();
-        r.bands = Bands {
-            excellent: 4,
-            good: 3,
-            fair: 2,
-            poor: 1,
-        };
-        assert_eq!(r.validate(), Ok(()));
-
-        let mut r = default_rubric();
-        r.items[0].points = 0;
-        assert!(r.validate().is_err());
-        r.items[0].points = 101;
-        assert!(r.validate().is_err());
-
-        let mut r = default_rubric();
-        r.items[0].name_zh = String::new();
-        assert!(r.validate().is_err());
-
-        let mut r = default_rubric();
-        r.items.clear();
-        assert!(r.validate().is_err());
-
-        let mut r = default_rubric();
-        r.items = (0..=MAX_ITEMS)
-            .map(|i| RubricItem {
-                code: format!("item_{i}"),
-                ..r.items[0].clone()
-            })
-            .collect();
-        assert!(r.validate().expect_err("too many").contains("at most 200"));
-    }
-
-    #[test]
     fn score_is_100_minus_deductions_never_below_zero() {
         let r = default_rubric();
         let o = outcome(&r, &Form::default());
@@ -1044,7 +476,9 @@ mod tests {
                 ded("shirking", 1, &[]),
             ]),
         );
-        assert_eq!((o.deducted, o.score, o.grade), (11, 89, Grade::Good));
+        // 89 is good by the band; three missed service phrases cap it at poor.
+        assert_eq!((o.deducted, o.score, o.band_grade), (11, 89, Grade::Good));
+        assert_eq!(o.grade, Grade::Poor);
 
         let o = outcome(&r, &form(vec![ded("commanding_tone", 11, &[])]));
         assert_eq!((o.deducted, o.score, o.grade), (110, 0, Grade::Severe));
@@ -1085,6 +519,7 @@ mod tests {
             points: 2,
             critical: true,
             doubles_on_complaint: false,
+            ceilings: Vec::new(),
         });
         let o = outcome(&r, &form(vec![ded("cheap_critical", 1, &[])]));
         assert_eq!(o.score, 98);
@@ -1239,255 +674,178 @@ mod tests {
         assert_eq!(r, default_rubric());
     }
 
-    fn grading(id: i64, expert: bool, score: u32, grade: Grade, items: &[(&str, u32)]) -> Grading {
-        Grading {
-            grader_id: id,
-            expert,
-            score,
-            grade,
-            items: items.iter().map(|&(c, n)| (c.to_string(), n)).collect(),
+    #[test]
+    fn ceilings_cap_the_band_and_name_the_item() {
+        let r = default_rubric();
+        // One missed service phrase: 98 is excellent by the band, fair by the handbook.
+        let o = outcome(&r, &form(vec![ded("no_service_phrases", 1, &[1_000])]));
+        assert_eq!((o.score, o.band_grade), (98, Grade::Excellent));
+        assert_eq!((o.computed_grade, o.grade), (Grade::Fair, Grade::Fair));
+        assert_eq!(o.capped_by, ["no_service_phrases"]);
+        assert!(!o.critical && !o.overridden);
+
+        // Two, in one row or in two: occurrences add up over the form.
+        for f in [
+            form(vec![ded("no_service_phrases", 2, &[])]),
+            form(vec![
+                ded("no_service_phrases", 1, &[]),
+                ded("no_service_phrases", 1, &[]),
+            ]),
+        ] {
+            let o = outcome(&r, &f);
+            assert_eq!((o.score, o.grade), (96, Grade::Poor));
+            assert_eq!(o.capped_by, ["no_service_phrases"]);
+            assert_eq!(
+                o.ceilings,
+                [Cap {
+                    item: "no_service_phrases".into(),
+                    occurrences: 2,
+                    grade: Grade::Poor
+                }]
+            );
         }
+
+        // Answering beside the question: poor at 90.
+        let o = outcome(&r, &form(vec![ded("beside_the_question", 1, &[])]));
+        assert_eq!(
+            (o.score, o.band_grade, o.grade),
+            (90, Grade::Excellent, Grade::Poor)
+        );
+        assert_eq!(o.capped_by, ["beside_the_question"]);
+
+        // Two items capping at the same grade are both named; a milder one is listed
+        // among the ceilings but did not cap.
+        let o = outcome(
+            &r,
+            &form(vec![
+                ded("no_service_phrases", 1, &[]),
+                ded("wrong_customer_data", 1, &[]),
+                ded("beside_the_question", 1, &[]),
+            ]),
+        );
+        assert_eq!(o.grade, Grade::Poor);
+        assert_eq!(o.capped_by, ["wrong_customer_data", "beside_the_question"]);
+        assert_eq!(
+            o.ceilings.iter().map(|c| c.grade).collect::<Vec<_>>(),
+            [Grade::Poor, Grade::Poor, Grade::Fair]
+        );
+
+        // A band already at or below the ceiling: the band decides, nothing capped.
+        let o = outcome(
+            &r,
+            &form(vec![
+                ded("no_service_phrases", 1, &[]),
+                ded("commanding_tone", 4, &[]),
+            ]),
+        );
+        assert_eq!((o.score, o.grade), (58, Grade::Severe));
+        assert!(o.capped_by.is_empty());
+        assert_eq!(o.ceilings.len(), 1);
+
+        // A critical item is a ceiling of severe and names itself.
+        let o = outcome(&r, &form(vec![ded("side_talk", 1, &[])]));
+        assert_eq!(o.capped_by, ["side_talk"]);
+
+        // Without ceilings the band decides as before.
+        let o = outcome(&r, &form(vec![ded("shirking", 1, &[])]));
+        assert_eq!((o.grade, o.capped_by.len()), (Grade::Excellent, 0));
     }
 
     #[test]
-    fn session_report_against_the_expert() {
-        let gs = [
-            grading(
-                1,
-                false,
-                88,
-                Grade::Good,
-                &[("shirking", 1), ("not_mandarin", 1)],
-            ),
-            grading(
-                9,
-                true,
-                85,
-                Grade::Good,
-                &[("shirking", 1), ("hung_up_first", 1)],
-            ),
-            grading(
-                2,
-                false,
-                70,
-                Grade::Fair,
-                &[("shirking", 2), ("hung_up_first", 3)],
-            ),
-        ];
-        let rep = session_report(&gs).expect("a report");
-        assert_eq!(rep.gradings, 3);
-        assert_eq!(rep.reference, "expert");
-        assert_eq!(rep.reference_score, 85.0);
-        assert_eq!(rep.reference_grade, Grade::Good);
-        assert_eq!(
-            rep.grades,
-            [
-                (Grade::Excellent, 0),
-                (Grade::Good, 2),
-                (Grade::Fair, 1),
-                (Grade::Poor, 0),
-                (Grade::Severe, 0)
-            ]
-        );
-        assert_eq!((rep.score_min, rep.score_max), (70, 88));
-        assert!((rep.score_mean - 81.0).abs() < 1e-9);
-        // Population SD of 88, 85, 70: sqrt((49 + 16 + 121) / 3) = sqrt(62).
-        assert!((rep.score_sd - 62f64.sqrt()).abs() < 1e-9);
-        assert_eq!(
-            rep.items,
-            [
-                ItemSpread {
-                    item: "hung_up_first".into(),
-                    graders: 2,
-                    of: 3,
-                    min_occurrences: 1,
-                    max_occurrences: 3
-                },
-                ItemSpread {
-                    item: "not_mandarin".into(),
-                    graders: 1,
-                    of: 3,
-                    min_occurrences: 1,
-                    max_occurrences: 1
-                },
-                ItemSpread {
-                    item: "shirking".into(),
-                    graders: 3,
-                    of: 3,
-                    min_occurrences: 1,
-                    max_occurrences: 2
-                },
-            ]
-        );
-        assert_eq!(
-            rep.deviations,
-            [
-                Deviation {
-                    grader_id: 1,
-                    score_diff: 3.0,
-                    grade_steps: 0,
-                    items_missed: vec!["hung_up_first".into()],
-                    items_extra: vec!["not_mandarin".into()],
-                },
-                Deviation {
-                    grader_id: 2,
-                    score_diff: -15.0,
-                    grade_steps: 1,
-                    items_missed: vec![],
-                    items_extra: vec![],
-                },
-            ]
-        );
+    fn an_override_may_pass_a_ceiling_with_a_reason() {
+        let r = default_rubric();
+        let mut f = form(vec![ded("no_service_phrases", 1, &[1_000])]);
+        f.grade = Some(Grade::Excellent);
+        let problems = check_submit(&r, &f, 60_000).expect_err("no reason");
+        assert_eq!(fields(&problems), ["override_reason"]);
+        f.override_reason = Some("the phrase was said; the line dropped it".into());
+        let o = check_submit(&r, &f, 60_000).expect("reason given");
+        assert_eq!((o.computed_grade, o.grade), (Grade::Fair, Grade::Excellent));
+        assert!(o.overridden);
+        // The cap is still shown beside the override.
+        assert_eq!(o.capped_by, ["no_service_phrases"]);
+    }
+
+    fn ids(f: &Form) -> Vec<Option<u32>> {
+        f.deductions.iter().map(|d| d.id).collect()
     }
 
     #[test]
-    fn session_report_without_expert_uses_the_consensus() {
-        let gs = [
-            grading(1, false, 95, Grade::Excellent, &[("not_mandarin", 1)]),
-            grading(
-                2,
-                false,
-                80,
-                Grade::Good,
-                &[("shirking", 1), ("no_service_phrases", 0)],
-            ),
-            grading(
-                3,
-                false,
-                76,
-                Grade::Fair,
-                &[("shirking", 1), ("not_mandarin", 1)],
-            ),
-            grading(4, false, 60, Grade::Poor, &[("shirking", 4)]),
-        ];
-        let rep = session_report(&gs).expect("a report");
-        assert_eq!(rep.reference, "consensus");
-        // Median of 60, 76, 80, 95 is (76 + 80) / 2; the two middle grades are good and
-        // fair, and the better one is taken.
-        assert_eq!(rep.reference_score, 78.0);
-        assert_eq!(rep.reference_grade, Grade::Good);
-        assert_eq!(rep.deviations.len(), 4);
-        // shirking is deducted by 3 of 4 (a majority); not_mandarin by 2 of 4 (not one).
-        let d = &rep.deviations;
-        assert_eq!((d[0].score_diff, d[0].grade_steps), (17.0, -1));
-        assert_eq!(d[0].items_missed, ["shirking"]);
-        assert_eq!(d[0].items_extra, ["not_mandarin"]);
-        assert_eq!((d[3].score_diff, d[3].grade_steps), (-18.0, 2));
-        assert!(d[3].items_missed.is_empty() && d[3].items_extra.is_empty());
-        // Zero occurrences is not a deduction.
-        assert!(rep.items.iter().all(|s| s.item != "no_service_phrases"));
-
-        let one = session_report(&gs[..1]).expect("one grading");
+    fn old_forms_get_derived_ids_deterministically() {
+        let old: Form = serde_json::from_str(
+            r#"{"deductions":[{"item":"shirking","occurrences":1},
+                {"item":"not_mandarin","occurrences":2}]}"#,
+        )
+        .expect("an old form");
+        assert_eq!(ids(&old), [None, None]);
+        let derived = old.clone().with_derived_ids();
+        assert_eq!(ids(&derived), [Some(1), Some(2)]);
+        assert_eq!(derived.next_deduction_id, 3);
+        assert_eq!(old.clone().with_derived_ids(), derived, "same every read");
         assert_eq!(
-            (one.reference_score, one.reference_grade),
-            (95.0, Grade::Excellent)
+            derived.clone().with_derived_ids(),
+            derived,
+            "a no-op on ids"
         );
-        assert_eq!(one.score_sd, 0.0);
-        assert_eq!(one.deviations[0].score_diff, 0.0);
-
-        // Odd count: the middle grade; only the first of two experts is the reference.
-        let gs = [
-            grading(1, true, 90, Grade::Excellent, &[]),
-            grading(2, true, 50, Grade::Severe, &[]),
-        ];
-        let rep = session_report(&gs).expect("a report");
-        assert_eq!(rep.reference_grade, Grade::Excellent);
-        assert_eq!(rep.deviations.len(), 1);
-        assert_eq!(rep.deviations[0].grade_steps, 4);
-
-        assert_eq!(session_report(&[]), None);
-    }
-
-    /// Maps the values 1–5 of Krippendorff's examples onto the grades, order kept.
-    fn grades(values: &[u8]) -> Vec<Grade> {
-        values
-            .iter()
-            .map(|&v| Grade::ALL[usize::from(v) - 1])
-            .collect()
+        // Ids survive a round trip through the stored JSON.
+        let stored = serde_json::to_string(&derived).expect("serializes");
+        let back: Form = serde_json::from_str(&stored).expect("parses");
+        assert_eq!(back, derived);
     }
 
     #[test]
-    fn alpha_is_one_for_perfect_agreement() {
-        let units = [
-            grades(&[1, 1, 1]),
-            grades(&[3, 3]),
-            grades(&[5, 5, 5, 5]),
-            grades(&[2]),
-        ];
-        let a = krippendorff_alpha_ordinal(&units).expect("defined");
-        assert!((a - 1.0).abs() < 1e-12, "{a}");
-    }
+    fn assigned_ids_keep_known_deductions_and_never_reuse_ids() {
+        let previous = form(vec![
+            ded("shirking", 1, &[]),
+            ded("not_mandarin", 1, &[]),
+            ded("forbidden_phrase", 1, &[]),
+        ])
+        .with_derived_ids();
+        assert_eq!(ids(&previous), [Some(1), Some(2), Some(3)]);
 
-    #[test]
-    fn alpha_matches_krippendorffs_published_example() {
-        // Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C:
-        // 4 observers, 12 units, values 1–5, missing data. Published: nominal α = .743,
-        // ordinal α = .815. Unit 12 has a single value and is not pairable.
-        let units = [
-            grades(&[1, 1, 1]),
-            grades(&[2, 2, 3, 2]),
-            grades(&[3, 3, 3, 3]),
-            grades(&[3, 3, 3, 3]),
-            grades(&[2, 2, 2, 2]),
-            grades(&[1, 2, 3, 4]),
-            grades(&[4, 4, 4, 4]),
-            grades(&[1, 1, 2, 1]),
-            grades(&[2, 2, 2, 2]),
-            grades(&[5, 5, 5]),
-            grades(&[1, 1]),
-            grades(&[3]),
-        ];
-        // By hand. Coincidences (unit 6 gives 1/3 to each pair, units 2 and 8 give 1/3 per
-        // ordered pair with the odd value out):
-        //        1     2     3     4    5  | n_c
-        //   1    7    4/3   1/3   1/3   0  |  9
-        //   2   4/3   10    4/3   1/3   0  | 13
-        //   3   1/3   4/3    8    1/3   0  | 10
-        //   4   1/3   1/3   1/3    4    0  |  5
-        //   5    0     0     0     0    3  |  3      n = 40
-        // Ordinal δ² (e.g. δ²_12 = (9 + 13 − 11)² = 121, δ²_13 = (9 + 13 + 10 − 9.5)² = 506.25):
-        //   δ²_12 = 121, δ²_13 = 506.25, δ²_14 = 900, δ²_15 = 1156, δ²_23 = 132.25,
-        //   δ²_24 = 361, δ²_25 = 529, δ²_34 = 56.25, δ²_35 = 132.25, δ²_45 = 16.
-        // Σ o δ² = 2 · (4/3·121 + 1/3·506.25 + 1/3·900 + 4/3·132.25 + 1/3·361 + 1/3·56.25)
-        //        = 2 · 945.5 = 1891.
-        // Σ n_c n_k δ² = 2 · (9·13·121 + 9·10·506.25 + 9·5·900 + 9·3·1156 + 13·10·132.25
-        //        + 13·5·361 + 13·3·529 + 10·5·56.25 + 10·3·132.25 + 5·3·16) = 399480.
-        // α = 1 − 39 · 1891 / 399480 = 1 − 73749 / 399480 = 0.815387…
-        let a = krippendorff_alpha_ordinal(&units).expect("defined");
-        assert!((a - (1.0 - 73_749.0 / 399_480.0)).abs() < 1e-12, "{a}");
-        assert!((a - 0.815).abs() < 0.0005, "{a}");
-    }
-
-    #[test]
-    fn alpha_is_near_zero_when_agreement_is_chance() {
-        // Every ordered pair of grades once, as a unit of two: the coincidences are exactly
-        // what chance predicts (o_ck = 2 everywhere, n_c = 10, n = 50), so
-        // α = 1 − 49 · 2 / (10 · 10) = 0.02 (the small-sample correction keeps it off 0).
-        let units: Vec<Vec<Grade>> = Grade::ALL
-            .iter()
-            .flat_map(|&a| Grade::ALL.iter().map(move |&b| vec![a, b]))
-            .collect();
-        let a = krippendorff_alpha_ordinal(&units).expect("defined");
-        assert!((a - 0.02).abs() < 1e-12, "{a}");
-
-        // Systematic disagreement is worse than chance.
-        let units = [grades(&[1, 5]), grades(&[5, 1]), grades(&[1, 5])];
-        let a = krippendorff_alpha_ordinal(&units).expect("defined");
-        assert!(a < 0.0, "{a}");
-    }
-
-    #[test]
-    fn alpha_is_undefined_without_pairs_or_variation() {
-        assert_eq!(krippendorff_alpha_ordinal(&[]), None);
+        // The first removed, the third edited, one added without an id, one claiming an id
+        // that never existed, one copying an existing id, one keeping an id under another
+        // item, and a forged counter.
+        let with = |id: Option<u32>, item: &str, n: u32| Deduction {
+            id,
+            ..ded(item, n, &[])
+        };
+        let mut next = Form {
+            deductions: vec![
+                with(Some(2), "not_mandarin", 1),
+                with(Some(3), "forbidden_phrase", 2),
+                with(None, "shirking", 1),
+                with(Some(77), "shirking", 1),
+                with(Some(2), "not_mandarin", 1),
+                with(Some(3), "shirking", 1),
+            ],
+            next_deduction_id: 1,
+            ..Form::default()
+        };
+        next.assign_ids(&previous);
         assert_eq!(
-            krippendorff_alpha_ordinal(&[grades(&[1]), grades(&[5])]),
-            None
+            ids(&next),
+            [Some(2), Some(3), Some(4), Some(5), Some(6), Some(7)]
         );
-        assert_eq!(krippendorff_alpha_ordinal(&[vec![]]), None);
-        // Everybody always says good: no disagreement is possible.
-        assert_eq!(
-            krippendorff_alpha_ordinal(&[grades(&[2, 2, 2]), grades(&[2, 2])]),
-            None
-        );
+        assert_eq!(next.next_deduction_id, 8);
+        assert_eq!(next.deduction(3).map(|d| d.occurrences), Some(2));
+        assert!(next.deduction(1).is_none(), "the removed one stays removed");
+
+        // Removing the newest and adding again does not bring its id back.
+        let mut again = Form {
+            deductions: vec![with(Some(2), "not_mandarin", 1), with(None, "shirking", 1)],
+            ..Form::default()
+        };
+        again.assign_ids(&next);
+        assert_eq!(ids(&again), [Some(2), Some(8)]);
+
+        // Against an old form without ids, the derived ids are the known ones.
+        let old = form(vec![ded("shirking", 1, &[]), ded("not_mandarin", 1, &[])]);
+        let mut kept = Form {
+            deductions: vec![with(Some(2), "not_mandarin", 1)],
+            ..Form::default()
+        };
+        kept.assign_ids(&old);
+        assert_eq!((ids(&kept), kept.next_deduction_id), (vec![Some(2)], 3));
     }
 }

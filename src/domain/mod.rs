@@ -3,11 +3,14 @@
 
 pub mod access;
 pub mod audit;
+pub mod calibration;
 pub mod call;
 pub mod grading;
 pub mod login;
 pub mod month;
 pub mod org;
 pub mod publication;
+pub mod queues;
+pub mod rubric;
 pub mod sampling;
 pub mod scoring;

@@ -13,9 +13,9 @@ use super::evaluations::{full_view, readable};
 use super::extract::{Json, Path, Query};
 use super::time;
 use crate::app::AppState;
-use crate::appeals::{self as service, DecisionInput};
-use crate::domain::audit::Decision;
-use crate::domain::grading::{Deduction, Grade};
+use crate::appeals::{self as service, DecisionInput, Disputed};
+use crate::domain::audit::{Decision, EvaluationState};
+use crate::domain::grading::{Deduction, Form, Grade};
 use crate::domain::org::Role;
 use crate::error::{AppError, AppResult};
 use crate::store::appeals::{self as store, AppealRow};
@@ -31,9 +31,45 @@ pub fn router() -> Router<AppState> {
         .route("/appeals/{id}/decision", post(decide))
 }
 
+/// The disputed deductions by id, each as the evaluation now has it (`present`, with its
+/// position) or `removed` since the appeal was filed (with what it was, when the decision's
+/// revision still shows it), so an amendment never makes the appeal name another one.
+fn disputed(a: &AppealRow, ids: &[u32]) -> Vec<Value> {
+    // Both were written by us; an unreadable one shows the ids alone.
+    let form = serde_json::from_str::<Form>(&a.form)
+        .map(Form::with_derived_ids)
+        .unwrap_or_default();
+    let before = a
+        .decision_old
+        .as_deref()
+        .and_then(|j| serde_json::from_str::<EvaluationState>(j).ok())
+        .map(|s| s.normalized().form);
+    ids.iter()
+        .map(
+            |&id| match form.deductions.iter().position(|d| d.id == Some(id)) {
+                Some(index) => json!({
+                    "id": id, "status": "present", "index": index,
+                    "deduction": form.deductions[index],
+                }),
+                None => json!({
+                    "id": id, "status": "removed", "index": null,
+                    "deduction": before.as_ref().and_then(|f| f.deduction(id)),
+                }),
+            },
+        )
+        .collect()
+}
+
 pub fn appeal_view(state: &AppState, a: &AppealRow, now_ms: i64) -> Value {
     let tz = state.config.time_zone;
-    let deductions: Vec<usize> = serde_json::from_str(&a.deductions).unwrap_or_default();
+    let ids: Vec<u32> = serde_json::from_str(&a.deductions).unwrap_or_default();
+    let disputed = disputed(a, &ids);
+    // Positions of the disputed deductions still in the form, for older clients.
+    let positions: Vec<&Value> = disputed
+        .iter()
+        .filter(|d| !d["index"].is_null())
+        .map(|d| &d["index"])
+        .collect();
     json!({
         "id": a.id,
         "evaluation_id": a.evaluation_id,
@@ -42,7 +78,9 @@ pub fn appeal_view(state: &AppState, a: &AppealRow, now_ms: i64) -> Value {
         "agent": { "username": a.agent, "name": a.agent_name, "team": a.team },
         "month": a.month,
         "reason": a.reason,
-        "deductions": deductions,
+        "deduction_ids": ids,
+        "disputed": disputed,
+        "deductions": positions,
         "status": a.status,
         "filed_at": time(a.filed_at_ms, tz),
         "due_at": time(a.due_at_ms, tz),
@@ -100,9 +138,11 @@ async fn visible(state: &AppState, user: &User, id: i64) -> AppResult<AppealRow>
 #[serde(deny_unknown_fields)]
 struct FileBody {
     reason: String,
-    /// Indexes of the appealed deductions; empty: the whole evaluation.
-    #[serde(default)]
-    deductions: Vec<usize>,
+    /// Ids of the appealed deductions; none (and no `deductions`): the whole evaluation.
+    deduction_ids: Option<Vec<u32>>,
+    /// Older clients: positions of the appealed deductions in the form, turned into their
+    /// ids at filing. Not together with `deduction_ids`.
+    deductions: Option<Vec<usize>>,
 }
 
 async fn file(
@@ -120,16 +160,19 @@ async fn file(
     if e.agent_id != user.id {
         return Err(AppError::not_found("evaluation"));
     }
+    let disputed = match (body.deduction_ids, body.deductions) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::unprocessable(
+                "invalid_appeal",
+                "name the deductions by deduction_ids or (older clients) by deductions, not both",
+            ));
+        }
+        (Some(ids), None) => Disputed::Ids(ids),
+        (None, indexes) => Disputed::Indexes(indexes.unwrap_or_default()),
+    };
     let now = state.config.clock.now_ms();
-    let appeal_id = service::file(
-        &state.db,
-        &state.config,
-        &e,
-        &body.deductions,
-        &body.reason,
-        now,
-    )
-    .await?;
+    let appeal_id =
+        service::file(&state.db, &state.config, &e, &disputed, &body.reason, now).await?;
     tracing::info!(
         appeal = appeal_id,
         evaluation = id,

@@ -12,8 +12,10 @@ use super::auth::CurrentUser;
 use super::extract::{Json, Path, Query};
 use super::time;
 use crate::app::AppState;
+use crate::domain::audit::EvaluationState;
 use crate::domain::grading::{self, Form, Problem};
 use crate::domain::month::Month;
+use crate::domain::rubric::OVER_TIME_LIMIT;
 use crate::error::{AppError, AppResult};
 use crate::grading::{self as service, SubmitError};
 use crate::store::appeals as appeal_store;
@@ -73,6 +75,11 @@ pub fn evaluation_view(
                 "overridden": e.grade != e.computed_grade,
                 "critical": outcome.critical,
                 "deducted": outcome.deducted,
+                // The rubric version is the evaluation's own, so these are what they
+                // were at submission.
+                "band_grade": outcome.band_grade,
+                "ceilings": outcome.ceilings,
+                "capped_by": outcome.capped_by,
             })
         } else {
             serde_json::to_value(&outcome).unwrap_or(Value::Null)
@@ -128,8 +135,38 @@ pub(super) async fn full_view(
     };
     let rubric = state.rubrics.get(&state.db, e.rubric_id).await?;
     let mut view = view_with(state, e, &rubric, heard.as_ref())?;
+    add_time_limit(state, e, &rubric, &mut view).await?;
     add_publication(state, e, &mut view).await?;
     Ok(view)
+}
+
+/// The call's queue and its service time limit, if the supervisor set one: whether the
+/// call ran over it and, if so, the rubric's over-time-limit item for the form to suggest
+/// (the grader confirms it by deducting it; nothing is deducted here).
+async fn add_time_limit(
+    state: &AppState,
+    e: &EvaluationRow,
+    rubric: &grading::Rubric,
+    view: &mut Value,
+) -> AppResult<()> {
+    let limits = service::queue_limits(&state.db).await?;
+    let limit = limits.time_limit(&e.queue, e.duration_ms);
+    view["queue"] = json!(e.queue);
+    view["time_limit"] = match limit {
+        Some(l) => {
+            let suggest =
+                (l.exceeded && rubric.item(OVER_TIME_LIMIT).is_some()).then_some(OVER_TIME_LIMIT);
+            json!({
+                "queue": l.queue,
+                "limit_seconds": l.limit_seconds,
+                "exceeded": l.exceeded,
+                "over_ms": l.over_ms,
+                "suggested_item": suggest,
+            })
+        }
+        None => Value::Null,
+    };
+    Ok(())
 }
 
 async fn add_publication(state: &AppState, e: &EvaluationRow, view: &mut Value) -> AppResult<()> {
@@ -268,11 +305,12 @@ async fn save(
     }
     check_month_open(&state, &e).await?;
     let rubric = state.rubrics.get(&state.db, e.rubric_id).await?;
-    let problems = grading::check_draft(&rubric, &body.form, e.duration_ms);
+    let form = service::incoming_form(&e, body.form)?;
+    let problems = grading::check_draft(&rubric, &form, e.duration_ms);
     if !problems.is_empty() {
         return Err(problems_error(&problems));
     }
-    let form = serde_json::to_string(&body.form).map_err(anyhow::Error::from)?;
+    let form = serde_json::to_string(&form).map_err(anyhow::Error::from)?;
     let now = state.config.clock.now_ms();
     store::save_draft(&state.db, id, &form, body.revision, now)
         .await
@@ -307,7 +345,7 @@ async fn submit(
         return Err(save_error(SaveError::NotDraft));
     }
     let form = match body.form {
-        Some(form) => form,
+        Some(form) => service::incoming_form(&e, form)?,
         None => service::form_of(&e)?,
     };
     let rubric = state.rubrics.get(&state.db, e.rubric_id).await?;
@@ -337,12 +375,9 @@ async fn submit(
         grade = outcome.grade.as_str(),
         "evaluation submitted"
     );
-    Ok(axum::Json(view_with(
-        &state,
-        &stored,
-        &rubric,
-        Some(&heard),
-    )?))
+    let mut view = view_with(&state, &stored, &rubric, Some(&heard))?;
+    add_time_limit(&state, &stored, &rubric, &mut view).await?;
+    Ok(axum::Json(view))
 }
 
 #[derive(Deserialize)]
@@ -434,7 +469,16 @@ async fn revisions(
     let e = readable(&state, &user, id).await?;
     let tz = state.config.time_zone;
     let rows = appeal_store::revisions(&state.db, e.id).await?;
-    let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
+    // States with their deduction ids (derived for those stored before ids existed), so
+    // the trail names deductions as the evaluation and its appeals do.
+    let parse = |text: &str| {
+        serde_json::from_str::<EvaluationState>(text)
+            .map(EvaluationState::normalized)
+            .ok()
+            .and_then(|s| serde_json::to_value(s).ok())
+            .or_else(|| serde_json::from_str::<Value>(text).ok())
+            .unwrap_or(Value::Null)
+    };
     let items: Vec<Value> = rows
         .iter()
         .map(|v| {

@@ -93,12 +93,12 @@ async fn create(
     }
     body.rubric
         .validate()
-        .map_err(|e| AppError::unprocessable("invalid_rubric", e))?;
+        .map_err(|problems| AppError::problems("invalid_rubric", &problems))?;
     let now = state.config.clock.now_ms();
     // Version 1 (the default) first, so an edit is always a later version.
     service::current_rubric(&state.db, now).await?;
     let spec = serde_json::to_string(&body.rubric).map_err(anyhow::Error::from)?;
-    store::insert_rubric(&state.db, &spec, Some(user.id), now, false).await?;
+    store::insert_rubric(&state.db, &spec, Some(user.id), now, None).await?;
     let (row, rubric) = service::current_rubric(&state.db, now).await?;
     tracing::info!(version = row.version, by = user.username, "rubric edited");
     Ok((StatusCode::CREATED, axum::Json(view(&state, &row, &rubric))))

@@ -19,8 +19,11 @@ pub struct AppealRow {
     pub team: Option<String>,
     pub month: String,
     pub publication_id: i64,
-    /// JSON list of deduction indexes.
+    /// JSON list of the disputed deductions' ids (`Deduction::id`); [] for the whole
+    /// evaluation.
     pub deductions: String,
+    /// JSON of the evaluation's current form (`domain::grading::Form`).
+    pub form: String,
     pub reason: String,
     pub status: String,
     pub filed_at_ms: i64,
@@ -47,7 +50,7 @@ const APPEAL_SELECT: &str = "SELECT ap.id, ap.evaluation_id, e.recording_id, r.c
     ap.publication_id, ap.deductions, ap.reason, ap.status, ap.filed_at_ms, ap.due_at_ms, \
     rg.username AS regrader, rg.name AS regrader_name, re.id AS regrade_evaluation_id, \
     re.status AS regrade_status, ap.decision, ap.decision_reason, d.username AS decided_by, \
-    d.name AS decided_by_name, ap.decided_at_ms, e.grade, e.score, \
+    d.name AS decided_by_name, ap.decided_at_ms, e.grade, e.score, e.form, \
     dv.old_value AS decision_old, dv.new_value AS decision_new \
     FROM appeals ap JOIN evaluations e ON e.id = ap.evaluation_id \
     JOIN recordings r ON r.id = e.recording_id JOIN users u ON u.id = ap.agent_id \
@@ -71,6 +74,7 @@ fn appeal_from_row(r: &sqlx::any::AnyRow) -> Result<AppealRow, sqlx::Error> {
         month: r.try_get("month")?,
         publication_id: r.try_get("publication_id")?,
         deductions: r.try_get("deductions")?,
+        form: r.try_get("form")?,
         reason: r.try_get("reason")?,
         status: r.try_get("status")?,
         filed_at_ms: r.try_get("filed_at_ms")?,

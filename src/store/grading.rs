@@ -16,11 +16,14 @@ pub struct RubricRow {
     /// JSON of `domain::grading::Rubric`.
     pub spec: String,
     pub created_by: Option<String>,
+    /// `None` for a built-in version.
+    pub created_by_id: Option<i64>,
     pub created_at_ms: i64,
 }
 
 const RUBRIC_SELECT: &str = "SELECT r.id, r.version, r.spec, u.username AS created_by, \
-    r.created_at_ms FROM rubrics r LEFT JOIN users u ON u.id = r.created_by";
+    r.created_by AS created_by_id, r.created_at_ms FROM rubrics r \
+    LEFT JOIN users u ON u.id = r.created_by";
 
 fn rubric_from_row(r: &sqlx::any::AnyRow) -> Result<RubricRow, sqlx::Error> {
     Ok(RubricRow {
@@ -28,6 +31,7 @@ fn rubric_from_row(r: &sqlx::any::AnyRow) -> Result<RubricRow, sqlx::Error> {
         version: r.try_get("version")?,
         spec: r.try_get("spec")?,
         created_by: r.try_get("created_by")?,
+        created_by_id: r.try_get("created_by_id")?,
         created_at_ms: r.try_get("created_at_ms")?,
     })
 }
@@ -51,14 +55,14 @@ pub async fn list_rubrics(db: &Db) -> Result<Vec<RubricRow>, sqlx::Error> {
     rows.iter().map(rubric_from_row).collect()
 }
 
-/// Adds the next version. With `only_if_none`, adds version 1 only when no rubric exists
-/// yet (the built-in default; two servers starting at once add it once).
+/// Adds the next version. With `only_after`, adds it only while that version is the newest
+/// (0: while none exists), so two servers adding the built-in at once add it once.
 pub async fn insert_rubric(
     db: &Db,
     spec: &str,
     created_by: Option<i64>,
     now_ms: i64,
-    only_if_none: bool,
+    only_after: Option<i64>,
 ) -> Result<(), sqlx::Error> {
     // The write lock (SQLite) or the unique version (PostgreSQL) orders concurrent edits;
     // a lost race on PostgreSQL is retried once with the next number.
@@ -68,7 +72,7 @@ pub async fn insert_rubric(
             .fetch_one(&mut *tx)
             .await?
             .try_get("v")?;
-        if only_if_none && latest.is_some() {
+        if only_after.is_some_and(|v| v != latest.unwrap_or(0)) {
             return Ok(());
         }
         let inserted = sqlx::query(
@@ -106,6 +110,8 @@ pub struct EvaluationRow {
     pub call_id: String,
     pub started_at_ms: i64,
     pub duration_ms: i64,
+    /// The call's queue (its service time limit is the queue's).
+    pub queue: String,
     pub agent_id: i64,
     pub agent: String,
     pub agent_name: String,
@@ -138,7 +144,7 @@ pub(super) const EVALUATION_SELECT: &str = "SELECT e.id, e.assignment_id, a.kind
     a.appeal_id AS regrade_for, p.name AS plan_name, \
     CASE WHEN a.appeal_id IS NULL THEN COALESCE(a.counts, p.counts, 0) ELSE 0 END AS counts, \
     e.calibration_id, e.recording_id, r.call_id, r.started_at_ms, \
-    r.duration_ms, e.agent_id, u.username AS agent, u.name AS agent_name, u.team_id, \
+    r.duration_ms, r.queue, e.agent_id, u.username AS agent, u.name AS agent_name, u.team_id, \
     t.name AS team, e.grader_id, g.username AS grader, g.name AS grader_name, e.rubric_id, \
     e.status, e.form, e.score, e.grade, e.computed_grade, e.override_reason, e.revision, \
     e.created_at_ms, e.updated_at_ms, e.submitted_at_ms \
@@ -160,6 +166,7 @@ pub(super) fn evaluation_from_row(r: &sqlx::any::AnyRow) -> Result<EvaluationRow
         call_id: r.try_get("call_id")?,
         started_at_ms: r.try_get("started_at_ms")?,
         duration_ms: r.try_get("duration_ms")?,
+        queue: r.try_get("queue")?,
         agent_id: r.try_get("agent_id")?,
         agent: r.try_get("agent")?,
         agent_name: r.try_get("agent_name")?,

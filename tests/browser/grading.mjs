@@ -16,11 +16,15 @@
 // #/evaluations/:id with the player beside the form; the page reads in zh-CN and back; an
 // early submit is refused by the server (not listened) and the message is shown; the call is
 // played at 2×, "+" of the first item stamps the current time while it plays, and the item's
-// number key adds three more occurrences (4 × 10 points: score 60, poor); a time chip seeks
+// number key adds three more occurrences (4 × 10 points: score 60, poor), after a missed
+// service phrase was shown to cap 88 at fair (the form names the capping item, in English and
+// zh-CN) and was removed again; a time chip seeks
 // the player; a different grade without a reason is refused; the draft autosaves; after
 // submitting, the outcome shows and the page is read-only. The lead finds the flag in the
 // review queue, opens it, records a coaching session and the outcome, and opens the
 // evaluation read-only. The other team's agent gets "not found" for the evaluation.
+// The supervisor's rubric page shows the count rule of a missed service phrase, refuses a
+// non-increasing threshold, and keeps a queue's service time limit.
 // Calibration: the supervisor creates a session on CALL_ID for the inspector and the lead;
 // the inspector finds it, grades blind (the report stays closed), submits, and then sees the
 // report; the supervisor sees the agreement table.
@@ -33,6 +37,8 @@ import {
 
 const TOTAL_TIMEOUT_MS = 180_000;
 const ITEM = 'commanding_tone';
+// Two points, but one missed service phrase caps the grade at fair (the handbook's criteria).
+const CAPPING_ITEM = 'no_service_phrases';
 
 const usage = (problem) => usageError('usage: node grading.mjs BASE_URL INSPECTOR LEAD OTHER_AGENT SUPERVISOR CALL_ID\n'
   + '  e.g. node grading.mjs http://127.0.0.1:8080 insp:pw-insp1234 lead-a:pw-lead-a1234 '
@@ -56,6 +62,7 @@ const audioState = (page) => page.evaluate(() => {
 });
 
 const itemSel = `#rubric-items li.rubric-item[data-item="${ITEM}"]`;
+const cappingSel = `#rubric-items li.rubric-item[data-item="${CAPPING_ITEM}"]`;
 
 // ---------------------------------------------------------------------------
 // Scenario
@@ -124,6 +131,32 @@ async function inspectorGrades(page) {
   await eventually(() => attrOf(page, '#listened', 'data-enough'), (v) => v === 'true',
     `#listened never reached the requirement (${show(await textOf(page, '#listened').catch(() => ''))})`);
   pass(`the call played to the end (${end.duration.toFixed(1)} s at 2×); ${show(await textOf(page, '#listened'))}`);
+
+  // --- a missed service phrase caps the grade, and the form says which item did
+  await page.locator(`${cappingSel} .add-deduction`).click();
+  await eventually(() => attrOf(page, '#save-status', 'data-state'), (s) => s === 'saved', 'cap: autosave');
+  await eventually(() => textOf(page, '#score'), (s) => s === '88', 'cap: score (10 + 2 deducted)');
+  checkEqual(await attrOf(page, '#grade', 'data-grade'), 'fair', 'cap: the grade (88 is good by the band)');
+  await waitVisible(page, '#outcome-cap', 'cap: the capping note');
+  checkEqual(await attrOf(page, '#outcome-cap', 'data-capped-by'), CAPPING_ITEM, 'cap: the capping item');
+  // The item's own name: the first text of its label (badges follow it).
+  const nameOf = () => page.evaluate((sel) => document.querySelector(`${sel} .item-name`)?.firstChild?.textContent ?? '', cappingSel);
+  const cappingName = await nameOf();
+  const capText = await textOf(page, '#outcome-cap');
+  check(capText.includes('Fair') && capText.includes('Good') && cappingName && capText.includes(cappingName),
+    `cap: the note should name the grade, the band and the item: ${show(capText)}`);
+  await page.locator('#lang-switch').selectOption('zh-CN');
+  const zhCap = await eventually(() => textOf(page, '#outcome-cap').catch(() => ''), (s) => CJK.test(s), 'zh-CN: the capping note');
+  const zhItem = await nameOf();
+  check(zhCap.includes('中') && CJK.test(zhItem) && zhCap.includes(zhItem), `zh-CN: the note should name 中 and the item: ${show(zhCap)}`);
+  await page.locator('#lang-switch').selectOption('en');
+  await waitVisible(page, `#evaluation[data-editable="true"] ${cappingSel} .remove-deduction`, 'back to English: the deduction');
+  await page.locator(`${cappingSel} .remove-deduction`).click();
+  await eventually(() => attrOf(page, '#save-status', 'data-state'), (s) => s === 'saved', 'uncapped: autosave');
+  await eventually(() => textOf(page, '#score'), (s) => s === '90', 'uncapped: score');
+  await eventually(() => isVisible(page, '#outcome-cap'), (v) => !v, 'uncapped: the note goes');
+  checkEqual(await attrOf(page, '#grade', 'data-grade'), 'excellent', 'uncapped: grade');
+  pass(`one missed service phrase caps 88 at fair: ${show(capText)} / ${show(zhCap)}; removing it lifts the cap`);
 
   // --- the item's number key adds occurrences at the current time
   await page.locator(`${itemSel} .add-deduction`).focus();
@@ -271,10 +304,36 @@ async function calibration(page) {
   await logOut(page);
 }
 
+async function supervisorEditsCeilingsAndLimits(page) {
+  await logIn(page, base, SUP);
+  await openNav(page, 'rubric', '/rubric');
+  const rules = `#rubric-items-table ul.ceilings[data-ceilings-of="${CAPPING_ITEM}"] li.ceiling`;
+  await eventually(() => page.locator(rules).count(), (n) => n === 2, 'rubric page: the count rule of a missed phrase');
+  checkEqual(await page.locator(`${rules} .ceiling-grade`).nth(1).inputValue(), 'poor', 'rubric page: two or more → poor');
+  // A threshold that does not increase is refused before anything is sent.
+  await page.locator(`${rules} .ceiling-at-least`).nth(1).fill('1');
+  await page.locator('#rubric-save').click();
+  await waitVisible(page, '#rubric-problems li[data-field$=".ceilings[1].at_least"]', 'rubric page: the bad threshold');
+  pass(`the rubric page shows the count rule of ${CAPPING_ITEM} and refuses a non-increasing threshold: ${show(await textOf(page, '#rubric-problems'))}`);
+
+  await page.locator('#queue-limit-add').click();
+  await page.locator('#queue-limits-table tbody tr .queue-name').last().fill('billing');
+  await page.locator('#queue-limits-table tbody tr .queue-limit').last().fill('240');
+  await page.locator('#queue-limits-save').click();
+  await waitVisible(page, '#queue-limits-saved', 'queue limits: saved');
+  await page.reload();
+  await waitVisible(page, '#queue-limits-table tbody tr .queue-name', 'queue limits: after reload');
+  checkEqual(await page.locator('#queue-limits-table tbody tr .queue-name').inputValue(), 'billing', 'queue limits: queue');
+  checkEqual(await page.locator('#queue-limits-table tbody tr .queue-limit').inputValue(), '240', 'queue limits: seconds');
+  pass('the supervisor sets the billing queue\'s service time limit (240 s) on the rubric page; it is kept');
+  await logOut(page);
+}
+
 async function scenario(page) {
   const evaluationId = await inspectorGrades(page);
   await leadReviews(page, evaluationId);
   await otherAgentIsRefused(page, evaluationId);
+  await supervisorEditsCeilingsAndLimits(page);
   await calibration(page);
 }
 

@@ -244,7 +244,8 @@ async fn submitting_needs_the_call_heard(db: TestDb) {
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(done["status"], "submitted");
     assert_eq!(done["outcome"]["score"], 98);
-    assert_eq!(done["outcome"]["grade"], "excellent");
+    // One missed service phrase: at most fair, whatever the band (tests/it/ceilings.rs).
+    assert_eq!(done["outcome"]["grade"], "fair");
     assert!(done["submitted_at"].is_string());
 
     // Submitted is final here (corrections are audited revisions, not draft edits).

@@ -7,10 +7,12 @@
 
 mod helpers;
 
+mod appeal_ids;
 mod appeals;
 mod audio;
 mod auth;
 mod browser;
+mod ceilings;
 mod cli;
 mod counting;
 mod grading;
