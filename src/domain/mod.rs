@@ -5,6 +5,7 @@ pub mod access;
 pub mod audit;
 pub mod call;
 pub mod grading;
+pub mod listening;
 pub mod month;
 pub mod org;
 pub mod publication;
