@@ -14,6 +14,7 @@ mod browser;
 mod cli;
 mod grading;
 mod ingest;
+mod listening;
 mod player;
 mod recordings;
 mod sampling;
