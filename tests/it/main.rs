@@ -10,6 +10,7 @@ mod helpers;
 mod appeals;
 mod audio;
 mod auth;
+mod blind;
 mod browser;
 mod cli;
 mod grading;
