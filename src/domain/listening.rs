@@ -87,7 +87,10 @@ pub fn data_bytes_ms(
         };
         i64::try_from(v).unwrap_or(i64::MAX).min(duration_ms)
     };
-    [ms(from / block_align, false), ms(to.div_ceil(block_align), true)]
+    [
+        ms(from / block_align, false),
+        ms(to.div_ceil(block_align), true),
+    ]
 }
 
 /// Total length of disjoint intervals.
@@ -158,7 +161,12 @@ pub struct Credit {
 /// `covered` (merged), at `now_ms`. Within each served stretch, what was credited before
 /// counts against the stretch's allowance first; the rest of the allowance goes to the new
 /// audio in call order.
-pub fn credit(served: &[Served], covered: &[Interval], claimed: &[Interval], now_ms: i64) -> Credit {
+pub fn credit(
+    served: &[Served],
+    covered: &[Interval],
+    claimed: &[Interval],
+    now_ms: i64,
+) -> Credit {
     let new = minus(claimed, covered);
     let mut result = Credit::default();
     let mut in_served = 0;
@@ -193,8 +201,14 @@ mod tests {
         // A re-serve of what was served keeps the first time; a gap filled joins all.
         let d = merge_served(&c, [2000, 5000, 90], 10_000);
         assert_eq!(d, vec![[0, 6000, 40]]);
-        assert_eq!(merge_served(&d, [9000, 12_000, 1], 10_000).last(), Some(&[9000, 10_000, 1]));
-        assert_eq!(merge_served(&[], [300, 300, 1], 10_000), Vec::<Served>::new());
+        assert_eq!(
+            merge_served(&d, [9000, 12_000, 1], 10_000).last(),
+            Some(&[9000, 10_000, 1])
+        );
+        assert_eq!(
+            merge_served(&[], [300, 300, 1], 10_000),
+            Vec::<Served>::new()
+        );
     }
 
     #[test]
@@ -243,13 +257,25 @@ mod tests {
     #[test]
     fn served_bytes_map_to_call_time() {
         // 8 kHz mono: 16 bytes a millisecond.
-        assert_eq!(data_bytes_ms(0, 16_000, 2, 8000, 960_000, 120_000), [0, 1000]);
-        assert_eq!(data_bytes_ms(16_000, 32_001, 2, 8000, 960_000, 120_000), [1000, 2001]);
+        assert_eq!(
+            data_bytes_ms(0, 16_000, 2, 8000, 960_000, 120_000),
+            [0, 1000]
+        );
+        assert_eq!(
+            data_bytes_ms(16_000, 32_001, 2, 8000, 960_000, 120_000),
+            [1000, 2001]
+        );
         assert_eq!(data_bytes_ms(17, 33, 2, 8000, 960_000, 120_000), [1, 3]);
         // The end of the data is the end of the call.
-        assert_eq!(data_bytes_ms(0, 1_920_000, 2, 8000, 960_000, 120_000), [0, 120_000]);
+        assert_eq!(
+            data_bytes_ms(0, 1_920_000, 2, 8000, 960_000, 120_000),
+            [0, 120_000]
+        );
         // Stereo at 44.1 kHz.
-        assert_eq!(data_bytes_ms(0, 4 * 44_100, 4, 44_100, 441_000, 10_000), [0, 1000]);
+        assert_eq!(
+            data_bytes_ms(0, 4 * 44_100, 4, 44_100, 441_000, 10_000),
+            [0, 1000]
+        );
     }
 
     #[test]

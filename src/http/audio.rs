@@ -29,9 +29,9 @@ use super::auth::CurrentUser;
 use super::extract::Path;
 use crate::app::AppState;
 use crate::audio::decode::{self, PcmStream};
+use crate::audio::wavout::{self, ByteRange, DataCursor, RangeRequest, WavLayout};
 use crate::clock::Clock;
 use crate::domain::listening::data_bytes_ms;
-use crate::audio::wavout::{self, ByteRange, DataCursor, RangeRequest, WavLayout};
 use crate::error::{AppError, AppResult, error_body};
 use crate::store::recordings::{self, Recording};
 use crate::store::{Db, listening};
@@ -249,42 +249,47 @@ async fn stream_body(
         user_id,
         layout,
         duration_ms: rec.duration_ms,
-        pending: Mutex::new(Pending::at(data.first_frame * layout.block_align() + data.skip)),
+        pending: Mutex::new(Pending::at(
+            data.first_frame * layout.block_align() + data.skip,
+        )),
     });
     let done = log.clone().keep_flushing();
-    let data = futures::stream::try_unfold((emitter, log, done), move |(emitter, log, done)| async move {
-        if emitter.cursor.is_done() {
-            return Ok(None);
-        }
-        let (emitter, chunk) = tokio::task::spawn_blocking(move || {
-            let mut emitter = emitter;
-            let chunk = emitter.next_chunk();
-            (emitter, chunk)
-        })
-        .await
-        .map_err(|e| {
-            tracing::error!(id, error = %e, "decoder panicked while streaming; body cut short");
-            std::io::Error::other("decoder panicked")
-        })?;
-        match chunk {
-            Ok(bytes) => {
-                log.sent(bytes.len() as u64);
-                if emitter.cursor.is_done() {
-                    log.flush().await;
+    let data = futures::stream::try_unfold(
+        (emitter, log, done),
+        move |(emitter, log, done)| async move {
+            if emitter.cursor.is_done() {
+                return Ok(None);
+            }
+            let (emitter, chunk) = tokio::task::spawn_blocking(move || {
+                let mut emitter = emitter;
+                let chunk = emitter.next_chunk();
+                (emitter, chunk)
+            })
+            .await
+            .map_err(|e| {
+                tracing::error!(id, error = %e, "decoder panicked while streaming; body cut short");
+                std::io::Error::other("decoder panicked")
+            })?;
+            match chunk {
+                Ok(bytes) => {
+                    log.sent(bytes.len() as u64);
+                    if emitter.cursor.is_done() {
+                        log.flush().await;
+                    }
+                    Ok(Some((Bytes::from(bytes), (emitter, log, done))))
                 }
-                Ok(Some((Bytes::from(bytes), (emitter, log, done))))
+                Err(e) => {
+                    tracing::error!(
+                        id = emitter.id,
+                        error = e,
+                        left = emitter.cursor.remaining(),
+                        "decoding failed while streaming; body cut short"
+                    );
+                    Err(std::io::Error::other(e))
+                }
             }
-            Err(e) => {
-                tracing::error!(
-                    id = emitter.id,
-                    error = e,
-                    left = emitter.cursor.remaining(),
-                    "decoding failed while streaming; body cut short"
-                );
-                Err(std::io::Error::other(e))
-            }
-        }
-    });
+        },
+    );
     Ok(Body::from_stream(head.chain(data)))
 }
 

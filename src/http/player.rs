@@ -281,28 +281,22 @@ async fn post_coverage(
     let played = played_intervals(&body.intervals, rec.duration_ms)
         .map_err(|e| AppError::unprocessable("invalid_intervals", e))?;
     let now = state.config.clock.now_ms();
-    let posted = match listening::add_coverage(
-        &state.db,
-        rec.id,
-        user.id,
-        rec.duration_ms,
-        &played,
-        now,
-    )
-    .await?
-    {
-        Ok(p) => p,
-        Err(TooManyIntervals) => {
-            return Err(AppError::unprocessable(
-                "too_many_intervals",
-                format!(
-                    "the listened parts of this call would be more than {} separate \
+    let posted =
+        match listening::add_coverage(&state.db, rec.id, user.id, rec.duration_ms, &played, now)
+            .await?
+        {
+            Ok(p) => p,
+            Err(TooManyIntervals) => {
+                return Err(AppError::unprocessable(
+                    "too_many_intervals",
+                    format!(
+                        "the listened parts of this call would be more than {} separate \
                          intervals; send the spans the player really played",
-                    listening::MAX_STORED_INTERVALS
-                ),
-            ));
-        }
-    };
+                        listening::MAX_STORED_INTERVALS
+                    ),
+                ));
+            }
+        };
     Ok(axum::Json(posted_view(&posted, rec.duration_ms)))
 }
 
@@ -315,7 +309,9 @@ fn posted_view(p: &Posted, duration_ms: i64) -> Value {
         .map(|&[s, e]| [seconds(s), seconds(e)])
         .collect();
     view["credited"] = json!(credited);
-    view["credited_s"] = json!(seconds(crate::domain::listening::length(&p.credit.credited)));
+    view["credited_s"] = json!(seconds(crate::domain::listening::length(
+        &p.credit.credited
+    )));
     view["not_served_s"] = json!(seconds(p.credit.not_served_ms));
     view["too_fast_s"] = json!(seconds(p.credit.too_fast_ms));
     view

@@ -104,7 +104,7 @@ pub async fn add_coverage(
     .await?
     .try_get("intervals")?;
     let covered = decode_intervals(&stored)?;
-    let served = read_served(&mut *tx, recording_id, user_id).await?;
+    let served = read_served(&mut tx, recording_id, user_id).await?;
     let claimed = merge(&[], claimed, duration_ms);
     let earned = credit(&served, &covered, &claimed, now_ms);
     let merged = merge(&covered, &earned.credited, duration_ms);
@@ -138,11 +138,12 @@ async fn read_served(
     recording_id: i64,
     user_id: i64,
 ) -> Result<Vec<Served>, sqlx::Error> {
-    let row = sqlx::query("SELECT spans FROM served_audio WHERE recording_id = $1 AND user_id = $2")
-        .bind(recording_id)
-        .bind(user_id)
-        .fetch_optional(conn)
-        .await?;
+    let row =
+        sqlx::query("SELECT spans FROM served_audio WHERE recording_id = $1 AND user_id = $2")
+            .bind(recording_id)
+            .bind(user_id)
+            .fetch_optional(conn)
+            .await?;
     match row {
         Some(row) => decode_served(&row.try_get::<String, _>("spans")?),
         None => Ok(Vec::new()),
@@ -178,7 +179,7 @@ pub async fn add_served(
     .bind(span[2])
     .execute(&mut *tx)
     .await?;
-    let existing = read_served(&mut *tx, recording_id, user_id).await?;
+    let existing = read_served(&mut tx, recording_id, user_id).await?;
     let merged = merge_served(&existing, span, duration_ms);
     if merged.len() > MAX_STORED_INTERVALS || merged == existing {
         return tx.commit().await;

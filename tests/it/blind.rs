@@ -126,16 +126,27 @@ async fn a_regrader_sees_nothing_of_the_first_grading_until_submitting(db: TestD
     let regrade = open(&app, &insp2, assignment).await["id"].as_i64().unwrap();
     // The first grader's pinned comment (with her name) is not on the re-grader's waveform;
     // the re-grader's own notes are.
-    assert_eq!(comment_authors(&app, &insp2, recording).await, Vec::<String>::new());
+    assert_eq!(
+        comment_authors(&app, &insp2, recording).await,
+        Vec::<String>::new()
+    );
     comment(&app, &insp2, recording, "my own note").await;
-    assert_eq!(comment_authors(&app, &insp2, recording).await, vec!["insp2"]);
+    assert_eq!(
+        comment_authors(&app, &insp2, recording).await,
+        vec!["insp2"]
+    );
     // Nor the first grading, by id, its history or the list.
     assert_eq!(
         status_of(&app, &insp2, &format!("/api/evaluations/{original}")).await,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        status_of(&app, &insp2, &format!("/api/evaluations/{original}/revisions")).await,
+        status_of(
+            &app,
+            &insp2,
+            &format!("/api/evaluations/{original}/revisions")
+        )
+        .await,
         StatusCode::NOT_FOUND
     );
     assert_eq!(listed(&app, &insp2).await, vec![regrade]);
@@ -173,9 +184,18 @@ async fn a_calibration_participant_reads_no_other_grading_until_submitting(db: T
     let appeal = published_and_appealed(&app, qa).await;
     let sup = app.login("sup").await;
     // Before the session, the supervisor and the lead read all of it.
-    assert_eq!(status_of(&app, &sup, &format!("/api/evaluations/{qa}")).await, StatusCode::OK);
-    assert_eq!(status_of(&app, &sup, &format!("/api/appeals/{appeal}")).await, StatusCode::OK);
-    assert_eq!(status_of(&app, &lead, &format!("/api/evaluations/{qa}")).await, StatusCode::OK);
+    assert_eq!(
+        status_of(&app, &sup, &format!("/api/evaluations/{qa}")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(&app, &sup, &format!("/api/appeals/{appeal}")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(&app, &lead, &format!("/api/evaluations/{qa}")).await,
+        StatusCode::OK
+    );
 
     let (status, session) = post(
         &sup,
@@ -189,7 +209,11 @@ async fn a_calibration_participant_reads_no_other_grading_until_submitting(db: T
     let mine = |c: reqwest::Client| {
         let app = &app;
         let url = app.url(&session_url);
-        async move { get_json(&c, &url).await.1["my_evaluation_id"].as_i64().unwrap() }
+        async move {
+            get_json(&c, &url).await.1["my_evaluation_id"]
+                .as_i64()
+                .unwrap()
+        }
     };
     let insp = app.login("insp").await;
     let insp_grading = mine(insp.clone()).await;
@@ -209,14 +233,21 @@ async fn a_calibration_participant_reads_no_other_grading_until_submitting(db: T
         format!("/api/appeals/{appeal}"),
         format!("/api/flags/{flag}"),
     ] {
-        assert_eq!(status_of(&app, &sup, &path).await, StatusCode::NOT_FOUND, "sup {path}");
+        assert_eq!(
+            status_of(&app, &sup, &path).await,
+            StatusCode::NOT_FOUND,
+            "sup {path}"
+        );
     }
     assert!(!listed(&app, &sup).await.contains(&qa));
     let (_, appeals) = get_json(&sup, &app.url("/api/appeals?status=all")).await;
     assert!(!ids(&appeals).contains(&appeal), "{appeals}");
     let (_, flags) = get_json(&sup, &app.url("/api/flags?status=all")).await;
     assert!(!ids(&flags).contains(&flag), "{flags}");
-    assert_eq!(comment_authors(&app, &sup, recording).await, Vec::<String>::new());
+    assert_eq!(
+        comment_authors(&app, &sup, recording).await,
+        Vec::<String>::new()
+    );
     // The session itself shows who has submitted, not what.
     let (_, detail) = get_json(&sup, &app.url(&session_url)).await;
     assert_eq!(detail["revealed"], false);
@@ -228,12 +259,22 @@ async fn a_calibration_participant_reads_no_other_grading_until_submitting(db: T
         StatusCode::FORBIDDEN
     );
     // The lead, also grading, no longer sees the team's QA evaluation or its flag.
-    for path in [format!("/api/evaluations/{qa}"), format!("/api/flags/{flag}")] {
-        assert_eq!(status_of(&app, &lead, &path).await, StatusCode::NOT_FOUND, "lead {path}");
+    for path in [
+        format!("/api/evaluations/{qa}"),
+        format!("/api/flags/{flag}"),
+    ] {
+        assert_eq!(
+            status_of(&app, &lead, &path).await,
+            StatusCode::NOT_FOUND,
+            "lead {path}"
+        );
     }
     let (_, flags) = get_json(&lead, &app.url("/api/flags?status=all")).await;
     assert!(!ids(&flags).contains(&flag), "{flags}");
-    assert_eq!(comment_authors(&app, &lead, recording).await, vec!["lead-a"]);
+    assert_eq!(
+        comment_authors(&app, &lead, recording).await,
+        vec!["lead-a"]
+    );
 
     // The supervisor submits: everything is readable again, the others' gradings included.
     listen(&app, &sup, recording, 0.0, 120.0).await;
@@ -246,7 +287,11 @@ async fn a_calibration_participant_reads_no_other_grading_until_submitting(db: T
         format!("/api/flags/{flag}"),
         format!("{session_url}/report"),
     ] {
-        assert_eq!(status_of(&app, &sup, &path).await, StatusCode::OK, "sup {path}");
+        assert_eq!(
+            status_of(&app, &sup, &path).await,
+            StatusCode::OK,
+            "sup {path}"
+        );
     }
     assert!(listed(&app, &sup).await.contains(&qa));
     assert_eq!(comment_authors(&app, &sup, recording).await.len(), 2);
@@ -257,7 +302,13 @@ async fn a_calibration_participant_reads_no_other_grading_until_submitting(db: T
     );
     listen(&app, &lead, recording, 0.0, 120.0).await;
     submit(&app, &lead, lead_grading).await;
-    assert_eq!(status_of(&app, &lead, &format!("/api/evaluations/{qa}")).await, StatusCode::OK);
-    assert_eq!(status_of(&app, &lead, &format!("/api/flags/{flag}")).await, StatusCode::OK);
+    assert_eq!(
+        status_of(&app, &lead, &format!("/api/evaluations/{qa}")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(&app, &lead, &format!("/api/flags/{flag}")).await,
+        StatusCode::OK
+    );
     assert_eq!(comment_authors(&app, &lead, recording).await.len(), 2);
 }

@@ -102,13 +102,12 @@ pub async fn with_audio(app: &TestApp, recording: i64) -> (f64, u64) {
     use sqlx::Row;
     use std::io::Write;
     let db = &app.state.db;
-    let row = sqlx::query(
-        "SELECT blob_key, sample_rate, channels, frames FROM recordings WHERE id = $1",
-    )
-    .bind(recording)
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    let row =
+        sqlx::query("SELECT blob_key, sample_rate, channels, frames FROM recordings WHERE id = $1")
+            .bind(recording)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     let rate: i64 = row.get("sample_rate");
     let channels: i64 = row.get("channels");
     let layout = WavLayout::new(

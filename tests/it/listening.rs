@@ -68,7 +68,11 @@ async fn coverage_without_served_audio_earns_nothing_and_submit_is_refused(db: T
     assert_eq!(c["not_served_s"], 120.0);
     assert_eq!(c["too_fast_s"], 0.0);
     assert_eq!(c["listened_s"], 0.0);
-    let (_, got) = get_json(&insp, &app.url(&format!("/api/recordings/{recording}/coverage"))).await;
+    let (_, got) = get_json(
+        &insp,
+        &app.url(&format!("/api/recordings/{recording}/coverage")),
+    )
+    .await;
     assert_eq!(got["intervals"], json!([]));
     let (status, body) = submit(&app, &insp, evaluation).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -79,7 +83,10 @@ async fn coverage_without_served_audio_earns_nothing_and_submit_is_refused(db: T
     app.config.clock.advance(3_600_000);
     let c = coverage(&app, &insp, recording, json!({ "intervals": [[0, 120]] })).await;
     assert_eq!(c["listened_s"], 0.0, "{c}");
-    assert_eq!(submit(&app, &insp, evaluation).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        submit(&app, &insp, evaluation).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
 }
 
 async fn coverage_faster_than_twice_the_time_since_serving_is_clipped(db: TestDb) {
@@ -88,7 +95,10 @@ async fn coverage_faster_than_twice_the_time_since_serving_is_clipped(db: TestDb
     fetch(&app, &insp, recording, "0-").await;
     // Right away: nothing can have been heard yet.
     let c = coverage(&app, &insp, recording, json!({ "intervals": [[0, 120]] })).await;
-    assert_eq!((c["credited_s"].as_f64(), c["too_fast_s"].as_f64()), (Some(0.0), Some(120.0)));
+    assert_eq!(
+        (c["credited_s"].as_f64(), c["too_fast_s"].as_f64()),
+        (Some(0.0), Some(120.0))
+    );
     // 10 s later: at most 20 s, from the start of what was claimed.
     app.config.clock.advance(10_000);
     let c = coverage(&app, &insp, recording, json!({ "intervals": [[0, 120]] })).await;
@@ -133,7 +143,13 @@ async fn only_the_served_part_of_a_call_is_credited(db: TestDb) {
     let app = spawn(db).await;
     let (recording, _, insp) = graded_call(&app, "L-4").await;
     // 8 kHz mono: 16 bytes a millisecond after the 44-byte header; bytes of 30 s..60 s.
-    fetch(&app, &insp, recording, &format!("{}-{}", 44 + 30 * 16_000, 43 + 60 * 16_000)).await;
+    fetch(
+        &app,
+        &insp,
+        recording,
+        &format!("{}-{}", 44 + 30 * 16_000, 43 + 60 * 16_000),
+    )
+    .await;
     app.config.clock.advance(600_000);
     let c = coverage(&app, &insp, recording, json!({ "intervals": [[0, 120]] })).await;
     assert_eq!(c["credited"], json!([[30.0, 60.0]]), "{c}");
@@ -186,11 +202,15 @@ async fn a_stream_cut_short_records_only_what_it_sent(db: TestDb) {
     use futures::StreamExt;
     let app = spawn(db).await;
     // A long call (30 min, 28.8 MB as served): far more than a socket holds in flight.
-    let ids = crate::sampling::insert(&app, &[{
-        let mut c = crate::sampling::call("L-7", "agent-a1", crate::sampling::at("2026-11-18 09:30"));
-        c.duration_s = 1800;
-        c
-    }])
+    let ids = crate::sampling::insert(
+        &app,
+        &[{
+            let mut c =
+                crate::sampling::call("L-7", "agent-a1", crate::sampling::at("2026-11-18 09:30"));
+            c.duration_s = 1800;
+            c
+        }],
+    )
     .await;
     let recording = ids["L-7"];
     with_audio(&app, recording).await;
