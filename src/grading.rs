@@ -133,8 +133,17 @@ pub fn month_of(started_at_ms: i64, tz: chrono_tz::Tz) -> String {
 /// (before that, grades are drafts for the agent too). Inspectors see their own gradings
 /// only; calibration gradings are read through their session, which keeps them blind; a
 /// blind re-grade for an appeal is for its grader, supervisors and the panel.
-pub fn may_read(viewer: &Viewer, e: &EvaluationRow, published: bool) -> bool {
-    if e.grader_id == viewer.user_id || viewer.role == Role::Supervisor {
+///
+/// `blind`: the viewer has a blind task on the call (`store::blind`). Then they see nobody
+/// else's evaluation or draft of it, supervisors included, until they have submitted.
+pub fn may_read(viewer: &Viewer, e: &EvaluationRow, published: bool, blind: bool) -> bool {
+    if e.grader_id == viewer.user_id {
+        return true;
+    }
+    if blind {
+        return false;
+    }
+    if viewer.role == Role::Supervisor {
         return true;
     }
     if !e.submitted() || e.calibration_id.is_some() {

@@ -138,9 +138,43 @@ export class CoverageTracker {
     this.closed = mergeIntervals([...this.closed, ...intervals]);
   }
 
+  /** Intervals heard earlier that the server may not hold yet: they are to be saved. */
+  addUnsaved(intervals) {
+    if (intervals.length === 0) return;
+    this.addKnown(intervals);
+    this.version += 1;
+  }
+
   intervals() {
     const open = this.tracking && this.last > this.segStart ? [[this.segStart, this.last]] : [];
     return mergeIntervals([...this.closed, ...open]);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// What a page heard and may not have saved: a page going away (reload, another route) sends
+// its last save, but the page that opens next may ask the server before that save lands and
+// would show, and keep, the older share. So the last page also leaves what it heard in
+// sessionStorage, and the next one sends it again (the server keeps the union; it credits
+// only what it served).
+
+const unsavedKey = (user, recordingId) => `callgrade.heard.${user?.username ?? ''}.${recordingId}`;
+
+function readUnsaved(key) {
+  try {
+    const v = JSON.parse(sessionStorage.getItem(key) ?? '[]');
+    return Array.isArray(v) ? v : [];
+  } catch {
+    return [];
+  }
+}
+
+function writeUnsaved(key, intervals) {
+  try {
+    if (intervals.length > 0) sessionStorage.setItem(key, JSON.stringify(intervals));
+    else sessionStorage.removeItem(key);
+  } catch {
+    // No storage (private mode, quota): the server's copy is all there is.
   }
 }
 
@@ -233,6 +267,8 @@ export function mountPlayer(container, recordingId, options = {}) {
   const timeListeners = new Set();
   const tracker = new CoverageTracker();
   if (Array.isArray(opts.resume?.intervals)) tracker.addKnown(opts.resume.intervals.filter(isInterval));
+  const heardKey = unsavedKey(user, recordingId);
+  tracker.addUnsaved(readUnsaved(heardKey).filter(isInterval));
 
   let destroyed = false;
   let rec = null;
@@ -252,6 +288,10 @@ export function mountPlayer(container, recordingId, options = {}) {
   let savedVersion = 0;
   let saving = null;
   let saveAgain = false;
+  // Saves in a row the server did not credit in full (played faster than the audio was
+  // served, or a part not served yet): retried a while, then left for the next playback.
+  let uncredited = 0;
+  const MAX_RETRIES = 24;
 
   // --- elements
   // Only the header up front: the server decodes the audio for every request it answers.
@@ -415,9 +455,9 @@ export function mountPlayer(container, recordingId, options = {}) {
     const c = coverage();
     coverageLabel.dataset.fraction = c.fraction.toFixed(4);
     coverageLabel.textContent = t('player.listened', { percent: formatPercent(c.fraction) });
-    coverageLabel.title = t('player.listened_detail', {
-      listened: formatClock(c.listened_s), duration: totalClock(c.duration_s),
-    });
+    coverageLabel.title = coverageLabel.dataset.sync === 'uncredited'
+      ? t('player.coverage_uncredited')
+      : t('player.listened_detail', { listened: formatClock(c.listened_s), duration: totalClock(c.duration_s) });
   }
 
   /** Sends the played intervals (all of them: the server keeps the union). */
@@ -438,10 +478,13 @@ export function mountPlayer(container, recordingId, options = {}) {
     saving = request;
     try {
       const data = await request;
-      savedVersion = Math.max(savedVersion, version);
+      const short = Number(data?.too_fast_s) > 0 || Number(data?.not_served_s) > 0;
+      uncredited = short ? uncredited + 1 : 0;
+      if (!short || uncredited > MAX_RETRIES) savedVersion = Math.max(savedVersion, version);
+      if (!short && version === tracker.version) writeUnsaved(heardKey, []);
       if (destroyed) return;
       if (Array.isArray(data?.intervals)) tracker.addKnown(data.intervals.filter(isInterval));
-      coverageLabel.dataset.sync = 'saved';
+      coverageLabel.dataset.sync = short ? 'uncredited' : 'saved';
       coverageLabel.classList.remove('coverage-unsaved');
       updateCoverage();
     } catch (err) {
@@ -1099,8 +1142,14 @@ export function mountPlayer(container, recordingId, options = {}) {
   }
 
   // --- page lifecycle: save what was heard when the page goes away
+  /** The page goes away: what was heard and may not be saved yet is left for the next one. */
+  function leaveUnsaved() {
+    if (coverageEnabled && tracker.version !== savedVersion) writeUnsaved(heardKey, coverage().intervals);
+  }
+
   on(window, 'pagehide', () => {
     if (tracker.tracking) tracker.advance(audio.currentTime, audio.playbackRate, now());
+    leaveUnsaved();
     saveCoverage({ keepalive: true });
   });
   on(document, 'visibilitychange', () => {
@@ -1112,6 +1161,7 @@ export function mountPlayer(container, recordingId, options = {}) {
     if (destroyed) return;
     if (tracker.tracking && !audio.seeking) tracker.advance(audio.currentTime, audio.playbackRate, now());
     tracker.stop();
+    leaveUnsaved();
     saveCoverage({ keepalive: true });
     destroyed = true;
     clearInterval(timer);

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod calibration;
 pub mod call;
 pub mod grading;
+pub mod listening;
 pub mod login;
 pub mod month;
 pub mod org;

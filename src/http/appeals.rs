@@ -19,6 +19,7 @@ use crate::domain::grading::{Deduction, Form, Grade};
 use crate::domain::org::Role;
 use crate::error::{AppError, AppResult};
 use crate::store::appeals::{self as store, AppealRow};
+use crate::store::blind;
 use crate::store::grading as evaluations;
 use crate::store::users::{self, User};
 
@@ -115,11 +116,15 @@ pub fn appeal_view(state: &AppState, a: &AppealRow, now_ms: i64) -> Value {
 }
 
 /// The appeal if the caller may see it: the panel and supervisors all, team leads their
-/// team's, agents their own; 404 otherwise.
+/// team's, agents their own, nobody one of a call they grade blind (it tells the grade);
+/// 404 otherwise.
 async fn visible(state: &AppState, user: &User, id: i64) -> AppResult<AppealRow> {
     let a = store::get(&state.db, id)
         .await?
         .ok_or_else(|| AppError::not_found("appeal"))?;
+    if blind::is_blind(&state.db, user.id, a.recording_id).await? {
+        return Err(AppError::not_found("appeal"));
+    }
     let viewer = user.viewer();
     let ok = match user.role {
         Role::Panel | Role::Supervisor => true,
@@ -216,8 +221,13 @@ async fn list(
     }
     let now = state.config.clock.now_ms();
     let rows = store::list(&state.db, user.viewer().scope(), status).await?;
+    let blind_calls = blind::recordings(&state.db, user.id).await?;
     Ok(axum::Json(json!({
-        "items": rows.iter().map(|a| appeal_view(&state, a, now)).collect::<Vec<_>>(),
+        "items": rows
+            .iter()
+            .filter(|a| !blind_calls.contains(&a.recording_id))
+            .map(|a| appeal_view(&state, a, now))
+            .collect::<Vec<_>>(),
     })))
 }
 

@@ -5,8 +5,16 @@
 //! frame (`audio::wavout`), the decoder seeks there, and the body is decoded chunk by chunk
 //! on the blocking pool while hyper sends it with a fixed `Content-Length`. Access is
 //! checked before the `Range` header is even looked at.
+//!
+//! What a stream really sends is recorded as served to its listener (`store::listening`),
+//! which is what listen coverage is credited against: a write when the last byte of the
+//! range is ready (before it goes out, so a client that has the whole range finds it
+//! recorded), and while a long stream runs at most one every [`FLUSH_EVERY`], plus one when
+//! a client stops reading early.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use axum::Router;
@@ -22,11 +30,17 @@ use super::extract::Path;
 use crate::app::AppState;
 use crate::audio::decode::{self, PcmStream};
 use crate::audio::wavout::{self, ByteRange, DataCursor, RangeRequest, WavLayout};
+use crate::clock::Clock;
+use crate::domain::listening::data_bytes_ms;
 use crate::error::{AppError, AppResult, error_body};
 use crate::store::recordings::{self, Recording};
+use crate::store::{Db, listening};
 
 /// Bytes decoded per step on the blocking pool: memory per stream stays around this.
 const CHUNK: usize = 48 * 1024;
+/// How often a running stream records what it has sent (a player reading ahead is far
+/// ahead of what it plays, so this lag never holds back its coverage).
+const FLUSH_EVERY: Duration = Duration::from_secs(2);
 
 pub fn router() -> Router<AppState> {
     // `get` also answers HEAD (axum drops the body); the handler skips decoding for it.
@@ -68,7 +82,7 @@ async fn audio(
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
-        stream_body(&rec, layout, path, range).await?
+        stream_body(&state, user.id, &rec, layout, path, range).await?
     };
     let mut response = (status, body).into_response();
     let h = response.headers_mut();
@@ -182,6 +196,8 @@ fn unsatisfiable(total: u64, etag: &str) -> Response {
 /// time on the blocking pool. The decoder is opened and positioned before the answer starts,
 /// so a file that cannot be opened is still an error status, not a broken body.
 async fn stream_body(
+    state: &AppState,
+    user_id: i64,
     rec: &Recording,
     layout: WavLayout,
     path: PathBuf,
@@ -226,34 +242,151 @@ async fn stream_body(
         cursor: DataCursor::new(&data),
         samples: Vec::new(),
     };
-    let data = futures::stream::try_unfold(emitter, move |emitter| async move {
-        if emitter.cursor.is_done() {
-            return Ok(None);
-        }
-        let (emitter, chunk) = tokio::task::spawn_blocking(move || {
-            let mut emitter = emitter;
-            let chunk = emitter.next_chunk();
-            (emitter, chunk)
-        })
-        .await
-        .map_err(|e| {
-            tracing::error!(id, error = %e, "decoder panicked while streaming; body cut short");
-            std::io::Error::other("decoder panicked")
-        })?;
-        match chunk {
-            Ok(bytes) => Ok(Some((Bytes::from(bytes), emitter))),
-            Err(e) => {
-                tracing::error!(
-                    id = emitter.id,
-                    error = e,
-                    left = emitter.cursor.remaining(),
-                    "decoding failed while streaming; body cut short"
-                );
-                Err(std::io::Error::other(e))
-            }
-        }
+    let log = Arc::new(ServedLog {
+        db: state.db.clone(),
+        clock: state.config.clock.clone(),
+        recording_id: id,
+        user_id,
+        layout,
+        duration_ms: rec.duration_ms,
+        pending: Mutex::new(Pending::at(
+            data.first_frame * layout.block_align() + data.skip,
+        )),
     });
+    let done = log.clone().keep_flushing();
+    let data = futures::stream::try_unfold(
+        (emitter, log, done),
+        move |(emitter, log, done)| async move {
+            if emitter.cursor.is_done() {
+                return Ok(None);
+            }
+            let (emitter, chunk) = tokio::task::spawn_blocking(move || {
+                let mut emitter = emitter;
+                let chunk = emitter.next_chunk();
+                (emitter, chunk)
+            })
+            .await
+            .map_err(|e| {
+                tracing::error!(id, error = %e, "decoder panicked while streaming; body cut short");
+                std::io::Error::other("decoder panicked")
+            })?;
+            match chunk {
+                Ok(bytes) => {
+                    log.sent(bytes.len() as u64);
+                    if emitter.cursor.is_done() {
+                        log.flush().await;
+                    }
+                    Ok(Some((Bytes::from(bytes), (emitter, log, done))))
+                }
+                Err(e) => {
+                    tracing::error!(
+                        id = emitter.id,
+                        error = e,
+                        left = emitter.cursor.remaining(),
+                        "decoding failed while streaming; body cut short"
+                    );
+                    Err(std::io::Error::other(e))
+                }
+            }
+        },
+    );
     Ok(Body::from_stream(head.chain(data)))
+}
+
+/// Data bytes sent by one stream and not yet recorded as served.
+struct Pending {
+    /// Offsets into the WAV's data chunk: recorded up to here, sent up to there.
+    recorded_to: u64,
+    sent_to: u64,
+    /// When the first byte not yet recorded was sent.
+    since_ms: Option<i64>,
+}
+
+impl Pending {
+    fn at(offset: u64) -> Pending {
+        Pending {
+            recorded_to: offset,
+            sent_to: offset,
+            since_ms: None,
+        }
+    }
+}
+
+/// Records what one stream sent to its listener as served audio.
+struct ServedLog {
+    db: Db,
+    clock: Clock,
+    recording_id: i64,
+    user_id: i64,
+    layout: WavLayout,
+    duration_ms: i64,
+    pending: Mutex<Pending>,
+}
+
+impl ServedLog {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        // The guarded numbers are always consistent: a poisoned lock is still usable.
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `n` more data bytes are going out.
+    fn sent(&self, n: u64) {
+        let now = self.clock.now_ms();
+        let mut p = self.lock();
+        p.since_ms.get_or_insert(now);
+        p.sent_to += n;
+    }
+
+    /// Records what was sent since the last record (nothing when nothing was).
+    async fn flush(&self) {
+        let (from, to, since) = {
+            let mut p = self.lock();
+            let taken = (p.recorded_to, p.sent_to, p.since_ms.take());
+            p.recorded_to = p.sent_to;
+            taken
+        };
+        let Some(since) = since.filter(|_| to > from) else {
+            return;
+        };
+        let l = &self.layout;
+        let [start, end] = data_bytes_ms(
+            from,
+            to,
+            l.block_align(),
+            l.sample_rate(),
+            l.frames(),
+            self.duration_ms,
+        );
+        let span = [start, end, since];
+        let db = &self.db;
+        if let Err(e) =
+            listening::add_served(db, self.recording_id, self.user_id, self.duration_ms, span).await
+        {
+            // The audio still plays; its listening just earns no credit.
+            tracing::error!(
+                recording = self.recording_id,
+                user = self.user_id,
+                error = %e,
+                "could not record served audio"
+            );
+        }
+    }
+
+    /// Records what was sent every [`FLUSH_EVERY`] while the stream lives, and once more
+    /// when it ends or the client goes away (when the returned sender is dropped).
+    fn keep_flushing(self: Arc<Self>) -> tokio::sync::oneshot::Sender<()> {
+        let (done, mut ended) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            loop {
+                let gone = tokio::time::timeout(FLUSH_EVERY, &mut ended).await.is_ok();
+                self.flush().await;
+                if gone {
+                    break;
+                }
+            }
+        });
+        done
+    }
 }
 
 /// One stream's decoding state, moved onto the blocking pool for each chunk.

@@ -19,6 +19,7 @@ use crate::domain::grading::{self, Grade, Grading};
 use crate::domain::org::Role;
 use crate::error::{AppError, AppResult};
 use crate::grading as service;
+use crate::store::blind;
 use crate::store::calibration::{self as store, NewSession, SessionRow};
 use crate::store::grading::EvaluationRow;
 use crate::store::recordings;
@@ -161,7 +162,8 @@ async fn list(
 }
 
 /// The session with its gradings, and whether the caller may see the others' gradings yet:
-/// a participant once their own is submitted, a supervisor who does not grade in it always.
+/// a participant once their own is submitted, a supervisor who does not grade in it unless
+/// they grade the same call blind elsewhere (another session, a re-grade).
 async fn session_for(
     state: &AppState,
     user: &User,
@@ -175,7 +177,10 @@ async fn session_for(
     if mine.is_none() && user.role != Role::Supervisor {
         return Err(AppError::not_found("calibration session"));
     }
-    let revealed = mine.is_none_or(EvaluationRow::submitted);
+    let revealed = match mine {
+        Some(e) => e.submitted(),
+        None => !blind::is_blind(&state.db, user.id, s.recording_id).await?,
+    };
     Ok((s, gradings, revealed))
 }
 

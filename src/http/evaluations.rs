@@ -19,6 +19,7 @@ use crate::domain::rubric::OVER_TIME_LIMIT;
 use crate::error::{AppError, AppResult};
 use crate::grading::{self as service, SubmitError};
 use crate::store::appeals as appeal_store;
+use crate::store::blind;
 use crate::store::grading::{self as store, EvaluationRow, ListFilter, SaveError};
 use crate::store::publication as months;
 use crate::store::sampling as assignments;
@@ -97,13 +98,16 @@ async fn published(state: &AppState, e: &EvaluationRow) -> AppResult<bool> {
     Ok(store::published_for_agent(&state.db, e.agent_id, e.started_at_ms).await?)
 }
 
-/// The evaluation if the caller may read it; 404 otherwise (its existence is not told).
+/// The evaluation if the caller may read it; 404 otherwise (its existence is not told, nor
+/// is another's work on a call the caller grades blind).
 pub(super) async fn readable(state: &AppState, user: &User, id: i64) -> AppResult<EvaluationRow> {
     let e = store::get_evaluation(&state.db, id)
         .await?
         .ok_or_else(|| AppError::not_found("evaluation"))?;
     let published = user.role == crate::domain::org::Role::Agent && published(state, &e).await?;
-    if service::may_read(&user.viewer(), &e, published) {
+    let blind =
+        e.grader_id != user.id && blind::is_blind(&state.db, user.id, e.recording_id).await?;
+    if service::may_read(&user.viewer(), &e, published, blind) {
         Ok(e)
     } else {
         Err(AppError::not_found("evaluation"))
@@ -432,11 +436,13 @@ async fn list(
     }
     let rows = store::list(&state.db, &user.viewer(), &filter).await?;
     let viewer = user.viewer();
+    let blind_calls = blind::recordings(&state.db, user.id).await?;
     let mut items = Vec::new();
     for e in rows {
         let month = service::month_of(e.started_at_ms, tz);
-        // The store applied the agents' publication rule already.
-        if !service::may_read(&viewer, &e, true) {
+        // The store applied the agents' publication rule and the blind tasks already.
+        let blind = blind_calls.contains(&e.recording_id);
+        if !service::may_read(&viewer, &e, true, blind) {
             continue;
         }
         items.push(json!({

@@ -14,6 +14,7 @@ use super::time;
 use crate::app::AppState;
 use crate::domain::org::Role;
 use crate::error::{AppError, AppResult};
+use crate::store::blind;
 use crate::store::flags::{self as store, FlagRow, NewCoaching};
 use crate::store::users::User;
 
@@ -86,9 +87,12 @@ async fn list(
             ));
         }
     };
+    // A flag tells its call's grade: not to someone grading the call blind.
+    let blind_calls = blind::recordings(&state.db, user.id).await?;
     let items: Vec<Value> = store::list(&state.db, &user.viewer(), stored)
         .await?
         .iter()
+        .filter(|f| !blind_calls.contains(&f.recording_id))
         .filter(|f| match wanted {
             "overdue" => f.due_at_ms < now,
             "pending" => f.status != "closed",
@@ -102,9 +106,13 @@ async fn list(
 
 async fn visible(state: &AppState, user: &User, id: i64) -> AppResult<FlagRow> {
     require_reviewer(user)?;
-    store::get_visible(&state.db, &user.viewer(), id)
+    let f = store::get_visible(&state.db, &user.viewer(), id)
         .await?
-        .ok_or_else(|| AppError::not_found("flag"))
+        .ok_or_else(|| AppError::not_found("flag"))?;
+    if blind::is_blind(&state.db, user.id, f.recording_id).await? {
+        return Err(AppError::not_found("flag"));
+    }
+    Ok(f)
 }
 
 async fn detail_view(state: &AppState, f: &FlagRow) -> AppResult<Value> {

@@ -22,7 +22,8 @@ use crate::audio::analysis::{Interval, Span};
 use crate::domain::call::ChannelLayout;
 use crate::domain::org::Role;
 use crate::error::{AppError, AppResult};
-use crate::store::listening::{self, Comment, Coverage, TooManyIntervals};
+use crate::store::blind;
+use crate::store::listening::{self, Comment, Coverage, Posted, TooManyIntervals};
 use crate::store::media::{self, Media};
 use crate::store::recordings::{self, Recording};
 use crate::store::users::User;
@@ -264,6 +265,12 @@ pub fn played_intervals(
     Ok(out)
 }
 
+/// Credits what the player says it played, as far as the audio served to this person allows
+/// (`domain::listening`): audio never served to them, or more than twice the time since it
+/// was served, is not credited. The answer is the coverage as now stored, with what this
+/// post earned (`credited`, `credited_s`) and what it did not (`not_served_s`, `too_fast_s`;
+/// a too-fast part may earn credit when posted again later). Posting only what is already
+/// credited changes nothing and is not an error.
 async fn post_coverage(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -273,28 +280,41 @@ async fn post_coverage(
     let rec = visible(&state, &user, id).await?;
     let played = played_intervals(&body.intervals, rec.duration_ms)
         .map_err(|e| AppError::unprocessable("invalid_intervals", e))?;
-    let coverage = match listening::add_coverage(
-        &state.db,
-        rec.id,
-        user.id,
-        rec.duration_ms,
-        &played,
-    )
-    .await?
-    {
-        Ok(c) => c,
-        Err(TooManyIntervals) => {
-            return Err(AppError::unprocessable(
-                "too_many_intervals",
-                format!(
-                    "the listened parts of this call would be more than {} separate \
+    let now = state.config.clock.now_ms();
+    let posted =
+        match listening::add_coverage(&state.db, rec.id, user.id, rec.duration_ms, &played, now)
+            .await?
+        {
+            Ok(p) => p,
+            Err(TooManyIntervals) => {
+                return Err(AppError::unprocessable(
+                    "too_many_intervals",
+                    format!(
+                        "the listened parts of this call would be more than {} separate \
                          intervals; send the spans the player really played",
-                    listening::MAX_STORED_INTERVALS
-                ),
-            ));
-        }
-    };
-    Ok(axum::Json(coverage_view(&coverage, rec.duration_ms)))
+                        listening::MAX_STORED_INTERVALS
+                    ),
+                ));
+            }
+        };
+    Ok(axum::Json(posted_view(&posted, rec.duration_ms)))
+}
+
+fn posted_view(p: &Posted, duration_ms: i64) -> Value {
+    let mut view = coverage_view(&p.coverage, duration_ms);
+    let credited: Vec<[f64; 2]> = p
+        .credit
+        .credited
+        .iter()
+        .map(|&[s, e]| [seconds(s), seconds(e)])
+        .collect();
+    view["credited"] = json!(credited);
+    view["credited_s"] = json!(seconds(crate::domain::listening::length(
+        &p.credit.credited
+    )));
+    view["not_served_s"] = json!(seconds(p.credit.not_served_ms));
+    view["too_fast_s"] = json!(seconds(p.credit.too_fast_ms));
+    view
 }
 
 /// Agents may not read or write comments on calls, not even on their own: comments are the
@@ -353,7 +373,11 @@ async fn list_comments(
     let rec = visible(&state, &user, id).await?;
     may_comment(&user)?;
     let tz = state.config.time_zone;
-    let items: Vec<Value> = listening::comments(&state.db, rec.id)
+    // Grading the call blind: the others' notes (and names) would tell their verdict.
+    let only_mine = blind::is_blind(&state.db, user.id, rec.id)
+        .await?
+        .then_some(user.id);
+    let items: Vec<Value> = listening::comments(&state.db, rec.id, only_mine)
         .await?
         .iter()
         .map(|c| comment_view(c, tz))

@@ -396,7 +396,8 @@ pub(super) const PUBLISHED_FOR_AGENT: &str = "EXISTS (SELECT 1 FROM agent_months
 
 /// Evaluations of assignments (calibration gradings are not an agent's results) that the
 /// viewer may list: their own gradings, and submitted ones of agents in their scope (for an
-/// agent, of published months only). Blind re-grades are listed to their grader only.
+/// agent, of published months only). Blind re-grades are listed to their grader only, and
+/// nobody sees another's evaluation of a call they have a blind task on (`store::blind`).
 pub async fn list(
     db: &Db,
     viewer: &Viewer,
@@ -409,10 +410,11 @@ pub async fn list(
     };
     let (kind, scope_id) = scope_params(others);
     let (from, to) = f.started.unwrap_or((i64::MIN, i64::MAX));
+    let blind = super::blind::blind_on("$3", "e.recording_id");
     let sql = sqlx::AssertSqlSafe(format!(
         "{EVALUATION_SELECT} WHERE e.assignment_id IS NOT NULL \
            AND (e.grader_id = $3 OR (e.status = 'submitted' AND a.appeal_id IS NULL \
-                AND {SCOPE_FILTER} AND ($10 = 0 OR {PUBLISHED_FOR_AGENT}))) \
+                AND {SCOPE_FILTER} AND ($10 = 0 OR {PUBLISHED_FOR_AGENT}) AND NOT {blind})) \
            AND ($4 < 0 OR e.agent_id = $4) AND ($5 < 0 OR e.grader_id = $5) \
            AND ($6 = '' OR e.status = $6) AND r.started_at_ms >= $7 AND r.started_at_ms < $8 \
          ORDER BY r.started_at_ms DESC, e.id DESC LIMIT $9"

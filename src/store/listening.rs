@@ -1,15 +1,16 @@
-//! What people did while listening to a call: the parts each person's player really played
-//! (coverage, later required before a grader may submit), and comments pinned to a moment.
+//! What people did while listening to a call: the audio the server streamed to each person
+//! (served), the parts of it their player really played as the server credited them
+//! (coverage, required before a grader may submit), and comments pinned to a moment.
 //!
-//! Coverage is kept as one row per (recording, person): the merged, sorted union of the
-//! played intervals in milliseconds, as JSON text, with its total.
+//! Served audio and coverage are each kept as one row per (recording, person): merged,
+//! sorted intervals in milliseconds as JSON text (served stretches with the time they were
+//! first served; coverage with its total).
 
 use sqlx::Row;
 
 use super::{Db, now_ms};
-
-/// `[start_ms, end_ms)` of a recording.
-pub type Interval = [i64; 2];
+pub use crate::domain::listening::{Credit, Interval, Served, merge};
+use crate::domain::listening::{credit, merge_served};
 
 /// A stored union never grows past this many separate intervals (a real player produces a
 /// handful; this bounds what a misbehaving client can make the server store).
@@ -42,27 +43,6 @@ impl Coverage {
     }
 }
 
-/// The union of what was already stored and what was just played, each interval clipped to
-/// `[0, duration_ms]`; empty intervals vanish, overlapping and touching ones join. Applying
-/// the same intervals twice changes nothing.
-pub fn merge(existing: &[Interval], added: &[Interval], duration_ms: i64) -> Vec<Interval> {
-    let mut all: Vec<Interval> = existing
-        .iter()
-        .chain(added)
-        .map(|&[s, e]| [s.clamp(0, duration_ms), e.clamp(0, duration_ms)])
-        .filter(|[s, e]| s < e)
-        .collect();
-    all.sort_unstable();
-    let mut out: Vec<Interval> = Vec::with_capacity(all.len());
-    for [s, e] in all {
-        match out.last_mut() {
-            Some(last) if s <= last[1] => last[1] = last[1].max(e),
-            _ => out.push([s, e]),
-        }
-    }
-    out
-}
-
 /// The union would hold more than [`MAX_STORED_INTERVALS`] separate intervals.
 #[derive(Debug, PartialEq, Eq)]
 pub struct TooManyIntervals;
@@ -83,16 +63,24 @@ pub async fn coverage(db: &Db, recording_id: i64, user_id: i64) -> Result<Covera
     }
 }
 
-/// Adds played intervals to a person's coverage of a recording, in one write transaction:
+/// What a coverage post led to: the person's coverage now, and what the post earned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Posted {
+    pub coverage: Coverage,
+    pub credit: Credit,
+}
+
+/// Credits played intervals to a person's coverage of a recording as far as the audio served
+/// to them allows at `now_ms` (`domain::listening::credit`), in one write transaction:
 /// concurrent posts from several tabs all land (none overwrites another).
 pub async fn add_coverage(
     db: &Db,
     recording_id: i64,
     user_id: i64,
     duration_ms: i64,
-    added: &[Interval],
-) -> Result<Result<Coverage, TooManyIntervals>, sqlx::Error> {
-    let now = now_ms();
+    claimed: &[Interval],
+    now_ms: i64,
+) -> Result<Result<Posted, TooManyIntervals>, sqlx::Error> {
     let mut tx = db.begin_write().await?;
     // Creating or touching the row first locks it on PostgreSQL (SQLite's BEGIN IMMEDIATE
     // already holds the write lock), so the read below sees every earlier commit and no
@@ -104,7 +92,7 @@ pub async fn add_coverage(
     )
     .bind(recording_id)
     .bind(user_id)
-    .bind(now)
+    .bind(now_ms)
     .execute(&mut *tx)
     .await?;
     let stored: String = sqlx::query(
@@ -115,7 +103,11 @@ pub async fn add_coverage(
     .fetch_one(&mut *tx)
     .await?
     .try_get("intervals")?;
-    let merged = merge(&decode_intervals(&stored)?, added, duration_ms);
+    let covered = decode_intervals(&stored)?;
+    let served = read_served(&mut tx, recording_id, user_id).await?;
+    let claimed = merge(&[], claimed, duration_ms);
+    let earned = credit(&served, &covered, &claimed, now_ms);
+    let merged = merge(&covered, &earned.credited, duration_ms);
     if merged.len() > MAX_STORED_INTERVALS {
         tx.rollback().await?;
         return Ok(Err(TooManyIntervals));
@@ -129,13 +121,82 @@ pub async fn add_coverage(
     )
     .bind(text)
     .bind(coverage.listened_ms)
-    .bind(now)
+    .bind(now_ms)
     .bind(recording_id)
     .bind(user_id)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(Ok(coverage))
+    Ok(Ok(Posted {
+        coverage,
+        credit: earned,
+    }))
+}
+
+async fn read_served(
+    conn: &mut sqlx::AnyConnection,
+    recording_id: i64,
+    user_id: i64,
+) -> Result<Vec<Served>, sqlx::Error> {
+    let row =
+        sqlx::query("SELECT spans FROM served_audio WHERE recording_id = $1 AND user_id = $2")
+            .bind(recording_id)
+            .bind(user_id)
+            .fetch_optional(conn)
+            .await?;
+    match row {
+        Some(row) => decode_served(&row.try_get::<String, _>("spans")?),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The stretches of a recording served to a person so far.
+pub async fn served(db: &Db, recording_id: i64, user_id: i64) -> Result<Vec<Served>, sqlx::Error> {
+    let mut conn = db.pool.acquire().await?;
+    read_served(&mut conn, recording_id, user_id).await
+}
+
+/// Records that `[start_ms, end_ms)` of a recording was served to a person at
+/// `served_at_ms`: one small write transaction merging it into their one row (a stretch
+/// served again keeps its first time). Beyond [`MAX_STORED_INTERVALS`] separate stretches
+/// the newest is not kept (its audio simply earns no credit).
+pub async fn add_served(
+    db: &Db,
+    recording_id: i64,
+    user_id: i64,
+    duration_ms: i64,
+    span: Served,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    // As in `add_coverage`: create or touch the row first, which locks it on PostgreSQL.
+    sqlx::query(
+        "INSERT INTO served_audio (recording_id, user_id, spans, updated_at_ms) \
+         VALUES ($1, $2, '[]', $3) \
+         ON CONFLICT (recording_id, user_id) DO UPDATE SET updated_at_ms = excluded.updated_at_ms",
+    )
+    .bind(recording_id)
+    .bind(user_id)
+    .bind(span[2])
+    .execute(&mut *tx)
+    .await?;
+    let existing = read_served(&mut tx, recording_id, user_id).await?;
+    let merged = merge_served(&existing, span, duration_ms);
+    if merged.len() > MAX_STORED_INTERVALS || merged == existing {
+        return tx.commit().await;
+    }
+    let text = serde_json::to_string(&merged).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query("UPDATE served_audio SET spans = $1 WHERE recording_id = $2 AND user_id = $3")
+        .bind(text)
+        .bind(recording_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+fn decode_served(text: &str) -> Result<Vec<Served>, sqlx::Error> {
+    serde_json::from_str(text)
+        .map_err(|e| sqlx::Error::Decode(format!("stored served audio: {e}").into()))
 }
 
 fn decode_intervals(text: &str) -> Result<Vec<Interval>, sqlx::Error> {
@@ -169,13 +230,20 @@ fn comment_from_row(row: &sqlx::any::AnyRow) -> Result<Comment, sqlx::Error> {
     })
 }
 
-/// The comments on a recording, in call time order (then in the order they were written).
-pub async fn comments(db: &Db, recording_id: i64) -> Result<Vec<Comment>, sqlx::Error> {
+/// The comments on a recording, in call time order (then in the order they were written);
+/// with `only_author`, that person's only (someone grading the call blind).
+pub async fn comments(
+    db: &Db,
+    recording_id: i64,
+    only_author: Option<i64>,
+) -> Result<Vec<Comment>, sqlx::Error> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COMMENT_COLUMNS} WHERE c.recording_id = $1 ORDER BY c.at_ms, c.id"
+        "SELECT {COMMENT_COLUMNS} WHERE c.recording_id = $1 AND ($2 < 0 OR c.author_id = $2) \
+         ORDER BY c.at_ms, c.id"
     ));
     let rows = sqlx::query(sql)
         .bind(recording_id)
+        .bind(only_author.unwrap_or(-1))
         .fetch_all(&db.pool)
         .await?;
     rows.iter().map(comment_from_row).collect()

@@ -5,6 +5,7 @@
 //! start, migrations, connection set-up) [`Db`] hides it.
 
 pub mod appeals;
+pub mod blind;
 pub mod calibration;
 pub mod flags;
 pub mod grading;

@@ -230,6 +230,40 @@ async function checkRecording(page, id, name) {
     `${what}: GET coverage never returned intervals`);
   check(saved.body.fraction > 0, `${what}: the saved coverage fraction is not positive: ${show(saved.body)}`);
   pass(`${what}: #coverage shows ${coverageText.trim()} (fraction ${fraction}); the server holds ${show(saved.body.intervals)}`);
+
+  // --- reopening shows (and keeps) what was heard: leave right after playing a stretch,
+  // before the periodic save, and come back
+  // Saves are slow to land (a busy server): the reopened page asks before the last one did.
+  const coverageUrl = `**/api/recordings/${id}/coverage`;
+  await page.route(coverageUrl, async (route) => {
+    if (route.request().method() === 'POST') await new Promise((resolve) => setTimeout(resolve, 1500));
+    await route.fallback();
+  });
+  const shownCoverage = () => page.locator('#coverage').getAttribute('data-fraction').then(Number);
+  let heard = 0;
+  for (const how of ['navigating away and back', 'reloading the page']) {
+    const start = (await audioState(page)).currentTime;
+    await page.locator('#play-toggle').click();
+    await eventually(() => audioState(page), (a) => !a.paused && a.currentTime > start + 0.8,
+      `${what}: playback before ${how}`);
+    heard = await shownCoverage();
+    if (how === 'reloading the page') {
+      await page.reload();
+    } else {
+      await page.goto(`${base}/#/recordings?month=${MONTH}`);
+      await waitVisible(page, '#recordings-table', `${what}: the list`);
+      await page.goto(`${base}/#/recordings/${id}`);
+    }
+    await waitVisible(page, '#player', `${what}: the player after ${how}`);
+    await eventually(shownCoverage, (f) => f >= heard - 0.02,
+      `${what}: after ${how}, #coverage should show at least the ${heard} heard before`);
+    await page.waitForTimeout(1500);
+    const after = await apiGet(page, `/api/recordings/${id}/coverage`);
+    check(await shownCoverage() >= heard - 0.02, `${what}: #coverage a moment after ${how}: ${await shownCoverage()} < ${heard}`);
+    checkNear(after.body.fraction, await shownCoverage(), 0.0005, `${what}: the server's coverage after ${how}`);
+  }
+  await page.unroute(coverageUrl);
+  pass(`${what}: reopening and reloading the player show and keep the ${(heard * 100).toFixed(1)} % heard`);
 }
 
 /**

@@ -310,7 +310,16 @@ async fn appeal_path_works_in_chromium() {
     )
     .await;
     let evaluation = evaluation["id"].as_i64().unwrap();
-    // The inspector heard the whole call, as the player reports it.
+    // The inspector heard the whole call, as a player does: the audio fetched, time to play
+    // it passing, what was played reported.
+    let audio = insp
+        .get(app.url(&format!("/api/recordings/{recording}/audio")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(audio.status(), StatusCode::OK);
+    audio.bytes().await.unwrap();
+    clock.advance(duration_ms);
     post_expecting(
         &insp,
         app.url(&format!("/api/recordings/{recording}/coverage")),

@@ -3,7 +3,8 @@
 //! calibration sessions.
 //!
 //! Calls are inserted as rows (metadata only): grading reads metadata and the grader's listen
-//! coverage, which the tests post as a player would.
+//! coverage, which the tests earn as a player would (`listen`: the audio, silent here, is
+//! fetched, the clock passes, the played part is posted).
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -76,7 +77,9 @@ pub async fn open(app: &TestApp, grader: &reqwest::Client, assignment: i64) -> V
     body
 }
 
-/// The player reports that `client` listened to `[from_s, to_s)` of a recording.
+/// `client` listens to `[from_s, to_s)` of a recording as a real player does: fetches that
+/// part of the audio, lets the (manual) clock pass for playing it at 2x, then posts what it
+/// played, which must all be credited.
 pub async fn listen(
     app: &TestApp,
     client: &reqwest::Client,
@@ -84,9 +87,65 @@ pub async fn listen(
     from_s: f64,
     to_s: f64,
 ) {
+    let (rate, block_align) = with_audio(app, recording).await;
+    let first = (from_s * rate).floor() as u64 * block_align;
+    let last = (to_s * rate).ceil() as u64 * block_align + 43; // 44 header bytes, inclusive
+    let audio = client
+        .get(app.url(&format!("/api/recordings/{recording}/audio")))
+        .header("Range", format!("bytes={}-{last}", first + 44))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(audio.status(), StatusCode::PARTIAL_CONTENT);
+    audio.bytes().await.unwrap();
+    app.config
+        .clock
+        .advance(((to_s - from_s) * 1000.0 / 2.0).ceil() as i64);
     let url = app.url(&format!("/api/recordings/{recording}/coverage"));
     let (status, body) = post(client, url, json!({ "intervals": [[from_s, to_s]] })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["too_fast_s"], 0.0, "{body}");
+    assert_eq!(body["not_served_s"], 0.0, "{body}");
+}
+
+/// Gives a recording inserted as a row only (no bytes) a silent WAV of its stored length, so
+/// its audio can be streamed; returns its (sample rate, bytes per frame) as streamed.
+pub async fn with_audio(app: &TestApp, recording: i64) -> (f64, u64) {
+    use callgrade::audio::wavout::WavLayout;
+    use sqlx::Row;
+    use std::io::Write;
+    let db = &app.state.db;
+    let row =
+        sqlx::query("SELECT blob_key, sample_rate, channels, frames FROM recordings WHERE id = $1")
+            .bind(recording)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let rate: i64 = row.get("sample_rate");
+    let channels: i64 = row.get("channels");
+    let layout = WavLayout::new(
+        rate as u32,
+        channels as u16,
+        row.get::<i64, _>("frames") as u64,
+    )
+    .unwrap();
+    let blobs = &app.state.ingestor.blobs;
+    let key: String = row.get("blob_key");
+    if blobs.path(&key).is_ok_and(|p| p.exists()) {
+        return (rate as f64, layout.block_align());
+    }
+    let mut file = blobs.temp_file().unwrap();
+    file.write_all(&layout.header()).unwrap();
+    file.write_all(&vec![0u8; layout.data_len() as usize])
+        .unwrap();
+    let key = blobs.commit(file).unwrap();
+    sqlx::query("UPDATE recordings SET blob_key = $1 WHERE id = $2")
+        .bind(key)
+        .bind(recording)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    (rate as f64, layout.block_align())
 }
 
 pub fn deduction(item: &str, times_ms: &[i64]) -> Value {

@@ -239,6 +239,16 @@ async fn post_coverage(c: &reqwest::Client, url: &str, body: &Value) -> (StatusC
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// The coverage part of a coverage answer (a post adds what it credited).
+fn stored(v: &Value) -> Value {
+    json!({
+        "duration_s": v["duration_s"],
+        "listened_s": v["listened_s"],
+        "fraction": v["fraction"],
+        "intervals": v["intervals"],
+    })
+}
+
 fn secs(v: &Value) -> Vec<(f64, f64)> {
     v["intervals"]
         .as_array()
@@ -248,11 +258,32 @@ fn secs(v: &Value) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// A server whose clock tests move (coverage is credited against the time since serving).
+async fn spawn_with_clock(db: TestDb) -> TestApp {
+    let clock = callgrade::clock::Clock::manual(1_800_000_000_000);
+    TestApp::spawn_with(db, |c| c.clock = clock).await
+}
+
+/// `c` fetches the whole audio of a recording, as the player does before playing it.
+pub async fn fetch_audio(app: &TestApp, c: &reqwest::Client, id: i64) {
+    let resp = c
+        .get(app.url(&format!("/api/recordings/{id}/audio")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.bytes().await.unwrap();
+}
+
 async fn coverage_merges_what_each_person_played(db: TestDb) {
-    let app = TestApp::spawn(db).await;
+    let app = spawn_with_clock(db).await;
     let id = push(&app, "C-1", "agent-a1", STEREO, "agent_left").await;
     let url = app.url(&format!("/api/recordings/{id}/coverage"));
     let insp = app.login("insp").await;
+    // Everything was served long enough ago to have been heard (see `listening.rs` for
+    // what is not credited).
+    fetch_audio(&app, &insp, id).await;
+    app.config.clock.advance(60_000);
 
     let (status, empty) = get_json(&insp, &url).await;
     assert_eq!(status, StatusCode::OK);
@@ -268,9 +299,12 @@ async fn coverage_merges_what_each_person_played(db: TestDb) {
     assert_eq!(c["duration_s"], 8.607);
     let fraction = c["fraction"].as_f64().unwrap();
     assert!((fraction - 3.0 / 8.607).abs() < 1e-9, "{fraction}");
+    assert_eq!(c["credited"], json!([[0.0, 3.0]]));
+    assert_eq!(c["credited_s"], 3.0);
     // The same spans again change nothing.
     let (_, again) = post_coverage(&insp, &url, &json!({ "intervals": [[0, 2], [1, 3]] })).await;
-    assert_eq!(again, c);
+    assert_eq!(stored(&again), stored(&c));
+    assert_eq!(again["credited_s"], 0.0);
     // Overlapping and separate spans; seconds need not be whole.
     let (_, c) = post_coverage(&insp, &url, &json!({ "intervals": [[5, 6.25], [2.5, 4]] })).await;
     assert_eq!(secs(&c), vec![(0.0, 4.0), (5.0, 6.25)]);
@@ -279,6 +313,7 @@ async fn coverage_merges_what_each_person_played(db: TestDb) {
     assert_eq!(status, StatusCode::OK, "{c}");
     assert_eq!(secs(&c), vec![(0.0, 4.0), (5.0, 6.25), (8.5, 8.607)]);
     assert_eq!(c["listened_s"], 5.357);
+    let c = stored(&c);
     let (_, got) = get_json(&insp, &url).await;
     assert_eq!(got, c);
 
@@ -319,6 +354,8 @@ async fn coverage_merges_what_each_person_played(db: TestDb) {
     let lead = app.login("lead-a").await;
     let (_, theirs) = get_json(&lead, &url).await;
     assert_eq!(theirs["intervals"], json!([]));
+    fetch_audio(&app, &lead, id).await;
+    app.config.clock.advance(60_000);
     let (_, theirs) = post_coverage(&lead, &url, &json!({ "intervals": [[0, 9]] })).await;
     assert_eq!(theirs["fraction"], 1.0);
     assert_eq!(theirs["listened_s"], 8.607);
@@ -327,10 +364,12 @@ async fn coverage_merges_what_each_person_played(db: TestDb) {
 }
 
 async fn coverage_posts_from_many_tabs_all_land(db: TestDb) {
-    let app = TestApp::spawn(db).await;
+    let app = spawn_with_clock(db).await;
     let id = push(&app, "C-2", "agent-a1", STEREO, "agent_left").await;
     let url = app.url(&format!("/api/recordings/{id}/coverage"));
     let sup = app.login("sup").await;
+    fetch_audio(&app, &sup, id).await;
+    app.config.clock.advance(60_000);
     // 20 disjoint spans posted at once: none may overwrite another.
     let posts =
         (0..20).map(|i| {
