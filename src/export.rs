@@ -86,7 +86,7 @@ impl Table {
         w.write_record(self.headings(lang))?;
         for row in &self.rows {
             w.write_record(row.iter().map(|c| match c {
-                Cell::Text(s) => s.clone(),
+                Cell::Text(s) => csv_text(s),
                 Cell::Number(x) => x.to_string(),
                 Cell::Empty => String::new(),
             }))?;
@@ -123,6 +123,46 @@ impl Table {
     }
 }
 
+/// A text cell as CSV holds it. Names, teams and plan names are typed by people; one that
+/// starts like a formula (`=`, `+`, `-`, `@`, a tab or a carriage return) would run as one
+/// when the file is opened in a spreadsheet, so it is prefixed with an apostrophe, which
+/// spreadsheets show as text. XLSX cells are typed as text already and need nothing.
+fn csv_text(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
 fn col_index(c: usize) -> anyhow::Result<u16> {
     u16::try_from(c).map_err(|_| anyhow::anyhow!("too many columns"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_that_look_like_formulas_stay_text() {
+        let table = Table {
+            name: "t".into(),
+            columns: vec![col("name", "Name", "姓名"), col("pay", "Pay", "奖金")],
+            rows: vec![
+                vec![Cell::from("=HYPERLINK(\"http://x\")"), Cell::from(-10i64)],
+                vec![Cell::from("@SUM(A1)"), Cell::from(0i64)],
+                vec![Cell::from("-2+3"), Cell::from(1i64)],
+                vec![Cell::from("王芳"), Cell::Empty],
+            ],
+        };
+        let csv = String::from_utf8(table.to_csv(Lang::En).expect("csv")).expect("utf-8");
+        let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+        assert_eq!(lines[1], "\"'=HYPERLINK(\"\"http://x\"\")\",-10");
+        assert_eq!(lines[2], "'@SUM(A1),0");
+        assert_eq!(
+            lines[3], "'-2+3,1",
+            "numbers stay numbers; text starting with - is quoted"
+        );
+        assert_eq!(lines[4], "王芳,");
+    }
 }

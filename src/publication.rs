@@ -290,7 +290,8 @@ pub async fn check_deadlines(db: &Db, config: &Config, now_ms: i64) -> anyhow::R
 const MAX_RETRY_MS: i64 = 3_600_000;
 
 /// Posts due webhook events, oldest first; a failed one is retried later with a growing
-/// pause (1 s, 2 s, 4 s, ... up to an hour). Returns how many were delivered.
+/// pause (1 s, 2 s, 4 s, ... up to an hour). Safe on every node at once: each event is
+/// claimed before it is posted. Returns how many this call delivered.
 pub async fn deliver_webhooks(
     db: &Db,
     config: &Config,
@@ -301,10 +302,16 @@ pub async fn deliver_webhooks(
     };
     let mut delivered = 0;
     for item in notices::due_webhooks(db, config.clock.now_ms(), 100).await? {
+        // Every node delivers; each event is posted by the one that claims it.
+        if !notices::claim_webhook(db, item.id, config.clock.now_ms()).await? {
+            continue;
+        }
         let sent = client
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("X-Callgrade-Event", &item.event)
+            // The same id on a retry: a receiver that saw it already can ignore it.
+            .header("X-Callgrade-Delivery", item.id.to_string())
             .body(item.payload.clone())
             .timeout(std::time::Duration::from_secs(10))
             .send()

@@ -31,6 +31,9 @@ export const catalogs = {
 
     'error.invalid_credentials': 'Incorrect username or password.',
     'error.too_many_attempts': 'Too many sign-in attempts. Please try again later.',
+    'error.busy': 'The server is checking many sign-ins at once. Please try again in a moment.',
+    'error.cross_site': 'This request did not come from callgrade’s own pages and was refused.',
+    'error.unsupported_media_type': 'The request was not sent as JSON.',
     'error.unauthenticated': 'Please sign in.',
     'error.network': 'Cannot reach the server. Check your connection and try again.',
     'error.unknown': 'Something went wrong (HTTP {status}).',
@@ -1159,6 +1162,9 @@ export const catalogs = {
 
     'error.invalid_credentials': '用户名或密码错误。',
     'error.too_many_attempts': '登录尝试次数过多，请稍后再试。',
+    'error.busy': '服务器正在同时处理大量登录，请稍后再试。',
+    'error.cross_site': '此请求并非来自话务质检自身的页面，已被拒绝。',
+    'error.unsupported_media_type': '请求未以 JSON 格式发送。',
     'error.unauthenticated': '请先登录。',
     'error.network': '无法连接服务器，请检查网络后重试。',
     'error.unknown': '出现错误（HTTP {status}）。',

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::CurrentUser;
-use super::extract::{Json, Path, Query};
+use super::extract::{Json, OptionalJson, Path, Query};
 use super::time;
 use crate::app::AppState;
 use crate::domain::audit::EvaluationState;
@@ -335,15 +335,9 @@ async fn submit(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
-    body: axum::body::Bytes,
-) -> AppResult<axum::Json<Value>> {
     // An empty body submits the saved draft.
-    let body: SubmitBody = if body.iter().all(u8::is_ascii_whitespace) {
-        SubmitBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| AppError::bad_request("invalid_json", format!("invalid body: {e}")))?
-    };
+    OptionalJson(body): OptionalJson<SubmitBody>,
+) -> AppResult<axum::Json<Value>> {
     let e = own(&state, &user, id).await?;
     if e.submitted() {
         return Err(save_error(SaveError::NotDraft));

@@ -9,6 +9,7 @@ pub mod calibrations;
 pub mod evaluations;
 pub mod extract;
 pub mod flags;
+pub mod guard;
 pub mod months;
 pub mod notifications;
 pub mod openapi;
@@ -52,10 +53,12 @@ pub fn router(state: AppState) -> Router {
         .merge(scores::router())
         .merge(reports::router())
         .merge(openapi::router())
-        .fallback(|| async { AppError::not_found("API route") });
+        .fallback(|| async { AppError::not_found("API route") })
+        .layer(axum::middleware::from_fn(guard::same_origin));
     Router::new()
         .nest("/api", api)
         .merge(web::router())
+        .layer(axum::middleware::from_fn(guard::headers))
         .with_state(state)
 }
 

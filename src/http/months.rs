@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::CurrentUser;
-use super::extract::{Path, Query};
+use super::extract::{OptionalJson, Path, Query};
 use super::time;
 use crate::app::AppState;
 use crate::appeals::month_status;
@@ -186,18 +186,12 @@ async fn publish(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(month): Path<String>,
-    body: axum::body::Bytes,
+    OptionalJson(body): OptionalJson<PublishBody>,
 ) -> AppResult<(StatusCode, axum::Json<Value>)> {
     if user.role != Role::Supervisor {
         return Err(AppError::forbidden("only supervisors publish a month"));
     }
     let month = parse_month(&month)?;
-    let body: PublishBody = if body.iter().all(u8::is_ascii_whitespace) {
-        PublishBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| AppError::bad_request("invalid_json", format!("invalid body: {e}")))?
-    };
     let names = body.teams.filter(|t| !t.is_empty());
     let ids = match &names {
         Some(names) => Some(resolve_teams(&state.db, names).await?),

@@ -169,6 +169,26 @@ pub async fn due_webhooks(
         .collect()
 }
 
+/// How long a node holds an event it is delivering: longer than a delivery attempt may take
+/// (10 s), so two nodes never post the same event at once; a node that dies meanwhile leaves
+/// it to another after this.
+pub const DELIVERY_CLAIM_MS: i64 = 60_000;
+
+/// Claims a due event for delivery by this node: true if it is ours. Of several nodes
+/// claiming at once, the guarded update lets one win.
+pub async fn claim_webhook(db: &Db, id: i64, now_ms: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE webhook_outbox SET next_attempt_at_ms = $1 \
+         WHERE id = $2 AND delivered_at_ms IS NULL AND next_attempt_at_ms <= $3",
+    )
+    .bind(now_ms + DELIVERY_CLAIM_MS)
+    .bind(id)
+    .bind(now_ms)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Records a delivery attempt: delivered, or failed with the error and the next try.
 pub async fn webhook_attempted(
     db: &Db,

@@ -1786,18 +1786,7 @@ pub async fn insert_pull(db: &Db, p: &NewPull<'_>) -> Result<i64, PullError> {
     if month_published_for(&mut tx, p.agent_id, p.started_at_ms).await? {
         return Err(PullError::MonthPublished);
     }
-    let open = sqlx::query(
-        "SELECT 1 AS one FROM assignments WHERE recording_id = $1 AND grader_id = $2 \
-         AND kind = 'pull' AND completed_at_ms IS NULL",
-    )
-    .bind(p.recording_id)
-    .bind(p.grader_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if open.is_some() {
-        return Err(PullError::AlreadyQueued);
-    }
-    let id: i64 = sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO assignments (recording_id, agent_id, kind, grader_id, reason, complaint, \
          created_by, created_at_ms, due_at_ms, counts) \
          VALUES ($1, $2, 'pull', $3, $4, $5, $6, $7, $8, $9) RETURNING id",
@@ -1812,8 +1801,14 @@ pub async fn insert_pull(db: &Db, p: &NewPull<'_>) -> Result<i64, PullError> {
     .bind(p.due_at_ms)
     .bind(i64::from(p.counts))
     .fetch_one(&mut *tx)
-    .await?
-    .try_get("id")?;
+    .await;
+    // One open pull per call and grader is a constraint (migration 0017): of two at once,
+    // the second fails here.
+    let id: i64 = match inserted {
+        Ok(row) => row.try_get("id")?,
+        Err(e) if is_unique_violation(&e) => return Err(PullError::AlreadyQueued),
+        Err(e) => return Err(e.into()),
+    };
     tx.commit().await?;
     Ok(id)
 }

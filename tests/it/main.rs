@@ -17,6 +17,7 @@ mod ceilings;
 mod cli;
 mod counting;
 mod grading;
+mod hardening;
 mod ingest;
 mod listening;
 mod player;

@@ -1,0 +1,277 @@
+//! What a careful operator or attacker would try: cross-site requests, the headers that keep
+//! the app from being framed or cached, formulas smuggled into CSV exports, two pulls of one
+//! call at once, and several nodes delivering the same webhook events.
+
+use std::sync::{Arc, Mutex};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::grading::spawn;
+use crate::helpers::{TestApp, TestDb, code, get_json};
+use crate::sampling::{at, call, insert, post};
+
+both_backends!(
+    cross_site_requests_change_nothing,
+    every_answer_has_the_safety_headers,
+    csv_exports_keep_formulas_as_text,
+    two_pulls_of_one_call_at_once_give_one_pull,
+    each_webhook_event_is_delivered_once_by_several_nodes,
+);
+
+async fn cross_site_requests_change_nothing(db: TestDb) {
+    let app = spawn(db).await;
+    let sup = app.login("sup").await;
+    insert(&app, &[call("X-1", "agent-a1", at("2026-11-18 09:30"))]).await;
+    let pull = |headers: Vec<(&'static str, String)>| {
+        let mut req = sup
+            .post(app.url("/api/pulls"))
+            .json(&json!({ "call_id": "X-1", "reason": "complaint", "grader": "insp" }));
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        req.send()
+    };
+    // A page elsewhere, as a browser says it: refused, whatever the cookie.
+    let resp = pull(vec![("sec-fetch-site", "cross-site".into())])
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(code(&resp.json::<Value>().await.unwrap()), "cross_site");
+    let resp = pull(vec![("origin", "https://evil.example".into())])
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let (_, queue) = get_json(&app.login("insp").await, &app.url("/api/me/queue")).await;
+    assert_eq!(queue["items"], json!([]), "nothing was pulled");
+    // The app's own page is welcome.
+    let host = app.base.trim_start_matches("http://").to_string();
+    let resp = pull(vec![
+        ("origin", format!("http://{host}")),
+        ("sec-fetch-site", "same-origin".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    // A body that does not say it is JSON (what a form on another site can send) is refused.
+    let resp = sup
+        .post(app.url("/api/months/2026-11/publish"))
+        .header("content-type", "text/plain")
+        .body(r#"{"confirm": true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        code(&resp.json::<Value>().await.unwrap()),
+        "unsupported_media_type"
+    );
+    let (_, preview) = get_json(&sup, &app.url("/api/months/2026-11/publication")).await;
+    assert_eq!(preview["publications"], json!([]), "nothing was published");
+    // Reading is never refused: a link from elsewhere may open the app.
+    let resp = sup
+        .get(app.url("/api/me"))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+async fn every_answer_has_the_safety_headers(db: TestDb) {
+    let app = spawn(db).await;
+    let sup = app.login("sup").await;
+    for path in ["/", "/app.js", "/api/me", "/api/nope"] {
+        let resp = sup.get(app.url(path)).send().await.unwrap();
+        let h = resp.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert!(h.contains_key("referrer-policy"), "{path}");
+        if path.starts_with("/api/") {
+            assert_eq!(h["cache-control"], "no-store", "{path}");
+        }
+    }
+}
+
+async fn csv_exports_keep_formulas_as_text(db: TestDb) {
+    let app = spawn(db).await;
+    let sup = app.login("sup").await;
+    // A roster typed by people: a name that a spreadsheet would run as a formula.
+    let id = callgrade::store::users::find_agent(&app.state.db, "agent-a1")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
+        .bind("=HYPERLINK(\"http://evil.example\",\"pay\")")
+        .bind(id)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    crate::grading::graded(&app, "F-1", "agent-a1", "insp", json!({})).await;
+    app.config.clock.set(at("2026-12-01 09:00"));
+    let (status, body) = post(
+        &sup,
+        app.url("/api/months/2026-11/publish"),
+        json!({ "confirm": true }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let csv = sup
+        .get(app.url("/api/reports/payroll?month=2026-11&format=csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut rows = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+    let names: Vec<String> = rows.records().map(|r| r.unwrap()[1].to_string()).collect();
+    assert!(
+        names.contains(&"'=HYPERLINK(\"http://evil.example\",\"pay\")".to_string()),
+        "{names:?}"
+    );
+    assert!(names.iter().all(|n| !n.starts_with('=')), "{names:?}");
+}
+
+async fn two_pulls_of_one_call_at_once_give_one_pull(db: TestDb) {
+    let app = spawn(db).await;
+    insert(&app, &[call("P-1", "agent-a1", at("2026-11-18 09:30"))]).await;
+    let sup = app.login("sup").await;
+    let tries: Vec<_> = (0..8)
+        .map(|_| {
+            let sup = sup.clone();
+            let url = app.url("/api/pulls");
+            tokio::spawn(async move {
+                post(
+                    &sup,
+                    url,
+                    json!({ "call_id": "P-1", "reason": "complaint", "grader": "insp" }),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tries {
+        let (status, body) = t.await.unwrap();
+        if status == StatusCode::CONFLICT {
+            assert_eq!(code(&body), "already_queued", "{body}");
+        }
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT)
+    );
+    let (_, queue) = get_json(&app.login("insp").await, &app.url("/api/me/queue")).await;
+    assert_eq!(queue["items"].as_array().unwrap().len(), 1);
+}
+
+async fn each_webhook_event_is_delivered_once_by_several_nodes(db: TestDb) {
+    // A local receiver that keeps what it is sent.
+    let received: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = received.clone();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let sink = sink.clone();
+            async move {
+                let id = headers
+                    .get("x-callgrade-delivery")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                sink.lock().unwrap().push(id);
+                // Slow enough that the nodes' deliveries overlap.
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, receiver).await });
+
+    let clock = callgrade::clock::Clock::manual(at("2026-11-20 10:00"));
+    let app = TestApp::spawn_with(db, |c| {
+        c.clock = clock;
+        c.draw_interval = std::time::Duration::from_secs(3600);
+        c.webhook_url = Some(hook);
+    })
+    .await;
+    for i in 0..6 {
+        crate::grading::graded(
+            &app,
+            &format!("W-{i}"),
+            "agent-a1",
+            "insp",
+            json!({ "deductions": [{ "item": "commanding_tone", "occurrences": 4,
+                                     "times_ms": [1000, 2000, 3000, 4000] }] }),
+        )
+        .await;
+    }
+    app.config.clock.set(at("2026-12-01 09:00"));
+    let sup = app.login("sup").await;
+    let (status, body) = post(
+        &sup,
+        app.url("/api/months/2026-11/publish"),
+        json!({ "confirm": true }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let agent = app.login("agent-a1").await;
+    let (_, month) = get_json(&agent, &app.url("/api/me/months/2026-11")).await;
+    for e in month["evaluations"].as_array().unwrap().iter().take(3) {
+        let (status, body) = post(
+            &agent,
+            app.url(&format!("/api/evaluations/{}/appeals", e["id"])),
+            json!({ "reason": "not me" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    // Four nodes deliver at once from the same database.
+    let nodes: Vec<_> = (0..4)
+        .map(|_| {
+            let db = app.state.db.clone();
+            let config = app.config.clone();
+            tokio::spawn(async move {
+                callgrade::publication::deliver_webhooks(&db, &config, &reqwest::Client::new())
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut delivered = 0;
+    for n in nodes {
+        delivered += n.await.unwrap();
+    }
+    let got = received.lock().unwrap().clone();
+    let mut unique = got.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        got.len(),
+        unique.len(),
+        "an event was posted twice: {got:?}"
+    );
+    assert_eq!(delivered, got.len());
+    assert!(
+        got.len() >= 5,
+        "the publication's and the appeals' events: {got:?}"
+    );
+    server.abort();
+}
