@@ -231,6 +231,11 @@ export function gradingPages(app) {
         fact('grading.fact.started', timeEl(ev.started_at)),
         fact('grading.fact.duration', h('span', { class: 'tabular' }, formatDuration(ev.duration_ms))),
         fact('grading.fact.kind', kindText(ev)),
+        // Whether this grade feeds the agent's score and pay (calibrations never do).
+        ev.calibration_id == null ? fact('grading.fact.counts', h('span', {
+          id: 'evaluation-counts', class: `badge ${ev.counts ? 'badge-counts' : 'badge-quiet'}`,
+          'data-counts': String(Boolean(ev.counts)), title: t(ev.counts ? 'counts.yes_title' : 'counts.no_title'),
+        }, t(ev.counts ? 'counts.yes' : 'counts.no'))) : null,
         fact('grading.fact.grader', orNone(ev.grader?.name || ev.grader?.username)),
         fact('grading.fact.rubric', t('grading.rubric_version', { version: rubricDoc.version })),
       ),

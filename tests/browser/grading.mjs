@@ -72,6 +72,8 @@ async function inspectorGrades(page) {
   await openNav(page, 'queue', '/queue');
   const row = page.locator('#queue-table tbody tr', { hasText: CALL_ID });
   await eventually(() => row.count(), (n) => n === 1, `queue: one row of ${CALL_ID}`);
+  // A pull counts towards score and pay only when a supervisor said so; this one did not.
+  checkEqual(await row.locator('.badge[data-counts]').getAttribute('data-counts'), 'false', 'queue: the pull does not count');
   const button = row.locator('.evaluate-btn');
   checkEqual((await button.innerText()).trim(), 'Evaluate', 'queue: the action of a call not opened yet');
   await button.click();
@@ -85,6 +87,8 @@ async function inspectorGrades(page) {
   checkEqual(await attrOf(page, '#rubric-items li.rubric-item', 'data-item'), ITEM, 'evaluation page: first item');
   checkEqual(await textOf(page, `${itemSel} .item-key`), '1', 'evaluation page: the first item\'s key');
   checkEqual(await textOf(page, '#score'), '100', 'evaluation page: score of an empty form');
+  checkEqual(await attrOf(page, '#evaluation-counts', 'data-counts'), 'false', 'evaluation page: whether it counts');
+  checkEqual(await textOf(page, '#evaluation-counts'), 'Does not count', 'evaluation page: the counts badge');
   checkEqual(await attrOf(page, '#listened', 'data-enough'), 'false', 'evaluation page: #listened before playing');
   const side = await page.evaluate(() => {
     const p = document.querySelector('.grading-player').getBoundingClientRect();
