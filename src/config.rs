@@ -71,9 +71,15 @@ pub struct ConfigArgs {
         default_value_t = 12
     )]
     pub session_hours: u64,
-    /// Mark the session cookie `Secure` (set this when served over HTTPS).
+    /// Mark the session cookie `Secure` (set this when served over HTTPS; implied by an
+    /// https `--public-url`).
     #[arg(long, global = true, env = "CALLGRADE_SECURE_COOKIE")]
     pub secure_cookie: bool,
+    /// The address people open the app at, e.g. `https://qa.example.com`. Behind a reverse
+    /// proxy this is what browsers call the app's origin: state changes must come from it.
+    /// An https address makes the session cookie `Secure` with the `__Host-` prefix.
+    #[arg(long, global = true, env = "CALLGRADE_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Seconds between background draws of the sampling plans (new calls join the open
     /// weeks' provisional picks; closed weeks freeze into graders' queues).
     #[arg(long, global = true, env = "CALLGRADE_DRAW_INTERVAL_SECS", default_value_t = DEFAULT_DRAW_INTERVAL_SECS)]
@@ -106,6 +112,9 @@ pub struct Config {
     pub decode_workers: usize,
     pub session_ttl: Duration,
     pub secure_cookie: bool,
+    /// `host[:port]` of `--public-url`, the origin state changes must come from; without
+    /// it, the request's own `Host`.
+    pub public_host: Option<String>,
     /// Seconds between background draws of the open sampling plans.
     pub draw_interval: Duration,
     /// Share of a call (0..=1) a grader must have heard before submitting.
@@ -156,6 +165,13 @@ impl Config {
                 "--webhook-url must be an http:// URL (https is not supported; use a relay inside the network): {url:?}"
             );
         }
+        let public = args
+            .public_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(parse_public_url)
+            .transpose()?;
         Ok(Config {
             data_dir: args.data_dir.clone(),
             database_url: args.database_url.clone().filter(|u| !u.is_empty()),
@@ -165,7 +181,8 @@ impl Config {
             short_call_ms: args.short_call_ms,
             decode_workers: args.decode_workers.unwrap_or(cores).max(1),
             session_ttl: Duration::from_secs(args.session_hours.max(1) * 3600),
-            secure_cookie: args.secure_cookie,
+            secure_cookie: args.secure_cookie || public.as_ref().is_some_and(|(https, _)| *https),
+            public_host: public.map(|(_, host)| host),
             draw_interval: Duration::from_secs(args.draw_interval_secs.max(1)),
             listen_required: f64::from(args.listen_required_percent) / 100.0,
             flag_overdue_days: args.flag_overdue_days,
@@ -193,6 +210,7 @@ impl Config {
             decode_workers: cores,
             session_ttl: Duration::from_secs(DEFAULT_SESSION_HOURS * 3600),
             secure_cookie: false,
+            public_host: None,
             draw_interval: Duration::from_secs(DEFAULT_DRAW_INTERVAL_SECS),
             listen_required: f64::from(DEFAULT_LISTEN_REQUIRED_PERCENT) / 100.0,
             flag_overdue_days: DEFAULT_FLAG_OVERDUE_DAYS,
@@ -200,5 +218,43 @@ impl Config {
             client_ip_header: None,
             clock: crate::clock::Clock::system(),
         }
+    }
+}
+
+/// (https?, `host[:port]`) of a public URL such as `https://qa.example.com/`.
+fn parse_public_url(url: &str) -> anyhow::Result<(bool, String)> {
+    let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        anyhow::bail!("--public-url must start with http:// or https://: {url:?}");
+    };
+    let host = rest.trim_end_matches('/');
+    if host.is_empty() || host.contains('/') || host.contains('@') {
+        anyhow::bail!(
+            "--public-url must be the app's address without a path, e.g. https://qa.example.com: {url:?}"
+        );
+    }
+    Ok((https, host.to_ascii_lowercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls_give_the_scheme_and_the_host() {
+        assert_eq!(
+            parse_public_url("https://QA.example.com/").expect("valid"),
+            (true, "qa.example.com".to_string())
+        );
+        assert_eq!(
+            parse_public_url("http://10.0.0.5:8080").expect("valid"),
+            (false, "10.0.0.5:8080".to_string())
+        );
+        assert!(parse_public_url("qa.example.com").is_err());
+        assert!(parse_public_url("https://qa.example.com/callgrade").is_err());
+        assert!(parse_public_url("https://").is_err());
     }
 }

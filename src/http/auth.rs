@@ -10,23 +10,37 @@ use crate::store::users::User;
 use crate::store::{sessions, tokens};
 
 pub const SESSION_COOKIE: &str = "callgrade_session";
+/// Over HTTPS the cookie carries the `__Host-` prefix: browsers then accept it only from
+/// this exact host over a secure connection, so a neighbouring subdomain cannot plant one.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-callgrade_session";
+
+/// The session cookie's name for a deployment (secure: behind HTTPS).
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 
 /// The value of our session cookie, if the request carries one.
-pub fn session_token(headers: &HeaderMap) -> Option<String> {
+pub fn session_token(headers: &HeaderMap, secure: bool) -> Option<String> {
+    let wanted = cookie_name(secure);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.trim().to_string())
         .filter(|v| !v.is_empty() && v.len() <= 128)
 }
 
 pub fn session_cookie(token: &str, max_age_secs: u64, secure: bool) -> String {
     format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{}",
+        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{}",
+        cookie_name(secure),
         if secure { "; Secure" } else { "" }
     )
 }
@@ -42,7 +56,8 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let token = session_token(&parts.headers).ok_or_else(AppError::unauthenticated)?;
+        let token = session_token(&parts.headers, state.config.secure_cookie)
+            .ok_or_else(AppError::unauthenticated)?;
         let user = sessions::lookup(&state.db, &token)
             .await?
             .ok_or_else(AppError::unauthenticated)?;

@@ -1,11 +1,12 @@
 //! What every response and every state-changing request goes through: cross-site requests
 //! refused, and the headers that keep the app from being framed, sniffed or cached.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::app::AppState;
 use crate::error::AppError;
 
 /// Refuses a state-changing request that a browser sent from another site. The session
@@ -14,12 +15,12 @@ use crate::error::AppError;
 /// app's own pages may change anything. Requests without either header are not from a
 /// browser page (a recorder with its bearer token, the command line), which cannot carry
 /// someone's session by accident.
-pub async fn same_origin(request: Request, next: Next) -> Response {
+pub async fn same_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let changes = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if changes && is_cross_site(request.headers()) {
+    if changes && is_cross_site(request.headers(), state.config.public_host.as_deref()) {
         return AppError::new(
             StatusCode::FORBIDDEN,
             "cross_site",
@@ -30,7 +31,9 @@ pub async fn same_origin(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-fn is_cross_site(headers: &HeaderMap) -> bool {
+/// `public_host`: the app's own `host[:port]` when configured (behind a proxy the request's
+/// `Host` may be the proxy's view of it); else the request's `Host`.
+fn is_cross_site(headers: &HeaderMap, public_host: Option<&str>) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         // "none": typed or bookmarked by the user; "same-origin": our own pages.
         return !matches!(site.to_str(), Ok("same-origin" | "none"));
@@ -38,7 +41,7 @@ fn is_cross_site(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return false;
     };
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let host = public_host.or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()));
     match (origin.to_str().ok().and_then(origin_host), host) {
         (Some(origin_host), Some(host)) => !origin_host.eq_ignore_ascii_case(host),
         // "null" (a sandboxed frame, a file) or no Host to compare with.
@@ -99,26 +102,42 @@ mod tests {
     #[test]
     fn only_the_apps_own_pages_may_change_data() {
         assert!(
-            !is_cross_site(&with(&[])),
+            !is_cross_site(&with(&[]), None),
             "no browser: not a forged request"
         );
-        assert!(!is_cross_site(&with(&[("sec-fetch-site", "same-origin")])));
-        assert!(is_cross_site(&with(&[("sec-fetch-site", "cross-site")])));
-        assert!(is_cross_site(&with(&[("sec-fetch-site", "same-site")])));
+        assert!(!is_cross_site(
+            &with(&[("sec-fetch-site", "same-origin")]),
+            None
+        ));
+        assert!(is_cross_site(
+            &with(&[("sec-fetch-site", "cross-site")]),
+            None
+        ));
+        assert!(is_cross_site(
+            &with(&[("sec-fetch-site", "same-site")]),
+            None
+        ));
         let own = [
             ("origin", "http://qa.example:8080"),
             ("host", "qa.example:8080"),
         ];
-        assert!(!is_cross_site(&with(&own)));
+        assert!(!is_cross_site(&with(&own), None));
         let other = [
             ("origin", "https://evil.example"),
             ("host", "qa.example:8080"),
         ];
-        assert!(is_cross_site(&with(&other)));
-        assert!(is_cross_site(&with(&[
-            ("origin", "null"),
-            ("host", "qa.example")
-        ])));
+        assert!(is_cross_site(&with(&other), None));
+        assert!(is_cross_site(
+            &with(&[("origin", "null"), ("host", "qa.example")]),
+            None
+        ));
+        // Behind a proxy the configured public address is the app's origin.
+        let proxied = [
+            ("origin", "https://qa.example.com"),
+            ("host", "10.0.0.5:8080"),
+        ];
+        assert!(!is_cross_site(&with(&proxied), Some("qa.example.com")));
+        assert!(is_cross_site(&with(&proxied), None));
         assert_eq!(origin_host("https://a.example:1/x"), None);
         assert_eq!(origin_host("http://A.example"), Some("A.example"));
     }

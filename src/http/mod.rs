@@ -54,7 +54,10 @@ pub fn router(state: AppState) -> Router {
         .merge(reports::router())
         .merge(openapi::router())
         .fallback(|| async { AppError::not_found("API route") })
-        .layer(axum::middleware::from_fn(guard::same_origin));
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::same_origin,
+        ));
     Router::new()
         .nest("/api", api)
         .merge(web::router())

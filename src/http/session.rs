@@ -120,7 +120,7 @@ fn invalid_credentials() -> AppError {
 }
 
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Response> {
-    if let Some(token) = session_token(&headers) {
+    if let Some(token) = session_token(&headers, state.config.secure_cookie) {
         sessions::delete(&state.db, &token).await?;
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();

@@ -16,6 +16,7 @@ both_backends!(
     one_address_guessing_many_names_is_slowed_down,
     failures_are_counted_in_the_database_not_one_process,
     a_flood_of_wrong_logins_is_turned_away_and_the_server_stays_up,
+    behind_https_the_cookie_is_secure_and_host_bound,
     bad_json_gets_a_json_error,
     unknown_api_route_is_a_json_404,
 );
@@ -257,6 +258,66 @@ async fn a_flood_of_wrong_logins_is_turned_away_and_the_server_stays_up(db: Test
     assert_eq!(app.health().await, StatusCode::OK);
     let (status, _) = get_json(&app.login("agent-a1").await, &app.url("/api/me")).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+async fn behind_https_the_cookie_is_secure_and_host_bound(db: TestDb) {
+    // What `--public-url https://qa.example.com` sets up.
+    let app = TestApp::spawn_with(db, |c| {
+        c.secure_cookie = true;
+        c.public_host = Some("qa.example.com".into());
+    })
+    .await;
+    let resp = client()
+        .post(app.url("/api/login"))
+        .json(&json!({ "username": "agent-a1", "password": password_of("agent-a1") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let cookie = resp.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("__Host-callgrade_session="), "{cookie}");
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    // The plain name is not read there: a neighbour cannot plant a session.
+    let token = cookie["__Host-callgrade_session=".len()..]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let (status, _) = get_json(&client(), &app.url("/api/me")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let me = |name: &str| {
+        client()
+            .get(app.url("/api/me"))
+            .header("cookie", format!("{name}={token}"))
+            .send()
+    };
+    assert_eq!(
+        me("callgrade_session").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        me("__Host-callgrade_session").await.unwrap().status(),
+        StatusCode::OK
+    );
+    // The public address is the origin state changes must come from.
+    let resp = client()
+        .post(app.url("/api/logout"))
+        .header("origin", "https://qa.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let resp = client()
+        .post(app.url("/api/logout"))
+        .header("origin", "https://other.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }
 
 async fn bad_json_gets_a_json_error(db: TestDb) {
