@@ -129,7 +129,16 @@ pub enum OrgCommand {
 #[derive(Subcommand)]
 pub enum TokensCommand {
     /// Create a token and print it (it is shown only once).
-    Create { name: String },
+    Create {
+        name: String,
+        /// The token stops working this many days from now (default: until revoked).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        expires_days: Option<u32>,
+    },
+    /// List the tokens: name, created, expiry, revoked (never the tokens themselves).
+    List,
+    /// Revoke a token: recorders using it are refused from now on.
+    Revoke { name: String },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -194,14 +203,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             state.db.close().await;
             Ok(())
         }
-        Command::Tokens {
-            command: TokensCommand::Create { name },
-        } => {
+        Command::Tokens { command } => {
             let state = AppState::open(config).await?;
-            let token = tokens::create(&state.db, &name).await?;
-            println!("{token}");
+            let result = tokens_command(&state, command).await;
             state.db.close().await;
-            Ok(())
+            result
         }
         Command::Sample { command } => {
             let state = AppState::open(config).await?;
@@ -323,4 +329,40 @@ async fn sample(state: &AppState, command: SampleCommand) -> anyhow::Result<()> 
             }
         }
     }
+}
+
+async fn tokens_command(state: &AppState, command: TokensCommand) -> anyhow::Result<()> {
+    let tz = state.config.time_zone;
+    let when = |ms: Option<i64>| {
+        ms.map_or_else(
+            || "-".to_string(),
+            |ms| crate::publication::local_text(ms, tz),
+        )
+    };
+    match command {
+        TokensCommand::Create { name, expires_days } => {
+            let expires = expires_days.map(|d| crate::store::now_ms() + i64::from(d) * 86_400_000);
+            let token = tokens::create_expiring(&state.db, &name, expires, None).await?;
+            println!("{token}");
+        }
+        TokensCommand::List => {
+            println!("name\tcreated\texpires\trevoked");
+            for t in tokens::list(&state.db).await? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    t.name,
+                    when(Some(t.created_at_ms)),
+                    when(t.expires_at_ms),
+                    when(t.revoked_at_ms)
+                );
+            }
+        }
+        TokensCommand::Revoke { name } => {
+            if !tokens::revoke(&state.db, &name, crate::store::now_ms()).await? {
+                anyhow::bail!("there is no token named {name:?}");
+            }
+            println!("revoked {name}");
+        }
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@ import { mountPlayer } from './player.js';
 import { PLAN_ROLES, QUEUE_ROLES, samplingPages } from './sampling.js';
 import { RUBRIC_ROLES, gradingPages } from './grading.js';
 import { renderRubric } from './rubric.js';
+import { TOKEN_ROLES, renderTokens } from './tokens.js';
 import { FLAG_ROLES, reviewPages } from './review.js';
 import { CALIBRATION_ROLES, calibrationPages } from './calibration.js';
 import { RESULTS_ROLES, resultsPages } from './results.js';
@@ -117,6 +118,7 @@ const routes = [
   { path: '/calibrations', render: calibration.renderCalibrations, title: 'calib.title', nav: 'calibrations', roles: CALIBRATION_ROLES },
   { path: '/calibrations/:id', render: calibration.renderCalibration, title: 'calib.session_title', nav: 'calibrations', roles: CALIBRATION_ROLES },
   { path: '/rubric', render: renderRubric, title: 'rubric.title', nav: 'rubric', roles: RUBRIC_ROLES },
+  { path: '/settings/tokens', render: renderTokens, title: 'tokens.title', nav: 'tokens', roles: TOKEN_ROLES },
 ];
 
 /** The header's navigation, in order; an item shows only to `roles` when given. */
@@ -135,6 +137,7 @@ const NAV = [
   { id: 'scores', path: '/scores', label: 'nav.scores', roles: SCORES_ROLES },
   { id: 'reports', path: '/reports', label: 'nav.reports', roles: REPORT_ROLES },
   { id: 'scoring', path: '/settings/scoring', label: 'nav.scoring', roles: SCORING_ROLES },
+  { id: 'tokens', path: '/settings/tokens', label: 'nav.tokens', roles: TOKEN_ROLES },
 ];
 
 const allowed = (roles) => !roles || (state.user !== null && roles.includes(state.user.role));

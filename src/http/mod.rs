@@ -22,6 +22,7 @@ pub mod rubrics;
 pub mod scores;
 pub mod session;
 pub mod settings;
+pub mod tokens;
 pub mod web;
 
 use axum::Router;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(notifications::router())
         .merge(scores::router())
         .merge(reports::router())
+        .merge(tokens::router())
         .merge(openapi::router())
         .fallback(|| async { AppError::not_found("API route") })
         .layer(axum::middleware::from_fn_with_state(

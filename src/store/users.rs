@@ -199,10 +199,18 @@ pub async fn upsert_person(
         return Ok(Upsert::Unchanged);
     }
     let old_hash: Option<String> = row.try_get("password_hash")?;
+    let new_password = password.as_ref().is_some_and(|p| !p.unchanged);
     let hash = match password {
         Some(p) if !p.unchanged => Some(p.hash),
         _ => old_hash,
     };
+    if new_password {
+        // A new password ends every session of the old one: whoever knew it is signed out.
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
     sqlx::query(
         "UPDATE users SET name = $1, role = $2, team_id = $3, hire_date = $4, password_hash = $5, \
          active = 1, updated_at_ms = $6 WHERE id = $7",

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::grading::spawn;
-use crate::helpers::{TestApp, TestDb, code, get_json};
+use crate::helpers::{Auth, TestApp, TestDb, code, fixture, get_json, meta, upload};
 use crate::sampling::{at, call, insert, post};
 
 both_backends!(
@@ -18,6 +18,8 @@ both_backends!(
     csv_exports_keep_formulas_as_text,
     two_pulls_of_one_call_at_once_give_one_pull,
     each_webhook_event_is_delivered_once_by_several_nodes,
+    recorder_tokens_are_listed_revoked_and_expire,
+    a_new_password_ends_the_old_sessions,
 );
 
 async fn cross_site_requests_change_nothing(db: TestDb) {
@@ -274,4 +276,135 @@ async fn each_webhook_event_is_delivered_once_by_several_nodes(db: TestDb) {
         "the publication's and the appeals' events: {got:?}"
     );
     server.abort();
+}
+
+async fn recorder_tokens_are_listed_revoked_and_expire(db: TestDb) {
+    let app = spawn(db).await;
+    let sup = app.login("sup").await;
+    let (status, made) = post(
+        &sup,
+        app.url("/api/tokens"),
+        json!({ "name": "asterisk-1" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let token = made["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("cgt_"));
+    assert_eq!(made["status"], "active");
+    assert_eq!(made["created_by"], "sup");
+    let push = |call_id: &'static str, token: String| {
+        let app = &app;
+        async move {
+            upload(
+                app,
+                &Auth::Token(&token),
+                &meta(call_id, "agent-a1"),
+                fixture("mulaw_8k_mono.wav"),
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(push("T-1", token.clone()).await, StatusCode::CREATED);
+    // The same name twice, a bad name, someone else than a supervisor: refused.
+    let (status, body) = post(
+        &sup,
+        app.url("/api/tokens"),
+        json!({ "name": "asterisk-1" }),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "token_exists")
+    );
+    let (status, _) = post(&sup, app.url("/api/tokens"), json!({ "name": "a b" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let lead = app.login("lead-a").await;
+    let (status, _) = get_json(&lead, &app.url("/api/tokens")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Revoked: the recorder is refused from then on; the list says so and never shows tokens.
+    let (status, body) = post(&sup, app.url("/api/tokens/asterisk-1/revoke"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "revoked");
+    assert_eq!(push("T-2", token.clone()).await, StatusCode::UNAUTHORIZED);
+    let (_, list) = get_json(&sup, &app.url("/api/tokens")).await;
+    assert!(!list.to_string().contains(&token));
+    assert_eq!(list["items"][0]["status"], "revoked");
+    let (status, _) = post(&sup, app.url("/api/tokens/nobody/revoke"), json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // An expiring token works until its day, then not.
+    let (_, made) = post(
+        &sup,
+        app.url("/api/tokens"),
+        json!({ "name": "temp", "expires_days": 1 }),
+    )
+    .await;
+    let temp = made["token"].as_str().unwrap().to_string();
+    assert!(made["expires_at"].is_string());
+    assert_eq!(push("T-3", temp.clone()).await, StatusCode::CREATED);
+    sqlx::query("UPDATE api_tokens SET expires_at_ms = 1 WHERE name = 'temp'")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(push("T-4", temp).await, StatusCode::UNAUTHORIZED);
+    let (_, list) = get_json(&sup, &app.url("/api/tokens")).await;
+    let temp_row = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "temp")
+        .unwrap();
+    assert_eq!(temp_row["status"], "expired");
+
+    // The same from the command line.
+    let (ok, out, err) = crate::cli::callgrade(
+        &app,
+        &["tokens", "create", "fs-1", "--expires-days", "30"],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert!(out.trim().starts_with("cgt_"), "{out}");
+    let (ok, out, _) = crate::cli::callgrade(&app, &["tokens", "revoke", "fs-1"], None);
+    assert!(ok && out.contains("revoked fs-1"), "{out}");
+    let (ok, out, _) = crate::cli::callgrade(&app, &["tokens", "list"], None);
+    assert!(
+        ok && out.contains("fs-1") && out.contains("asterisk-1"),
+        "{out}"
+    );
+    let (ok, _, err) = crate::cli::callgrade(&app, &["tokens", "revoke", "nobody"], None);
+    assert!(!ok && err.contains("no token named"), "{err}");
+}
+
+async fn a_new_password_ends_the_old_sessions(db: TestDb) {
+    let app = spawn(db).await;
+    let agent = app.login("agent-a1").await;
+    let (status, _) = get_json(&agent, &app.url("/api/me")).await;
+    assert_eq!(status, StatusCode::OK);
+    // The roster re-imported with the same password changes nothing; with a new one, every
+    // session of the old one ends.
+    let roster = |pw: &str| {
+        format!(
+            "username,name,role,team,hire_date,password\nagent-a1,Agent Li,agent,team-a,2023-01-01,{pw}\n"
+        )
+    };
+    let people =
+        callgrade::org::parse_roster(roster(&crate::helpers::password_of("agent-a1")).as_bytes())
+            .unwrap();
+    callgrade::org::import_roster(&app.state.db, &people)
+        .await
+        .unwrap();
+    assert_eq!(
+        get_json(&agent, &app.url("/api/me")).await.0,
+        StatusCode::OK
+    );
+    let people = callgrade::org::parse_roster(roster("a-brand-new-password").as_bytes()).unwrap();
+    callgrade::org::import_roster(&app.state.db, &people)
+        .await
+        .unwrap();
+    assert_eq!(
+        get_json(&agent, &app.url("/api/me")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
