@@ -22,7 +22,7 @@ export const REPORT_ROLES = ['supervisor', 'team_lead'];
 export const SCORING_ROLES = ['supervisor'];
 
 const LEVELS = ['star', 'one', 'two', 'ordinary'];
-const CAUSES = ['published', 'appeal_decided', 'correction', 'components_imported', 'manual'];
+const CAUSES = ['published', 'appeal_decided', 'correction', 'components_imported', 'commendation', 'manual', 'recomputed'];
 const KINDS = ['phone', 'written', 'media'];
 const PAY_KEYS = ['excellent', 'good', 'fair', 'poor', 'phone', 'written', 'media'];
 const MAX_NOTE = 2000;

@@ -55,13 +55,21 @@ pub fn score_scope(user: &User) -> AppResult<Scope> {
     }
 }
 
-fn run_view(state: &AppState, r: &RunRow) -> Value {
+/// A version of the month. Its cause, detail and author tell of other people's appeals and
+/// corrections ("appeal #12 amended"): only supervisors see them; everyone else sees that
+/// the month was recomputed, and when.
+fn run_view(state: &AppState, r: &RunRow, viewer: &User) -> Value {
+    let full = viewer.role == Role::Supervisor;
+    let cause = match r.cause.as_str() {
+        "appeal_decided" | "correction" if !full => "recomputed",
+        other => other,
+    };
     json!({
         "version": r.id,
         "month": r.month,
-        "cause": r.cause,
-        "detail": r.detail,
-        "by": r.by,
+        "cause": cause,
+        "detail": if full { r.detail.as_deref() } else { None },
+        "by": if full { r.by.as_deref() } else { None },
         "at": time(r.at_ms, state.config.time_zone),
     })
 }
@@ -119,7 +127,7 @@ async fn month_scores(
         Role::TeamLead => store::lead_scores(&state.db, run.id, Some(user.id)).await?,
         _ => Vec::new(),
     };
-    let mut answer = run_view(&state, run);
+    let mut answer = run_view(&state, run, &user);
     answer["items"] = json!(items.iter().map(score_view).collect::<Vec<_>>());
     answer["leads"] = json!(leads.iter().map(lead_view).collect::<Vec<_>>());
     answer["versions"] = json!(runs.len());
@@ -135,7 +143,7 @@ async fn runs(
     let month = parse_month(&month)?;
     let runs = store::runs(&state.db, &month.to_string()).await?;
     Ok(axum::Json(json!({
-        "items": runs.iter().map(|r| run_view(&state, r)).collect::<Vec<_>>(),
+        "items": runs.iter().map(|r| run_view(&state, r, &user)).collect::<Vec<_>>(),
     })))
 }
 
@@ -153,7 +161,7 @@ async fn recompute(
     let run = store::get_run(&state.db, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("run {id} vanished"))?;
-    Ok(axum::Json(run_view(&state, &run)))
+    Ok(axum::Json(run_view(&state, &run, &user)))
 }
 
 #[derive(Deserialize)]

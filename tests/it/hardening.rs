@@ -20,6 +20,7 @@ both_backends!(
     each_webhook_event_is_delivered_once_by_several_nodes,
     recorder_tokens_are_listed_revoked_and_expire,
     a_new_password_ends_the_old_sessions,
+    score_versions_tell_no_one_else_of_appeals,
 );
 
 async fn cross_site_requests_change_nothing(db: TestDb) {
@@ -406,5 +407,52 @@ async fn a_new_password_ends_the_old_sessions(db: TestDb) {
     assert_eq!(
         get_json(&agent, &app.url("/api/me")).await.0,
         StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn score_versions_tell_no_one_else_of_appeals(db: TestDb) {
+    let app = spawn(db).await;
+    let poor = json!({ "deductions": [{ "item": "commanding_tone", "occurrences": 4,
+                                        "times_ms": [1000, 2000, 3000, 4000] }] });
+    let e = crate::grading::graded(&app, "V-1", "agent-a1", "insp", poor).await;
+    crate::grading::graded(&app, "V-2", "agent-b1", "insp", json!({})).await;
+    app.config.clock.set(at("2026-12-01 09:00"));
+    let sup = app.login("sup").await;
+    post(&sup, app.url("/api/months/2026-11/publish"), json!({})).await;
+    let a1 = app.login("agent-a1").await;
+    let (_, appeal) = post(
+        &a1,
+        app.url(&format!("/api/evaluations/{}/appeals", e["id"])),
+        json!({ "reason": "not me" }),
+    )
+    .await;
+    let panel = app.login("panel").await;
+    let (status, body) = post(
+        &panel,
+        app.url(&format!("/api/appeals/{}/decision", appeal["id"])),
+        json!({ "outcome": "upheld", "reason": "it was" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Another agent sees that the month was recomputed, not whose appeal or by whom.
+    let b1 = app.login("agent-b1").await;
+    let (_, runs) = get_json(&b1, &app.url("/api/months/2026-11/scores/runs")).await;
+    let text = runs.to_string();
+    assert!(
+        !text.contains("appeal") && !text.contains("panel"),
+        "{text}"
+    );
+    assert_eq!(runs["items"][0]["cause"], "recomputed");
+    assert_eq!(runs["items"][0]["detail"], Value::Null);
+    let (_, now) = get_json(&b1, &app.url("/api/months/2026-11/scores")).await;
+    assert_eq!(now["cause"], "recomputed");
+    // The supervisor sees everything.
+    let (_, runs) = get_json(&sup, &app.url("/api/months/2026-11/scores/runs")).await;
+    assert_eq!(runs["items"][0]["cause"], "appeal_decided");
+    assert!(
+        runs["items"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("appeal")
     );
 }
