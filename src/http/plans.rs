@@ -124,8 +124,27 @@ async fn load_plan(state: &AppState, id: i64) -> AppResult<(PlanRow, Vec<Stratum
     Ok((plan, strata))
 }
 
-async fn view_of(state: &AppState, id: i64) -> AppResult<Value> {
+/// The plan as `viewer` may know it. Its seed lets anyone who sees an agent's calls work out
+/// that agent's sample, so it is revealed to a viewer only once the month is published for
+/// every agent of the plan they can see (an agent: their own month); a first publication of
+/// some teams reveals nothing about the others.
+async fn as_seen_by(state: &AppState, viewer: &User, mut plan: PlanRow) -> AppResult<PlanRow> {
+    if plan.published_at_ms.is_some() {
+        let v = viewer.viewer();
+        let hidden = store::unpublished_plan_agents(&state.db, plan.id, &plan.spec.month)
+            .await?
+            .iter()
+            .any(|&(agent, team)| v.can_see_agent(agent, team));
+        if hidden {
+            plan.published_at_ms = None;
+        }
+    }
+    Ok(plan)
+}
+
+async fn view_of(state: &AppState, viewer: &User, id: i64) -> AppResult<Value> {
     let (plan, strata) = load_plan(state, id).await?;
+    let plan = as_seen_by(state, viewer, plan).await?;
     Ok(plan_view(&plan, &strata, state.config.time_zone))
 }
 
@@ -140,7 +159,10 @@ async fn create(
         .await
         .map_err(plan_error)?;
     first_draw(&state, id, now).await;
-    Ok((StatusCode::CREATED, axum::Json(view_of(&state, id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(view_of(&state, &user, id).await?),
+    ))
 }
 
 /// A new plan is drawn at once (so its preview of picks is there); a failure is only
@@ -174,7 +196,7 @@ async fn create_defaults(
     let mut plans = Vec::new();
     for id in ids {
         first_draw(&state, id, now).await;
-        plans.push(view_of(&state, id).await?);
+        plans.push(view_of(&state, &user, id).await?);
     }
     Ok((StatusCode::CREATED, axum::Json(json!({ "plans": plans }))))
 }
@@ -224,9 +246,10 @@ async fn list(
     };
     let plans = store::list_plans(&state.db, month.as_deref()).await?;
     let mut out = Vec::with_capacity(plans.len());
-    for p in &plans {
+    for p in plans {
         let strata = store::strata(&state.db, p.id).await?;
-        out.push(plan_view(p, &strata, state.config.time_zone));
+        let p = as_seen_by(&state, &user, p).await?;
+        out.push(plan_view(&p, &strata, state.config.time_zone));
     }
     Ok(axum::Json(json!({ "plans": out })))
 }
@@ -237,7 +260,7 @@ async fn detail(
     Path(id): Path<i64>,
 ) -> AppResult<axum::Json<Value>> {
     require_staff(&user)?;
-    Ok(axum::Json(view_of(&state, id).await?))
+    Ok(axum::Json(view_of(&state, &user, id).await?))
 }
 
 async fn run_draw(
@@ -249,7 +272,7 @@ async fn run_draw(
     load_plan(&state, id).await?;
     let report = draw::draw(&state.db, id, state.config.clock.now_ms()).await?;
     Ok(axum::Json(json!({
-        "plan": view_of(&state, id).await?,
+        "plan": view_of(&state, &user, id).await?,
         "report": report,
     })))
 }
@@ -326,6 +349,7 @@ async fn progress(
 ) -> AppResult<axum::Json<Value>> {
     require_staff(&user)?;
     let (plan, strata) = load_plan(&state, id).await?;
+    let plan = as_seen_by(&state, &user, plan).await?;
     let tz = state.config.time_zone;
     let now = state.config.clock.now_ms();
     let viewer = user.viewer();
@@ -440,7 +464,8 @@ async fn proof(
     Query(q): Query<ProofQuery>,
 ) -> AppResult<axum::Json<Value>> {
     let (plan, strata) = load_plan(&state, id).await?;
-    // Agents may check their own part, but only once the month is out.
+    let plan = as_seen_by(&state, &user, plan).await?;
+    // Agents may check their own part, but only once their month is out.
     if user.role == Role::Agent && plan.published_at_ms.is_none() {
         return Err(AppError::not_found("sampling plan"));
     }

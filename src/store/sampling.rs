@@ -324,6 +324,26 @@ pub struct PlanAgent {
     pub focus_reason: Option<String>,
 }
 
+/// The plan's agents whose month is not published yet: (agent, team).
+pub async fn unpublished_plan_agents(
+    db: &Db,
+    plan_id: i64,
+    month: &str,
+) -> Result<Vec<(i64, Option<i64>)>, sqlx::Error> {
+    sqlx::query(
+        "SELECT u.id, u.team_id FROM plan_agents pa JOIN users u ON u.id = pa.agent_id \
+         WHERE pa.plan_id = $1 AND NOT EXISTS (SELECT 1 FROM agent_months am \
+           WHERE am.agent_id = pa.agent_id AND am.month = $2)",
+    )
+    .bind(plan_id)
+    .bind(month)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get("id")?, r.try_get("team_id")?)))
+    .collect()
+}
+
 pub async fn plan_agents(db: &Db, plan_id: i64) -> Result<Vec<PlanAgent>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT u.id, u.username, u.name, u.team_id, t.name AS team, u.hire_date, pa.target, \

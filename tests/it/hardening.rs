@@ -21,6 +21,7 @@ both_backends!(
     recorder_tokens_are_listed_revoked_and_expire,
     a_new_password_ends_the_old_sessions,
     score_versions_tell_no_one_else_of_appeals,
+    a_partial_publication_reveals_the_seed_only_to_whom_it_concerns,
 );
 
 async fn cross_site_requests_change_nothing(db: TestDb) {
@@ -455,4 +456,54 @@ async fn score_versions_tell_no_one_else_of_appeals(db: TestDb) {
             .unwrap()
             .contains("appeal")
     );
+}
+
+async fn a_partial_publication_reveals_the_seed_only_to_whom_it_concerns(db: TestDb) {
+    let app = spawn(db).await;
+    let (qa, _) = crate::counting::drawn_month(&app, &["agent-a1", "agent-b1"]).await;
+    let sup = app.login("sup").await;
+    let (status, body) = post(
+        &sup,
+        app.url("/api/months/2026-11/publish"),
+        json!({ "teams": ["team-a"], "confirm": true }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let proof = |who: &'static str| {
+        let app = &app;
+        async move {
+            let client = app.login(who).await;
+            get_json(&client, &app.url(&format!("/api/plans/{qa}/proof"))).await
+        }
+    };
+    // Team B is not published: whoever sees its calls could work out its samples.
+    for who in ["sup", "insp", "lead-b"] {
+        let (status, p) = proof(who).await;
+        assert_eq!(status, StatusCode::OK, "{who}: {p}");
+        assert_eq!(p["revealed"], false, "{who}");
+        assert_eq!(p["seed"], Value::Null, "{who}");
+    }
+    let (_, plan) = get_json(&sup, &app.url(&format!("/api/plans/{qa}"))).await;
+    assert_eq!(plan["seed"], Value::Null);
+    // Team A's people may check their part.
+    for who in ["agent-a1", "lead-a"] {
+        let (status, p) = proof(who).await;
+        assert_eq!(status, StatusCode::OK, "{who}: {p}");
+        assert_eq!(p["revealed"], true, "{who}");
+        assert!(p["seed"].is_string(), "{who}");
+    }
+    let (status, _) = proof("agent-b1").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "agent-b1's month is not out");
+    // Once everyone is published, everyone may check.
+    let (status, body) = post(
+        &sup,
+        app.url("/api/months/2026-11/publish"),
+        json!({ "confirm": true }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for who in ["sup", "lead-b", "agent-b1"] {
+        let (_, p) = proof(who).await;
+        assert_eq!(p["revealed"], true, "{who}");
+    }
 }
