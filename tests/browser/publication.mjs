@@ -2,7 +2,8 @@
 // page lists the ungraded queue items, asks to confirm, publishes; afterwards the page says
 // how many items the publication closed ungraded and lists them (never "every evaluation is
 // finished"). The inspector's queue keeps the closed item apart, marked closed by
-// publication, with no way to grade it.
+// publication, with no way to grade it. Then the supervisor's recorder tokens: creating one
+// (shown once), revoking it.
 //
 //   node publication.mjs BASE_URL MONTH SUPERVISOR GRADER CALL_ID
 //
@@ -71,9 +72,28 @@ async function graderSeesItClosed(page) {
   await logOut(page);
 }
 
+async function supervisorManagesTokens(page) {
+  await logIn(page, base, SUP);
+  await openNav(page, 'tokens', '/settings/tokens');
+  await waitVisible(page, '#token-form', 'Recorder tokens: the form');
+  await page.locator('#token-name').fill('browser-1');
+  await page.locator('#token-days').fill('30');
+  await page.locator('#token-create').click();
+  const token = await eventually(() => textOf(page, '#token-value'), (s) => s.startsWith('cgt_'), 'the new token, shown once');
+  await waitVisible(page, '#tokens-table tr[data-token="browser-1"][data-status="active"]', 'the new token listed as active');
+  page.once('dialog', (d) => d.accept());
+  await page.locator('#tokens-table tr[data-token="browser-1"] .token-revoke').click();
+  await waitVisible(page, '#tokens-table tr[data-token="browser-1"][data-status="revoked"]', 'the token listed as revoked');
+  const listed = await textOf(page, '#tokens-table');
+  check(!listed.includes(token), 'the list never shows the token itself');
+  pass(`Recorder tokens: created (${token.slice(0, 8)}…, shown once), listed, revoked`);
+  await logOut(page);
+}
+
 async function scenario(page) {
   await supervisorPublishes(page);
   await graderSeesItClosed(page);
+  await supervisorManagesTokens(page);
 }
 
 await run(scenario, {

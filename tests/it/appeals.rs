@@ -799,31 +799,8 @@ async fn publishing_lists_unfinished_work_and_publishes_by_team(db: TestDb) {
 }
 
 async fn events_reach_the_webhook(db: TestDb) {
-    use std::sync::{Arc, Mutex};
-
-    // A receiver that records what it is sent.
-    let received: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
-    let sink = received.clone();
-    let receiver = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
-            let sink = sink.clone();
-            async move {
-                let event = headers
-                    .get("x-callgrade-event")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
-                sink.lock()
-                    .unwrap()
-                    .push((event, serde_json::from_str(&body).unwrap()));
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let (hook, received, server) =
+        crate::helpers::webhook_receiver(std::time::Duration::ZERO).await;
 
     let clock = callgrade::clock::Clock::manual(at("2026-11-20 10:00"));
     let app = TestApp::spawn_with(db, |c| {
@@ -851,7 +828,7 @@ async fn events_reach_the_webhook(db: TestDb) {
     {
         let got = received.lock().unwrap();
         assert_eq!(got.len(), 2);
-        for (event, body) in got.iter() {
+        for crate::helpers::Hooked { event, body, .. } in got.iter() {
             assert_eq!(event, "published");
             assert_eq!(body["event"], "published");
             assert_eq!(body["details"]["month"], "2026-11");

@@ -10,6 +10,7 @@ use crate::both_backends;
 use crate::grading::{listen, open, pulled_with, spawn};
 use crate::helpers::{TestApp, TestDb, code, get_json};
 use crate::sampling::{at, call, defaults, insert, post};
+use crate::scores::{row, scores_of};
 
 both_backends!(
     only_the_qa_plan_and_counting_pulls_feed_score_and_pay,
@@ -130,25 +131,9 @@ pub async fn qa_graded(app: &TestApp, agent: &str, grades: &[&str]) -> Vec<i64> 
     ids
 }
 
-async fn publish(app: &TestApp, body: Value) -> (StatusCode, Value) {
+pub async fn publish(app: &TestApp, body: Value) -> (StatusCode, Value) {
     let sup = app.login("sup").await;
     post(&sup, app.url("/api/months/2026-11/publish"), body).await
-}
-
-async fn scores(app: &TestApp) -> Value {
-    let sup = app.login("sup").await;
-    let (status, body) = get_json(&sup, &app.url("/api/months/2026-11/scores")).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
-fn row<'a>(scores: &'a Value, agent: &str) -> &'a Value {
-    scores["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["agent"]["username"] == agent)
-        .unwrap_or_else(|| panic!("no row for {agent} in {scores}"))
 }
 
 async fn only_the_qa_plan_and_counting_pulls_feed_score_and_pay(db: TestDb) {
@@ -214,7 +199,7 @@ async fn only_the_qa_plan_and_counting_pulls_feed_score_and_pay(db: TestDb) {
 
     let (status, body) = publish(&app, json!({ "confirm": true })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let s = scores(&app).await;
+    let s = scores_of(&app, "sup").await;
     let a1 = row(&s, "agent-a1");
     // 260 + 50 for the counting pull; the severe pull and the poor spot-checks change
     // nothing (a severe that counted would cancel the whole month's pay).
@@ -311,7 +296,7 @@ async fn only_the_qa_plan_and_counting_pulls_feed_score_and_pay(db: TestDb) {
         "{}",
         resp.text().await.unwrap()
     );
-    let s = scores(&app).await;
+    let s = scores_of(&app, "sup").await;
     let a1 = row(&s, "agent-a1");
     assert_eq!(a1["complete"], true, "{a1}");
     assert!(a1["overall"].is_number(), "{a1}");
@@ -342,7 +327,7 @@ async fn a_published_month_stays_shut(db: TestDb) {
     assert_eq!(body["unfinished"]["count"], 2);
     let (status, body) = publish(&app, json!({ "confirm": true })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let before = scores(&app).await;
+    let before = scores_of(&app, "sup").await;
 
     // The work is still there, marked closed by publication, for grader and supervisor.
     let items = queue_of(&app, &insp).await;
@@ -385,7 +370,7 @@ async fn a_published_month_stays_shut(db: TestDb) {
     assert_eq!(code(&body), "month_published");
 
     // Nothing changed: the agent's month, its scores, their history.
-    let after = scores(&app).await;
+    let after = scores_of(&app, "sup").await;
     assert_eq!(after["versions"], before["versions"]);
     assert_eq!(row(&after, "agent-a1"), row(&before, "agent-a1"));
     let agent = app.login("agent-a1").await;
@@ -505,7 +490,7 @@ async fn a_failed_score_computation_is_retried_until_it_succeeds(db: TestDb) {
     );
     let (_, runs) = get_json(&sup, &app.url("/api/months/2026-11/scores/runs")).await;
     assert_eq!(runs["items"].as_array().unwrap().len(), 1, "{runs}");
-    let s = scores(&app).await;
+    let s = scores_of(&app, "sup").await;
     assert_eq!(s["cause"], "published");
     assert_eq!(row(&s, "agent-a1")["pay"], 30);
 }

@@ -2,8 +2,6 @@
 //! the app from being framed or cached, formulas smuggled into CSV exports, two pulls of one
 //! call at once, and several nodes delivering the same webhook events.
 
-use std::sync::{Arc, Mutex};
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -185,29 +183,9 @@ async fn two_pulls_of_one_call_at_once_give_one_pull(db: TestDb) {
 }
 
 async fn each_webhook_event_is_delivered_once_by_several_nodes(db: TestDb) {
-    // A local receiver that keeps what it is sent.
-    let received: Arc<Mutex<Vec<String>>> = Arc::default();
-    let sink = received.clone();
-    let receiver = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: axum::http::HeaderMap| {
-            let sink = sink.clone();
-            async move {
-                let id = headers
-                    .get("x-callgrade-delivery")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
-                sink.lock().unwrap().push(id);
-                // Slow enough that the nodes' deliveries overlap.
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move { axum::serve(listener, receiver).await });
+    // A receiver slow enough that the nodes' deliveries overlap.
+    let (hook, received, server) =
+        crate::helpers::webhook_receiver(std::time::Duration::from_millis(20)).await;
 
     let clock = callgrade::clock::Clock::manual(at("2026-11-20 10:00"));
     let app = TestApp::spawn_with(db, |c| {
@@ -228,13 +206,7 @@ async fn each_webhook_event_is_delivered_once_by_several_nodes(db: TestDb) {
         .await;
     }
     app.config.clock.set(at("2026-12-01 09:00"));
-    let sup = app.login("sup").await;
-    let (status, body) = post(
-        &sup,
-        app.url("/api/months/2026-11/publish"),
-        json!({ "confirm": true }),
-    )
-    .await;
+    let (status, body) = crate::counting::publish(&app, json!({ "confirm": true })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let agent = app.login("agent-a1").await;
     let (_, month) = get_json(&agent, &app.url("/api/me/months/2026-11")).await;
@@ -263,7 +235,12 @@ async fn each_webhook_event_is_delivered_once_by_several_nodes(db: TestDb) {
     for n in nodes {
         delivered += n.await.unwrap();
     }
-    let got = received.lock().unwrap().clone();
+    let got: Vec<String> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|h| h.delivery.clone())
+        .collect();
     let mut unique = got.clone();
     unique.sort();
     unique.dedup();

@@ -269,3 +269,51 @@ pub async fn get_json(client: &reqwest::Client, url: &str) -> (StatusCode, Value
 pub fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no error code>")
 }
+
+/// One webhook post as a local receiver saw it.
+#[derive(Clone, Debug)]
+pub struct Hooked {
+    pub event: String,
+    /// `X-Callgrade-Delivery`: the event's id, the same on a retry.
+    pub delivery: String,
+    pub body: Value,
+}
+
+/// A local webhook receiver that keeps what it is sent, answering after `delay`: its URL,
+/// what it received, and its server task (abort it at the end).
+pub async fn webhook_receiver(
+    delay: std::time::Duration,
+) -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<Hooked>>>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let received: std::sync::Arc<std::sync::Mutex<Vec<Hooked>>> = Default::default();
+    let sink = received.clone();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let sink = sink.clone();
+            async move {
+                let header = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                sink.lock().unwrap().push(Hooked {
+                    event: header("x-callgrade-event"),
+                    delivery: header("x-callgrade-delivery"),
+                    body: serde_json::from_str(&body).unwrap_or(Value::Null),
+                });
+                tokio::time::sleep(delay).await;
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, receiver).await });
+    (url, received, server)
+}

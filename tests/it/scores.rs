@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::counting::{drawn_month, qa_graded};
+use crate::counting::{drawn_month, form_for, qa_graded};
 use crate::grading::{graded, spawn};
 use crate::helpers::{TestApp, TestDb, code, get_json};
 use crate::sampling::{at, post};
@@ -18,25 +18,6 @@ both_backends!(
     components_import_through_the_linear_rule,
     exports_hold_the_same_numbers_in_csv_and_xlsx,
 );
-
-/// A form whose deductions give `score` with the default rubric's 10-point item (or the
-/// critical rude-attitude item for severe).
-fn form_for(grade: &str) -> Value {
-    let tone = |n: usize| {
-        json!({ "deductions": [{ "item": "commanding_tone", "occurrences": n,
-                                 "times_ms": (0..n).map(|i| 1_000 + i as i64 * 1_000).collect::<Vec<_>>() }] })
-    };
-    match grade {
-        "excellent" => json!({}),
-        "good" => tone(2),
-        "fair" => tone(3),
-        "poor" => tone(4),
-        "severe" => {
-            json!({ "deductions": [{ "item": "rude_attitude", "occurrences": 1, "times_ms": [2_000] }] })
-        }
-        other => panic!("no form for {other}"),
-    }
-}
 
 async fn grade_calls(
     app: &TestApp,
@@ -59,14 +40,14 @@ async fn publish(app: &TestApp) {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
-async fn scores_of(app: &TestApp, user: &str) -> Value {
+pub async fn scores_of(app: &TestApp, user: &str) -> Value {
     let client = app.login(user).await;
     let (status, body) = get_json(&client, &app.url("/api/months/2026-11/scores")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }
 
-fn row<'a>(scores: &'a Value, agent: &str) -> &'a Value {
+pub fn row<'a>(scores: &'a Value, agent: &str) -> &'a Value {
     scores["items"]
         .as_array()
         .unwrap()
