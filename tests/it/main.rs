@@ -20,6 +20,7 @@ mod grading;
 mod hardening;
 mod ingest;
 mod listening;
+mod nodes;
 mod player;
 mod recordings;
 mod sampling;
