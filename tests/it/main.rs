@@ -15,6 +15,7 @@ mod blind;
 mod browser;
 mod ceilings;
 mod cli;
+mod commit_failures;
 mod counting;
 mod grading;
 mod hardening;
