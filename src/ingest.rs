@@ -83,6 +83,32 @@ impl From<IngestError> for AppError {
     }
 }
 
+/// An insert that did not commit, or may not have: `definite` when it certainly did not.
+struct InsertFailed {
+    error: InsertError,
+    definite: bool,
+}
+
+/// Whether a failed COMMIT certainly rolled back. PostgreSQL: the server answered with an
+/// ERROR (a constraint checked at commit, a serialization failure), which ends the transaction
+/// unapplied; FATAL or PANIC (the server shutting down) and anything not from the server (the
+/// connection lost, a timeout) may have come after it committed. SQLite: a constraint, or the
+/// database busy or locked (nothing was written); an I/O error may have left the commit
+/// record in the journal.
+fn refused_commit(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        return matches!(pg.severity(), sqlx::postgres::PgSeverity::Error);
+    }
+    let busy_or_locked = db
+        .code()
+        .and_then(|c| c.parse::<i64>().ok())
+        .is_some_and(|c| matches!(c & 0xff, 5 | 6));
+    !matches!(db.kind(), sqlx::error::ErrorKind::Other) || busy_or_locked
+}
+
 /// What the full decode of a recording yields.
 pub struct Decoded {
     pub audio: AudioInfo,
@@ -210,18 +236,20 @@ impl Ingestor {
                 "no waveform or analysis could be computed for this recording"
             );
         }
-        match self.insert(&new, media.as_ref()).await {
-            Ok(()) => {}
-            Err(e) => {
-                // The row did not commit: the stored bytes belong to nothing.
-                if let Err(del) = self.blobs.delete(&key) {
-                    tracing::warn!(
-                        error = format!("{del:#}"),
-                        key,
-                        "could not remove orphan blob"
-                    );
+        if let Err(failed) = self.insert(&new, media.as_ref()).await {
+            let committed = !failed.definite && self.committed_after_all(&key).await;
+            if !committed {
+                if failed.definite {
+                    // The row certainly did not commit: the stored bytes belong to nothing.
+                    if let Err(del) = self.blobs.delete(&key) {
+                        tracing::warn!(
+                            error = format!("{del:#}"),
+                            key,
+                            "could not remove orphan blob"
+                        );
+                    }
                 }
-                return Err(match e {
+                return Err(match failed.error {
                     InsertError::Duplicate => IngestError::Duplicate(meta.call_id.clone()),
                     InsertError::Db(e) => IngestError::Internal(e.into()),
                 });
@@ -239,14 +267,50 @@ impl Ingestor {
         &self,
         new: &NewRecording<'_>,
         computed: Option<&(Peaks, Analysis)>,
-    ) -> Result<(), InsertError> {
-        let mut tx = self.db.begin_write().await?;
-        let id = recordings::insert(&mut tx, new).await?;
+    ) -> Result<(), InsertFailed> {
+        // Anything failing before COMMIT is sent leaves nothing committed.
+        let definite = |error: InsertError| InsertFailed {
+            error,
+            definite: true,
+        };
+        let mut tx = self.db.begin_write().await.map_err(|e| definite(e.into()))?;
+        let id = recordings::insert(&mut tx, new).await.map_err(definite)?;
         if let Some((peaks, analysis)) = computed {
-            media::insert(&mut tx, id, peaks, analysis).await?;
+            media::insert(&mut tx, id, peaks, analysis)
+                .await
+                .map_err(|e| definite(e.into()))?;
         }
-        tx.commit().await?;
-        Ok(())
+        tx.commit().await.map_err(|e| InsertFailed {
+            definite: refused_commit(&e),
+            error: e.into(),
+        })
+    }
+
+    /// After a commit that failed without saying whether it happened: whether the row is
+    /// there after all (its blob key is this upload's alone). Then the upload is stored and is
+    /// acknowledged like any other. When the row cannot be seen (or the check fails too) the
+    /// bytes are kept all the same: a commit still on its way could land after this read, and
+    /// a row without its bytes is lost audio, while orphan bytes only cost space until the
+    /// sweeper removes them (`crate::sweep`).
+    async fn committed_after_all(&self, key: &str) -> bool {
+        match recordings::blob_key_exists(&self.db, key).await {
+            Ok(true) => {
+                tracing::warn!(key, "the commit reported a failure but the recording is stored");
+                true
+            }
+            Ok(false) => {
+                tracing::warn!(key, "a commit failed ambiguously; keeping its bytes");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    key,
+                    "a commit failed ambiguously and could not be checked; keeping its bytes"
+                );
+                false
+            }
+        }
     }
 
     /// Full decode on a blocking thread, at most `decode_workers` at a time. A panic inside

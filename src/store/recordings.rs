@@ -181,6 +181,41 @@ pub async fn get_by_call_id(db: &Db, call_id: &str) -> Result<Option<Recording>,
     row.as_ref().map(from_row).transpose()
 }
 
+/// Whether a recording row refers to these stored bytes.
+pub async fn blob_key_exists(db: &Db, key: &str) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("SELECT 1 AS one FROM recordings WHERE blob_key = $1 LIMIT 1")
+            .bind(key)
+            .fetch_optional(&db.pool)
+            .await?
+            .is_some(),
+    )
+}
+
+/// Those of `keys` that some recording row refers to.
+pub async fn referenced_blob_keys(
+    db: &Db,
+    keys: &[String],
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    let mut found = std::collections::HashSet::new();
+    // A few hundred placeholders per query: well under either backend's limit.
+    for chunk in keys.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT DISTINCT blob_key FROM recordings WHERE blob_key IN ({})",
+            marks.join(", ")
+        ));
+        let mut query = sqlx::query(sql);
+        for key in chunk {
+            query = query.bind(key);
+        }
+        for row in query.fetch_all(&db.pool).await? {
+            found.insert(row.try_get("blob_key")?);
+        }
+    }
+    Ok(found)
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct ListFilter {
     pub agent_id: Option<i64>,
