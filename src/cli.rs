@@ -67,6 +67,9 @@ pub enum Command {
         #[command(subcommand)]
         command: ScoresCommand,
     },
+    /// Remove upload temp files and stored bytes no recording refers to, older than a day
+    /// (the server also does it every few hours).
+    Sweep,
 }
 
 #[derive(Subcommand)]
@@ -201,6 +204,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let token = tokens::create(&state.db, &name).await?;
             println!("{token}");
             state.db.close().await;
+            Ok(())
+        }
+        Command::Sweep => {
+            let state = AppState::open(config).await?;
+            let swept = crate::sweep::sweep(
+                &state.db,
+                state.ingestor.blobs.clone(),
+                std::time::SystemTime::now(),
+            )
+            .await;
+            state.db.close().await;
+            let swept = swept?;
+            println!(
+                "removed {} temporary upload files, {} orphan blobs",
+                swept.temp_files, swept.orphan_blobs
+            );
             Ok(())
         }
         Command::Sample { command } => {
