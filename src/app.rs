@@ -75,7 +75,11 @@ pub async fn serve(
         state.config.clock.clone(),
         state.config.draw_interval,
     ));
-    let watcher = tokio::spawn(watch_deadlines(state.db.clone(), state.config.clone()));
+    let watcher = tokio::spawn(watch_deadlines(
+        state.db.clone(),
+        state.config.clone(),
+        state.ingestor.blobs.clone(),
+    ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -126,9 +130,11 @@ const DEADLINE_CHECK_EVERY: Duration = Duration::from_secs(30);
 
 /// Tells the panel about overdue appeals and leads about missing acknowledgements, posts
 /// queued webhook events and computes the months whose computation failed when their
-/// change was made. Failures are logged and retried at the next tick.
-async fn watch_deadlines(db: Db, config: Arc<Config>) {
+/// change was made, and now and then sweeps stored bytes nothing refers to. Failures are
+/// logged and retried at the next tick.
+async fn watch_deadlines(db: Db, config: Arc<Config>, blobs: Arc<dyn BlobStore>) {
     let client = reqwest::Client::new();
+    let mut swept_at: Option<tokio::time::Instant> = None;
     let mut tick = tokio::time::interval(DEADLINE_CHECK_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -147,6 +153,10 @@ async fn watch_deadlines(db: Db, config: Arc<Config>) {
             );
         }
         crate::scoring::run_jobs_now(&db, &config.clock).await;
+        if swept_at.is_none_or(|t| t.elapsed() >= crate::sweep::EVERY) {
+            swept_at = Some(tokio::time::Instant::now());
+            crate::sweep::sweep_logged(&db, blobs.clone()).await;
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use anyhow::Context;
 
@@ -20,6 +21,13 @@ pub trait BlobStore: Send + Sync {
     /// A local path the decoder can read for a key.
     fn path(&self, key: &str) -> anyhow::Result<PathBuf>;
     fn delete(&self, key: &str) -> anyhow::Result<()>;
+    /// The groups keys are listed by (a local folder, an object store's prefix), so a sweep
+    /// holds one group's keys at a time.
+    fn key_groups(&self) -> anyhow::Result<Vec<String>>;
+    /// The keys of a group whose bytes were last written before `before`.
+    fn keys_written_before(&self, group: &str, before: SystemTime) -> anyhow::Result<Vec<String>>;
+    /// Removes temporary upload files last written before `before`; returns how many.
+    fn remove_temp_files_before(&self, before: SystemTime) -> anyhow::Result<usize>;
 }
 
 pub struct LocalBlobs {
@@ -90,6 +98,64 @@ impl BlobStore for LocalBlobs {
             Err(e) => Err(e).with_context(|| format!("removing {}", path.display())),
         }
     }
+
+    fn key_groups(&self) -> anyhow::Result<Vec<String>> {
+        let entries =
+            fs::read_dir(&self.root).with_context(|| format!("listing {}", self.root.display()))?;
+        let mut groups = Vec::new();
+        for entry in entries {
+            let entry = entry.with_context(|| format!("listing {}", self.root.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.len() == 2 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+                groups.push(name);
+            }
+        }
+        Ok(groups)
+    }
+
+    fn keys_written_before(&self, group: &str, before: SystemTime) -> anyhow::Result<Vec<String>> {
+        let files = files_written_before(&self.root.join(group), before)?;
+        // Only our own names: anything else in the folder is not ours to judge.
+        Ok(files
+            .iter()
+            .filter_map(|f| f.file_name()?.to_str())
+            .filter(|k| valid_key(k) && k.starts_with(group))
+            .map(str::to_string)
+            .collect())
+    }
+
+    fn remove_temp_files_before(&self, before: SystemTime) -> anyhow::Result<usize> {
+        let mut removed = 0;
+        for path in files_written_before(&self.tmp, before)? {
+            match fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// The files of a folder last written before `before` (none if it does not exist).
+fn files_written_before(dir: &Path, before: SystemTime) -> anyhow::Result<Vec<PathBuf>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("listing {}", dir.display())),
+    };
+    let mut old = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+        // A file removed meanwhile (another node sweeping) is simply skipped.
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        if meta.is_file() && meta.modified().is_ok_and(|m| m < before) {
+            old.push(entry.path());
+        }
+    }
+    Ok(old)
 }
 
 #[cfg(test)]
@@ -108,6 +174,30 @@ mod tests {
         assert!(blobs.path("../../etc/passwd").is_err());
         blobs.delete(&key)?;
         assert!(!blobs.path(&key)?.exists());
+        Ok(())
+    }
+
+    #[test]
+    fn old_keys_are_listed_by_group_and_foreign_files_are_left_alone() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let blobs = LocalBlobs::open(dir.path())?;
+        let key = blobs.commit(blobs.temp_file()?)?;
+        let group = &key[..2];
+        fs::write(
+            dir.path().join("recordings").join(group).join("notes.txt"),
+            "",
+        )?;
+        let later = SystemTime::now() + std::time::Duration::from_secs(60);
+        assert_eq!(blobs.key_groups()?, vec![group.to_string()]);
+        assert_eq!(blobs.keys_written_before(group, later)?, vec![key.clone()]);
+        assert!(
+            blobs
+                .keys_written_before(group, SystemTime::UNIX_EPOCH)?
+                .is_empty()
+        );
+        let _kept = blobs.temp_file()?;
+        assert_eq!(blobs.remove_temp_files_before(SystemTime::UNIX_EPOCH)?, 0);
+        assert_eq!(blobs.remove_temp_files_before(later)?, 1);
         Ok(())
     }
 }

@@ -67,6 +67,9 @@ pub enum Command {
         #[command(subcommand)]
         command: ScoresCommand,
     },
+    /// Remove upload temp files and stored bytes no recording refers to, older than a day
+    /// (the server also does it every few hours).
+    Sweep,
 }
 
 #[derive(Subcommand)]
@@ -208,6 +211,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let result = tokens_command(&state, command).await;
             state.db.close().await;
             result
+        }
+        Command::Sweep => {
+            let state = AppState::open(config).await?;
+            let swept = crate::sweep::sweep(
+                &state.db,
+                state.ingestor.blobs.clone(),
+                std::time::SystemTime::now(),
+            )
+            .await;
+            state.db.close().await;
+            let swept = swept?;
+            println!(
+                "removed {} temporary upload files, {} orphan blobs",
+                swept.temp_files, swept.orphan_blobs
+            );
+            Ok(())
         }
         Command::Sample { command } => {
             let state = AppState::open(config).await?;

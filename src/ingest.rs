@@ -273,7 +273,11 @@ impl Ingestor {
             error,
             definite: true,
         };
-        let mut tx = self.db.begin_write().await.map_err(|e| definite(e.into()))?;
+        let mut tx = self
+            .db
+            .begin_write()
+            .await
+            .map_err(|e| definite(e.into()))?;
         let id = recordings::insert(&mut tx, new).await.map_err(definite)?;
         if let Some((peaks, analysis)) = computed {
             media::insert(&mut tx, id, peaks, analysis)
@@ -295,7 +299,10 @@ impl Ingestor {
     async fn committed_after_all(&self, key: &str) -> bool {
         match recordings::blob_key_exists(&self.db, key).await {
             Ok(true) => {
-                tracing::warn!(key, "the commit reported a failure but the recording is stored");
+                tracing::warn!(
+                    key,
+                    "the commit reported a failure but the recording is stored"
+                );
                 true
             }
             Ok(false) => {

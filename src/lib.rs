@@ -42,3 +42,4 @@ pub mod publication;
 pub mod sampling;
 pub mod scoring;
 pub mod store;
+pub mod sweep;

@@ -273,10 +273,7 @@ async fn postgres_commit_failures_keep_bytes_unless_certainly_rolled_back() {
     assert!(stored("LOST-BEFORE").await.is_none());
     let files = blob_files(app.data_dir.path());
     assert_eq!(files.len(), 2, "{files:?}");
-    let orphan = files
-        .iter()
-        .find(|f| !f.ends_with(&rec.blob_key))
-        .unwrap();
+    let orphan = files.iter().find(|f| !f.ends_with(&rec.blob_key)).unwrap();
     assert_eq!(std::fs::read(orphan).unwrap(), bytes);
 
     // A push of the same call again is stored normally.

@@ -26,3 +26,4 @@ mod player;
 mod recordings;
 mod sampling;
 mod scores;
+mod sweep;

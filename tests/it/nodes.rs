@@ -231,7 +231,13 @@ async fn two_nodes(db: TestDb) {
     assert_eq!(on_b.0, StatusCode::OK, "{}", on_b.1);
     let frozen = |v: &serde_json::Value| v["report"]["frozen"].as_array().unwrap().len();
     // One of them froze the four weeks; the other found them frozen.
-    assert_eq!(frozen(&on_a.1) + frozen(&on_b.1), 4, "{} {}", on_a.1, on_b.1);
+    assert_eq!(
+        frozen(&on_a.1) + frozen(&on_b.1),
+        4,
+        "{} {}",
+        on_a.1,
+        on_b.1
+    );
     let (status, body) = get_json(&sup_b, &b.url(&format!("/api/plans/{plan}/samples"))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let samples = body["samples"].as_array().unwrap();
