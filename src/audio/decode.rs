@@ -14,6 +14,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
+use symphonia::core::codecs::audio::well_known::CODEC_ID_OPUS;
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::errors::Error as SymError;
@@ -21,7 +22,7 @@ use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
-use symphonia::core::units::Timestamp;
+use symphonia::core::units::{TimeBase, Timestamp};
 
 use super::probe::AudioError;
 use super::wav_repair::{self, WavRepair};
@@ -35,6 +36,15 @@ const CHECKPOINT_SECONDS: f64 = 2.0;
 
 /// Opus needs only 80 ms of pre-roll for its decoder to converge (RFC 7845, section 4.6).
 const OPUS_PREROLL_SECONDS: f64 = 0.08;
+
+/// Opus is always decoded at 48 kHz, whatever rate the container names (Matroska files carry
+/// the encoder's input rate there): its timestamps and pre-skip count at 48 kHz, and it is
+/// the rate of every reference decoder.
+const OPUS_RATE: u32 = 48_000;
+
+/// How many times a seek that landed after its target is retried from further back before
+/// the stream starts over from the first frame.
+const SEEK_RETRIES: u32 = 3;
 
 /// Every decoder callgrade knows: symphonia's own, plus Opus through libopus.
 pub fn codecs() -> &'static CodecRegistry {
@@ -103,9 +113,21 @@ struct SymphoniaStream {
     discard_until: u64,
     /// Absolute frame index of the next frame `read` returns.
     next_frame: u64,
-    /// The container timestamp of output frame 0, learnt from the first packet: decoders
-    /// may drop frames of their own (Opus pre-skip) that packet timestamps still count.
+    /// The container timestamp (in frames) of output frame 0, learnt from the first packet:
+    /// decoders may drop frames of their own (Opus pre-skip) that packet timestamps still
+    /// count. When the first packet's duration is unknown (Matroska blocks usually carry
+    /// none), it is learnt from the second packet against the frames the first one gave.
     origin: Option<i64>,
+    /// Frames the first packet gave, while the origin waits for the second packet.
+    first_frames: Option<u64>,
+    /// Converts container timestamps (the track's time base: milliseconds in Matroska) to
+    /// frames at the decoding rate.
+    clock: TrackClock,
+    /// After a jump: the frame the first decoded packet must start at or before. A container
+    /// seek that lands later (packets longer than the pre-roll) is retried from further back.
+    landing: Option<u64>,
+    /// Extra pre-roll multiplier of the current jump (doubled at each retry).
+    retries: u32,
     /// For codecs whose output after a reset never becomes bit-identical to the continuous
     /// decode (libopus' float filters), the canonical output itself restarts the decoder
     /// every `checkpoint` frames, so a seek reproduces it exactly; `next_checkpoint` is the
@@ -116,6 +138,43 @@ struct SymphoniaStream {
     preroll_frames: u64,
     scratch: Vec<i16>,
     damage: Damage,
+}
+
+/// A track's timestamps against frames at the decoding rate. Ogg, MP3 and MP4 count in
+/// frames already; Matroska counts in milliseconds, so a timestamp names a frame only to the
+/// millisecond, which is why frame counts, not timestamps, place the output (`origin`).
+#[derive(Clone, Copy, Debug)]
+struct TrackClock {
+    time_base: Option<TimeBase>,
+    rate: u32,
+}
+
+impl TrackClock {
+    /// The frame at timestamp `ts`, rounded to the nearest.
+    fn to_frames(self, ts: i64) -> i64 {
+        match self.time_base {
+            Some(tb) if self.rate > 0 => {
+                let num = i128::from(ts) * i128::from(tb.numer.get()) * i128::from(self.rate);
+                let den = i128::from(tb.denom.get());
+                let rounded = (2 * num + den).div_euclid(2 * den);
+                rounded.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+            }
+            _ => ts,
+        }
+    }
+
+    /// The last timestamp at or before `frame`: a seek aimed there lands no later.
+    fn to_ts(self, frame: i64) -> i64 {
+        match self.time_base {
+            Some(tb) if self.rate > 0 => {
+                let num = i128::from(frame) * i128::from(tb.denom.get());
+                let den = i128::from(tb.numer.get()) * i128::from(self.rate);
+                num.div_euclid(den)
+                    .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+            }
+            _ => frame,
+        }
+    }
 }
 
 fn source_for(path: &Path) -> Result<(Box<dyn MediaSource>, Option<WavRepair>), AudioError> {
@@ -149,12 +208,16 @@ impl SymphoniaStream {
         })?;
         let track_id = track.id;
         let promised_frames = track.num_frames;
-        let params = track
+        let time_base = track.time_base;
+        let mut params = track
             .codec_params
             .as_ref()
             .and_then(|p| p.audio())
             .ok_or_else(|| AudioError::Invalid(format!("the {container} file has no audio track")))?
             .clone();
+        if params.codec == CODEC_ID_OPUS {
+            params.sample_rate = Some(OPUS_RATE);
+        }
         if params.sample_rate == Some(0) {
             return Err(AudioError::Invalid(
                 "the header declares a sample rate of 0 Hz".into(),
@@ -199,6 +262,13 @@ impl SymphoniaStream {
             discard_until: 0,
             next_frame: 0,
             origin: None,
+            first_frames: None,
+            clock: TrackClock {
+                time_base,
+                rate: params.sample_rate.unwrap_or(0),
+            },
+            landing: None,
+            retries: 0,
             checkpoint,
             next_checkpoint: checkpoint.unwrap_or(u64::MAX),
             preroll_frames,
@@ -211,28 +281,43 @@ impl SymphoniaStream {
     /// little before it (before its checkpoint, for checkpointed codecs), reset the decoder,
     /// and drop the frames before `frame` as they decode.
     fn jump(&mut self, frame: u64) -> Result<(), AudioError> {
+        self.retries = 0;
+        self.jump_back(frame)
+    }
+
+    /// `jump` with the pre-roll of the current retry: each retry aims twice as far back.
+    /// The landing depends only on the segment's base, so a sequential read and a seek into
+    /// the same segment decode it from the same packet.
+    fn jump_back(&mut self, frame: u64) -> Result<(), AudioError> {
         let origin = self.origin.unwrap_or(0);
         let base = match self.checkpoint {
             Some(k) => frame / k * k,
             None => frame,
         };
-        let aim = (base.saturating_sub(self.preroll_frames) as i64).saturating_add(origin);
-        let seeked = if base == 0 || aim <= origin {
+        let preroll = self.preroll_frames << self.retries;
+        let aim = (base.saturating_sub(preroll) as i64).saturating_add(origin);
+        let seeked = if base == 0 || aim <= origin || self.retries >= SEEK_RETRIES {
             None
         } else {
             self.format
                 .seek(
                     SeekMode::Accurate,
                     SeekTo::Timestamp {
-                        ts: Timestamp::from(aim),
+                        ts: Timestamp::from(self.clock.to_ts(aim)),
                         track_id: self.track_id,
                     },
                 )
                 .ok()
         };
         match seeked {
-            Some(_) => self.decoder.reset(),
-            None => self.restart()?,
+            Some(_) => {
+                self.decoder.reset();
+                self.landing = Some(base);
+            }
+            None => {
+                self.restart()?;
+                self.landing = None;
+            }
         }
         self.discard_until = frame;
         self.next_frame = frame;
@@ -269,10 +354,12 @@ impl PcmStream for SymphoniaStream {
         if frame == self.next_frame {
             return Ok(());
         }
-        if self.origin.is_none() {
-            // Learn the timeline from the first packet before jumping away from it.
-            let mut first = Vec::new();
-            self.read(&mut first)?;
+        // Learn the timeline from the first packets before jumping away from them.
+        let mut first = Vec::new();
+        while self.origin.is_none() {
+            if self.read(&mut first)? == 0 {
+                break;
+            }
         }
         self.jump(frame)
     }
@@ -296,10 +383,9 @@ impl PcmStream for SymphoniaStream {
             if packet.track_id != self.track_id {
                 continue;
             }
-            let raw_start = packet.pts.get() + packet.trim_start.get() as i64;
-            let expected = packet.dur.get() as i64
-                - packet.trim_start.get() as i64
-                - packet.trim_end.get() as i64;
+            let raw_start = self.clock.to_frames(packet.pts.get()) + packet.trim_start.get() as i64;
+            let dur = self.clock.to_frames(packet.dur.get() as i64);
+            let expected = dur - packet.trim_start.get() as i64 - packet.trim_end.get() as i64;
             let decoded = match self.decoder.decode(&packet) {
                 Ok(buf) => buf,
                 Err(SymError::DecodeError(msg)) => {
@@ -332,9 +418,33 @@ impl PcmStream for SymphoniaStream {
             }
             // Frames the decoder itself dropped from the front of this packet.
             let dropped = (expected - frames as i64).max(0);
-            let origin = *self.origin.get_or_insert(raw_start + dropped);
+            let origin = match self.origin {
+                Some(origin) => origin,
+                // Only frame counts say where output frame 0 sits: the first packet opens the
+                // output; the second, coming after what the first gave, fixes the origin.
+                None if dur == 0 => match self.first_frames {
+                    None => {
+                        self.first_frames = Some(frames as u64);
+                        raw_start
+                    }
+                    Some(first) => *self.origin.insert(raw_start - first as i64),
+                },
+                None => *self.origin.insert(raw_start + dropped),
+            };
             // Where this packet's first output frame sits in the output.
-            let start = (raw_start + dropped - origin).max(0) as u64;
+            let start = if self.origin.is_none() {
+                0
+            } else {
+                (raw_start + dropped - origin).max(0) as u64
+            };
+            if let Some(base) = self.landing.take()
+                && start > base
+            {
+                // The container seek landed after the segment to decode: aim further back.
+                self.retries += 1;
+                self.jump_back(self.discard_until)?;
+                continue;
+            }
             let spec = decoded.spec();
             self.rate = spec.rate();
             self.channels = spec.channels().count();

@@ -43,6 +43,9 @@ fn seeks_land_exactly_for_every_container() {
         "flac_8k_mono.flac",
         "aac_8k_mono.m4a",
         "opus_8k_mono.opus",
+        "webm_opus_8k_mono.webm",
+        "webm_vorbis_8k_mono.webm",
+        "mka_pcm_s16_8k_mono.mka",
     ] {
         let (all, ch) = decode_all(name);
         let total = (all.len() / ch) as u64;
