@@ -80,8 +80,9 @@ impl LoginGate {
         password: String,
         hash: Option<String>,
     ) -> anyhow::Result<Option<bool>> {
-        let _inflight = Inflight::enter(&self.inflight);
-        if _inflight.before >= self.limit {
+        // Counted until this returns or is dropped (a client that goes away).
+        let inflight = Inflight::enter(&self.inflight);
+        if inflight.before >= self.limit {
             return Ok(None);
         }
         let permit = self

@@ -140,9 +140,12 @@ impl EvaluationRow {
     }
 }
 
-pub(super) const EVALUATION_SELECT: &str = "SELECT e.id, e.assignment_id, a.kind AS assignment_kind, \
+pub(super) const EVALUATION_SELECT: &str = concat!(
+    "SELECT e.id, e.assignment_id, a.kind AS assignment_kind, \
     a.appeal_id AS regrade_for, p.name AS plan_name, \
-    CASE WHEN a.appeal_id IS NULL THEN COALESCE(a.counts, p.counts, 0) ELSE 0 END AS counts, \
+    CASE WHEN a.appeal_id IS NULL THEN ",
+    super::sampling::counts_sql!(),
+    " ELSE 0 END AS counts, \
     e.calibration_id, e.recording_id, r.call_id, r.started_at_ms, \
     r.duration_ms, r.queue, e.agent_id, u.username AS agent, u.name AS agent_name, u.team_id, \
     t.name AS team, e.grader_id, g.username AS grader, g.name AS grader_name, e.rubric_id, \
@@ -151,7 +154,8 @@ pub(super) const EVALUATION_SELECT: &str = "SELECT e.id, e.assignment_id, a.kind
     FROM evaluations e JOIN recordings r ON r.id = e.recording_id \
     JOIN users u ON u.id = e.agent_id LEFT JOIN teams t ON t.id = u.team_id \
     JOIN users g ON g.id = e.grader_id LEFT JOIN assignments a ON a.id = e.assignment_id \
-    LEFT JOIN sampling_plans p ON p.id = a.plan_id";
+    LEFT JOIN sampling_plans p ON p.id = a.plan_id"
+);
 
 pub(super) fn evaluation_from_row(r: &sqlx::any::AnyRow) -> Result<EvaluationRow, sqlx::Error> {
     Ok(EvaluationRow {

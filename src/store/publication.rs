@@ -294,12 +294,13 @@ pub async fn insert_publication(
              JOIN recordings r ON r.id = e.recording_id \
              LEFT JOIN sampling_plans sp ON sp.id = a.plan_id \
              WHERE e.agent_id = u.id AND e.status = 'submitted' AND a.appeal_id IS NULL \
-               AND COALESCE(a.counts, sp.counts, 0) = 1 \
+               AND {counts} = 1 \
                AND r.started_at_ms >= $2 AND r.started_at_ms < $3) THEN 1 ELSE 0 END \
          FROM users u WHERE u.role = 'agent' AND u.active = 1 \
          AND NOT EXISTS (SELECT 1 FROM agent_months am WHERE am.agent_id = u.id AND am.month = $1){} \
          RETURNING agent_id, ack_required",
-        team_condition(p.team_ids, 5)
+        team_condition(p.team_ids, 5),
+        counts = super::sampling::counts_sql!(sp),
     ));
     let mut q = sqlx::query(sql)
         .bind(p.month)
@@ -366,7 +367,8 @@ pub struct AgentMonth {
     pub ack_required: bool,
 }
 
-const AGENT_MONTH_SELECT: &str = "SELECT am.agent_id, u.username AS agent, u.name AS agent_name, \
+const AGENT_MONTH_SELECT: &str = concat!(
+    "SELECT am.agent_id, u.username AS agent, u.name AS agent_name, \
     u.team_id, t.name AS team, am.month, am.starts_at_ms, am.ends_at_ms, am.publication_id, \
     p.published_at_ms, p.appeal_closes_at_ms, p.acknowledge_due_at_ms, am.acknowledged_at_ms, \
     am.appeals_filed, p.policy, \
@@ -379,16 +381,21 @@ const AGENT_MONTH_SELECT: &str = "SELECT am.agent_id, u.username AS agent, u.nam
     (SELECT COUNT(*) FROM evaluations e JOIN recordings r ON r.id = e.recording_id \
        JOIN assignments a ON a.id = e.assignment_id LEFT JOIN sampling_plans sp ON sp.id = a.plan_id \
        WHERE e.agent_id = am.agent_id AND e.status = 'submitted' AND a.appeal_id IS NULL \
-         AND COALESCE(a.counts, sp.counts, 0) = 1 \
+         AND ",
+    super::sampling::counts_sql!(sp),
+    " = 1 \
          AND r.started_at_ms >= am.starts_at_ms AND r.started_at_ms < am.ends_at_ms) AS counted, \
     (SELECT AVG(CAST(e.score AS DOUBLE PRECISION)) FROM evaluations e JOIN recordings r ON r.id = e.recording_id \
        JOIN assignments a ON a.id = e.assignment_id LEFT JOIN sampling_plans sp ON sp.id = a.plan_id \
        WHERE e.agent_id = am.agent_id AND e.status = 'submitted' AND a.appeal_id IS NULL \
-         AND COALESCE(a.counts, sp.counts, 0) = 1 \
+         AND ",
+    super::sampling::counts_sql!(sp),
+    " = 1 \
          AND r.started_at_ms >= am.starts_at_ms AND r.started_at_ms < am.ends_at_ms) AS mean_score, \
     am.ack_required \
     FROM agent_months am JOIN publications p ON p.id = am.publication_id \
-    JOIN users u ON u.id = am.agent_id LEFT JOIN teams t ON t.id = u.team_id";
+    JOIN users u ON u.id = am.agent_id LEFT JOIN teams t ON t.id = u.team_id"
+);
 
 fn agent_month_from_row(r: &sqlx::any::AnyRow) -> Result<AgentMonth, sqlx::Error> {
     Ok(AgentMonth {

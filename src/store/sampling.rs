@@ -1602,10 +1602,15 @@ macro_rules! month_published_at {
     };
 }
 
-/// SQL: whether assignment `a` (with its plan `p` joined) counts towards score and pay.
+/// SQL: whether assignment `a` (with its plan joined as `p`, or as the alias given) counts
+/// towards score and pay: a pull's own choice, else its plan's. The one place this rule is
+/// written.
 macro_rules! counts_sql {
     () => {
-        "COALESCE(a.counts, p.counts, 0)"
+        $crate::store::sampling::counts_sql!(p)
+    };
+    ($plan:ident) => {
+        concat!("COALESCE(a.counts, ", stringify!($plan), ".counts, 0)")
     };
 }
 pub(super) use counts_sql;

@@ -20,6 +20,21 @@ both_backends!(
     pay_settings_out_of_range_are_refused,
 );
 
+/// The handbook's worked pay example: 3 excellent, 4 good, 2 fair, 1 poor pay
+/// 3×50 + 4×30 + 0 − 10 = 260.
+pub const WORKED_EXAMPLE: [&str; 10] = [
+    "excellent",
+    "excellent",
+    "excellent",
+    "good",
+    "good",
+    "good",
+    "good",
+    "fair",
+    "fair",
+    "poor",
+];
+
 /// A form of the default rubric that grades `grade` (10 points per commanding tone; the
 /// critical rude attitude for severe).
 pub fn form_for(grade: &str) -> Value {
@@ -149,18 +164,7 @@ async fn only_the_qa_plan_and_counting_pulls_feed_score_and_pay(db: TestDb) {
     );
 
     // Ten QA evaluations: 3 excellent, 4 good, 2 fair, 1 poor pay 3×50 + 4×30 + 0 − 10 = 260.
-    let grades = [
-        "excellent",
-        "excellent",
-        "excellent",
-        "good",
-        "good",
-        "good",
-        "good",
-        "fair",
-        "fair",
-        "poor",
-    ];
+    let grades = WORKED_EXAMPLE;
     qa_graded(&app, "agent-a1", &grades).await;
     // The lead spot-checks five of the same calls and finds them poor: coaching material,
     // not pay.

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::counting::{drawn_month, form_for, qa_graded};
+use crate::counting::{WORKED_EXAMPLE, drawn_month, form_for, qa_graded};
 use crate::grading::{graded, spawn};
 use crate::helpers::{TestApp, TestDb, code, get_json};
 use crate::sampling::{at, post};
@@ -62,18 +62,7 @@ async fn the_worked_pay_example_and_a_severe_month(db: TestDb) {
     // plan samples them too, for the leads' spot-checks, which are not pay).
     drawn_month(&app, &["agent-a1", "agent-b1"]).await;
     // 3 excellent, 4 good, 2 fair, 1 poor: 3×50 + 4×30 + 0 − 10 = 260.
-    let grades = [
-        "excellent",
-        "excellent",
-        "excellent",
-        "good",
-        "good",
-        "good",
-        "good",
-        "fair",
-        "fair",
-        "poor",
-    ];
+    let grades = WORKED_EXAMPLE;
     qa_graded(&app, "agent-a1", &grades).await;
     // The same ten and a severe complaint call the supervisor decided counts: the month
     // pays nothing.
