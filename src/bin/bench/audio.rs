@@ -160,8 +160,12 @@ pub async fn run(minutes: u32, listeners: usize) -> anyhow::Result<()> {
 }
 
 /// The child process: serve the data folder until killed.
-pub async fn serve_child(data_dir: PathBuf) -> anyhow::Result<()> {
-    let config = callgrade::config::Config::for_data_dir(data_dir, None);
+pub async fn serve_child(
+    data_dir: PathBuf,
+    client_ip_header: Option<String>,
+) -> anyhow::Result<()> {
+    let mut config = callgrade::config::Config::for_data_dir(data_dir, None);
+    config.client_ip_header = client_ip_header;
     let state = callgrade::app::AppState::open(config).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("{}", listener.local_addr()?);
@@ -169,7 +173,7 @@ pub async fn serve_child(data_dir: PathBuf) -> anyhow::Result<()> {
 }
 
 /// Kills the server child when the benchmark ends, however it ends.
-struct Child(std::process::Child);
+pub struct Child(pub std::process::Child);
 
 impl Drop for Child {
     fn drop(&mut self) {
@@ -333,7 +337,7 @@ async fn streaming(
 }
 
 /// Milliseconds from sending a ranged GET to holding the first body bytes.
-async fn first_byte(
+pub async fn first_byte(
     client: &reqwest::Client,
     base: &str,
     id: i64,
@@ -354,7 +358,7 @@ async fn first_byte(
     Ok(t0.elapsed().as_secs_f64() * 1e3)
 }
 
-fn percentile(v: &mut [f64], p: f64) -> f64 {
+pub fn percentile(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v.get(((v.len() as f64 - 1.0) * p).round() as usize)
         .copied()
@@ -362,13 +366,23 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 }
 
 /// The child's high-water resident set (VmHWM), in MB.
-fn peak_rss_mb(pid: u32) -> anyhow::Result<f64> {
+pub fn peak_rss_mb(pid: u32) -> anyhow::Result<f64> {
+    status_mb(pid, "VmHWM")
+}
+
+/// The child's resident set now (VmRSS), in MB.
+pub fn rss_mb(pid: u32) -> anyhow::Result<f64> {
+    status_mb(pid, "VmRSS")
+}
+
+/// One memory field of `/proc/PID/status`, in MB.
+fn status_mb(pid: u32, field: &str) -> anyhow::Result<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let kb: f64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmHWM in /proc status")?;
+        .with_context(|| format!("no {field} in /proc status"))?;
     Ok(kb / 1024.0)
 }
 

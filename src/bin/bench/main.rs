@@ -1,11 +1,12 @@
 //! Benchmarks with figures the issues ask for:
-//! `cargo run --release --bin bench -- ingest`, `... -- audio`, `... -- sampling`, `... -- grading`
-//! and `... -- scoring`.
+//! `cargo run --release --bin bench -- ingest`, `... -- audio`, `... -- sampling`, `... -- grading`,
+//! `... -- scoring` and `... -- login-flood`.
 //!
 //! The last line printed is a JSON object with the figures, for scripts and closing notes.
 
 mod audio;
 mod grading;
+mod login_flood;
 mod sampling;
 mod scoring;
 
@@ -86,9 +87,25 @@ enum Bench {
         #[arg(long, default_value_t = 1)]
         earlier_months: usize,
     },
-    /// (internal) The server process `audio` measures, on an existing data folder.
+    /// Many clients posting wrong passwords for unknown names in a loop while a grader
+    /// streams: the server's peak memory and the stream's time to first byte.
+    LoginFlood {
+        #[arg(long, default_value_t = 200)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Every client from loopback instead of an address of its own.
+        #[arg(long)]
+        same_address: bool,
+    },
+    /// (internal) The server process `audio` and `login-flood` measure, on an existing data
+    /// folder.
     #[command(hide = true)]
-    Serve { data_dir: std::path::PathBuf },
+    Serve {
+        data_dir: std::path::PathBuf,
+        #[arg(long)]
+        client_ip_header: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -124,7 +141,15 @@ async fn main() -> anyhow::Result<()> {
             evaluations_per_agent,
             earlier_months,
         } => scoring::run(database_url, agents, evaluations_per_agent, earlier_months).await,
-        Bench::Serve { data_dir } => audio::serve_child(data_dir).await,
+        Bench::LoginFlood {
+            clients,
+            seconds,
+            same_address,
+        } => login_flood::run(clients, seconds, same_address).await,
+        Bench::Serve {
+            data_dir,
+            client_ip_header,
+        } => audio::serve_child(data_dir, client_ip_header).await,
     }
 }
 
@@ -335,7 +360,7 @@ pub fn round3(x: f64) -> f64 {
 
 /// A G.711 mu-law WAV of a speech-like signal: voiced bursts with pauses, like one side of a
 /// call, so the codec sees realistic values rather than silence.
-fn mulaw_call(seconds: u32) -> Vec<u8> {
+pub fn mulaw_call(seconds: u32) -> Vec<u8> {
     let rate = 8000u32;
     let n = (rate * seconds) as usize;
     let mut data = Vec::with_capacity(n);
