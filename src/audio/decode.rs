@@ -97,7 +97,22 @@ pub fn open(path: &Path) -> Result<(Box<dyn PcmStream>, Described), AudioError> 
         return Ok(opened);
     }
     let stream = SymphoniaStream::open(path)?;
-    let described = stream.described.clone();
+    let mut described = stream.described.clone();
+    if described.container == "isomp4" {
+        // AAC priming and padding, as the file's edit list or gapless tag declares them.
+        let edit = super::mp4::edit_of(path, stream.rate);
+        if edit != super::mp4::Edit::default() {
+            if let Some(play) = edit.play {
+                described.promised_frames = Some(play);
+            } else if let Some(all) = described.promised_frames {
+                described.promised_frames = Some(all.saturating_sub(edit.skip));
+            }
+            return Ok((
+                Box::new(super::mp4::Edited::new(Box::new(stream), edit)?),
+                described,
+            ));
+        }
+    }
     Ok((Box::new(stream), described))
 }
 

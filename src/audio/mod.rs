@@ -9,6 +9,7 @@ pub mod decode;
 #[cfg(test)]
 mod decode_tests;
 pub mod gsm;
+pub mod mp4;
 pub mod peaks;
 pub mod probe;
 pub mod wav;
