@@ -202,12 +202,21 @@ function laneLabel(label) {
   return hasKey(`player.lane.${label}`) ? t(`player.lane.${label}`) : String(label);
 }
 
-/** Channel labels from the recording row, for when the peaks are not available. */
+/** Lanes as shown, for when the peaks are not available: the agent on top. */
 function labelsFromLayout(rec) {
-  if (rec?.channels === 2) {
-    return rec.channel_layout === 'agent_right' ? ['customer', 'agent'] : ['agent', 'customer'];
-  }
-  return ['mono'];
+  return rec?.channels === 2 ? ['agent', 'customer'] : ['mono'];
+}
+
+/** Display order of a lane: agent, then customer, then anything else. */
+function laneRank(label) {
+  const rank = ['agent', 'customer'].indexOf(label);
+  return rank < 0 ? 2 : rank;
+}
+
+/** A lane's colour follows who speaks in it, never its position or channel number. */
+function laneColour(label, i) {
+  const rank = laneRank(label);
+  return rank < 2 ? rank : i % 2;
 }
 
 /** Focus is somewhere the keys mean text or a choice: shortcuts stay out of the way. */
@@ -229,7 +238,15 @@ function readPeaks(data) {
   const labels = Array.isArray(data.channel_labels) && data.channel_labels.length === lanes.length
     ? data.channel_labels.map(String)
     : lanes.length === 2 ? ['agent', 'customer'] : lanes.map(() => 'mono');
-  return { spp, rate, lanes, labels, columns: Math.min(...lanes.map((p) => Math.floor(p.length / 2))) };
+  // The agent's lane is always on top, whichever channel the recorder put them on.
+  const order = labels.map((_, i) => i).sort((a, b) => laneRank(labels[a]) - laneRank(labels[b]));
+  return {
+    spp,
+    rate,
+    lanes: order.map((i) => lanes[i]),
+    labels: order.map((i) => labels[i]),
+    columns: Math.min(...lanes.map((p) => Math.floor(p.length / 2))),
+  };
 }
 
 /** Normalises the analysis document into seconds; null when it is unusable. */
@@ -736,7 +753,7 @@ export function mountPlayer(container, recordingId, options = {}) {
   function positionLabels() {
     const { laneH } = layout();
     laneLabels.replaceChildren(...labels().map((label, i) => {
-      const el = h('span', { class: `lane-label lane-${i % 2}` }, laneLabel(label));
+      const el = h('span', { class: `lane-label lane-${laneColour(label, i)}` }, laneLabel(label));
       el.style.top = `${TOP + i * laneH + 3}px`;
       return el;
     }));
@@ -784,7 +801,7 @@ export function mountPlayer(container, recordingId, options = {}) {
       const y0 = TOP + i * laneH;
       const mid = y0 + laneH / 2;
       const amp = laneH / 2 - 4;
-      const color = i % 2;
+      const color = laneColour(names[i], i);
       g.fillStyle = COLORS.laneBg[color];
       g.fillRect(0, y0, width, laneH);
       if (played) {

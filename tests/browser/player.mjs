@@ -1,10 +1,11 @@
 // The grader's recording player in a real Chromium.
 //
-//   node player.mjs BASE_URL ID_MULAW ID_MP3
+//   node player.mjs BASE_URL ID_MULAW ID_MP3 ID_STEREO_AGENT_LEFT ID_STEREO_AGENT_RIGHT
 //
-// Expects a fresh server (see tests/it/browser.rs) holding the standard test roster and two
-// calls of agent-a1 from November 2026: a mu-law WAV and an MP3 (ids given on the command
-// line). For each it opens the player as the supervisor and checks the audio's duration,
+// Expects a fresh server (see tests/it/browser.rs) holding the standard test roster and four
+// calls of agent-a1 from November 2026: a mu-law WAV, an MP3 and two stereo calls, the agent
+// on the left channel in one and on the right in the other (ids given on the command line).
+// The agent's lane is on top in the agent's colour in both. For each it opens the player as the supervisor and checks the audio's duration,
 // playing, seeking on the waveform, speed, keyboard shortcuts, a comment pinned to a time,
 // the language switch keeping the position, and the listen coverage saved on the server.
 // Then, as the agent, the player opens without the comments panel.
@@ -19,9 +20,9 @@ const MONTH = '2026-11';
 const TOTAL_TIMEOUT_MS = 240_000;
 
 const base = baseUrl(process.argv[2]);
-const ids = process.argv.slice(3, 5);
-if (!isHttpUrl(base) || ids.length !== 2 || !ids.every((id) => /^\d+$/.test(id))) {
-  usageError('usage: node player.mjs BASE_URL ID_MULAW ID_MP3   (e.g. http://127.0.0.1:8080 1 2)');
+const ids = process.argv.slice(3, 7);
+if (!isHttpUrl(base) || ids.length !== 4 || !ids.every((id) => /^\d+$/.test(id))) {
+  usageError('usage: node player.mjs BASE_URL ID_MULAW ID_MP3 ID_STEREO_LEFT ID_STEREO_RIGHT   (e.g. http://127.0.0.1:8080 1 2 3 4)');
 }
 
 // ---------------------------------------------------------------------------
@@ -96,6 +97,25 @@ const blur = (page) => page.evaluate(() => document.activeElement?.blur());
 
 // ---------------------------------------------------------------------------
 // Scenario
+
+/** The lanes top to bottom: their label and colour class. */
+async function lanesOf(page, id, what) {
+  await openPlayer(page, id, what);
+  await eventually(() => page.locator('#player').getAttribute('data-peaks'), (s) => s === 'loaded',
+    `${what}: the peaks never loaded`);
+  return page.locator('.lane-label').evaluateAll((els) => els
+    .map((el) => ({ top: parseFloat(el.style.top), text: el.textContent, colour: el.className }))
+    .sort((a, b) => a.top - b.top)
+    .map(({ text, colour }) => `${text} ${colour}`));
+}
+
+/** Whichever channel the recorder put the agent on, the agent's lane is on top, same colours. */
+async function checkLaneOrder(page, leftId, rightId) {
+  const want = ['Agent lane-label lane-0', 'Customer lane-label lane-1'];
+  checkEqual(await lanesOf(page, leftId, 'agent on the left channel'), want, 'agent-left call: lanes top to bottom');
+  checkEqual(await lanesOf(page, rightId, 'agent on the right channel'), want, 'agent-right call: lanes top to bottom');
+  pass('the agent\'s lane is on top in the agent\'s colour whichever channel holds the agent');
+}
 
 async function checkRecording(page, id, name) {
   const what = `${name} (id ${id})`;
@@ -338,6 +358,7 @@ async function scenario(page) {
   await checkRecording(page, ids[0], 'mu-law WAV');
   await checkRecording(page, ids[1], 'MP3');
   await checkSkipSilence(page, ids[1]);
+  await checkLaneOrder(page, ids[2], ids[3]);
 
   // --- the agent: the player without comments
   await logOut(page);

@@ -123,17 +123,17 @@ async fn web_player_plays_and_seeks_in_chromium() {
     let app = TestApp::spawn(TestDb::Sqlite).await;
     let token = app.token("recorder").await;
     let mut ids = Vec::new();
-    for (call_id, file) in [
-        ("P-MULAW", "mulaw_8k_mono.wav"),
-        ("P-MP3", "mp3_8k_mono.mp3"),
+    for (call_id, file, layout) in [
+        ("P-MULAW", "mulaw_8k_mono.wav", "mono"),
+        ("P-MP3", "mp3_8k_mono.mp3", "mono"),
+        ("P-LEFT", "stereo_mulaw_8k.wav", "agent_left"),
+        ("P-RIGHT", "stereo_agent_right_mulaw_8k.wav", "agent_right"),
     ] {
-        let (status, body) = upload(
-            &app,
-            &Auth::Token(&token),
-            &meta(call_id, "agent-a1"),
-            fixture(file),
-        )
-        .await;
+        let mut m = meta(call_id, "agent-a1");
+        if layout != "mono" {
+            m["channel_layout"] = layout.into();
+        }
+        let (status, body) = upload(&app, &Auth::Token(&token), &m, fixture(file)).await;
         assert_eq!(status, StatusCode::CREATED, "upload {call_id}: {body}");
         let id = body["id"]
             .as_i64()
