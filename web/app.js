@@ -39,6 +39,9 @@ const state = {
 };
 
 const DEFAULT_ROUTE = '/recordings';
+/** Where a signed-in person lands: agents on their own results (published months, or a
+ *  note that nothing is published yet), everybody else on the recordings. */
+const home = () => (state.user?.role === 'agent' ? '/results' : DEFAULT_ROUTE);
 const PAGE_SIZE = 50;
 const MONTH_RE = /^\d{4}-(0[1-9]|1[0-2])$/;
 
@@ -194,7 +197,7 @@ async function renderRoute({ rerender = false } = {}) {
 
   const { path, query } = parseHash();
   if (!path) {
-    navigate(state.user ? DEFAULT_ROUTE : '/login');
+    navigate(state.user ? home() : '/login');
     return;
   }
   const match = matchRoute(path);
@@ -204,7 +207,7 @@ async function renderRoute({ rerender = false } = {}) {
     return;
   }
   if (match?.route.path === '/login' && state.user) {
-    navigate(DEFAULT_ROUTE);
+    navigate(home());
     return;
   }
 
@@ -244,7 +247,7 @@ function renderHeader(route) {
   const user = state.user;
   header.replaceChildren(
     h('div', { class: 'header-inner' },
-      h('a', { class: 'brand', href: hashFor(user ? DEFAULT_ROUTE : '/login') }, t('app.name')),
+      h('a', { class: 'brand', href: hashFor(user ? home() : '/login') }, t('app.name')),
       user && h('nav', { class: 'main-nav', 'aria-label': t('nav.main') },
         NAV.filter((item) => allowed(item.roles)).map((item) => h('a', {
           href: hashFor(item.path),
@@ -574,7 +577,7 @@ function renderLogin(root, { signal, rerender }) {
       const back = state.returnTo;
       state.returnTo = null;
       if (back && !back.startsWith('#/login')) location.hash = back;
-      else navigate(DEFAULT_ROUTE);
+      else navigate(home());
     } catch (err) {
       if (isAbort(err)) return;
       showError(err);
@@ -889,7 +892,7 @@ function renderNotFound(root) {
   root.append(
     h('section', { id: 'not-found', class: 'empty-state' },
       h('h1', null, t('notfound.title')),
-      h('a', { href: hashFor(state.user ? DEFAULT_ROUTE : '/login') }, t('notfound.back')),
+      h('a', { href: hashFor(state.user ? home() : '/login') }, t('notfound.back')),
     ),
   );
 }
@@ -902,7 +905,7 @@ function renderForbidden(root) {
     h('section', { id: 'forbidden', class: 'empty-state' },
       h('h1', null, t('forbidden.title')),
       h('p', null, t('forbidden.text')),
-      h('a', { href: hashFor(DEFAULT_ROUTE) }, t('notfound.back')),
+      h('a', { href: hashFor(home()) }, t('notfound.back')),
     ),
   );
 }

@@ -363,6 +363,12 @@ async function scenario(page) {
   // --- the agent: the player without comments
   await logOut(page);
   await logIn(page, 'agent-a1', 'pw-agent-a11234');
+  // Nothing of the agent's is published: the app's home is still their results, not calls.
+  await page.goto(`${base}/`);
+  await eventually(() => hashOf(page), (hash) => hash === '#/results', 'an agent\'s home should be #/results');
+  await waitVisible(page, '#results-empty', 'agent with nothing published');
+  checkEqual(await page.locator('a.brand').getAttribute('href'), '#/results', 'agent: the brand link');
+  pass('an agent with nothing published lands on My results, which says so');
   await openPlayer(page, ids[0], 'agent');
   checkEqual(await page.locator('#comment-text').count(), 0, 'agent: #comment-text elements');
   checkEqual(await page.locator('#comments').count(), 0, 'agent: #comments elements');
