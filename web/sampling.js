@@ -189,10 +189,13 @@ export function samplingPages(app) {
     root.append(head, notice, listHost);
 
     let defaultsBtn = null;
+    let defaultsBar = null;
     if (isSupervisor()) {
       defaultsBtn = h('button', { id: 'create-defaults', type: 'button', class: 'btn' }, t('plans.create_defaults'));
-      root.append(h('div', { class: 'toolbar' }, defaultsBtn,
-        h('span', { class: 'muted toolbar-note' }, t('plans.defaults_hint'))));
+      // Shown once the list says the month has no default plans yet.
+      defaultsBar = h('div', { id: 'defaults-toolbar', class: 'toolbar', hidden: true }, defaultsBtn,
+        h('span', { class: 'muted toolbar-note' }, t('plans.defaults_hint')));
+      root.append(defaultsBar);
       root.append(planForm());
     }
 
@@ -202,6 +205,8 @@ export function samplingPages(app) {
       try {
         const data = await api('GET', `/api/plans?${new URLSearchParams({ month: shownMonth })}`, undefined, { signal });
         const plans = Array.isArray(data?.plans) ? data.plans : [];
+        // Once the month has its default plans, they are in the list: no button that can only fail.
+        if (defaultsBar) defaultsBar.hidden = data?.defaults_created !== false;
         listHost.replaceChildren(plans.length ? plansTable(plans)
           : h('p', { id: 'plans-empty', class: 'empty-state' }, t('plans.empty', { month: shownMonth })));
       } catch (err) {

@@ -245,13 +245,24 @@ async fn list(
         None => None,
     };
     let plans = store::list_plans(&state.db, month.as_deref()).await?;
+    // For one month: whether "create the two default plans" has been used (or a plan took
+    // one of their names), so the page offers it only while it can succeed.
+    let defaults_created = month.is_some().then(|| {
+        plans.iter().any(|p| {
+            [sampling::QA_PLAN_NAME, sampling::LEAD_PLAN_NAME].contains(&p.spec.name.as_str())
+        })
+    });
     let mut out = Vec::with_capacity(plans.len());
     for p in plans {
         let strata = store::strata(&state.db, p.id).await?;
         let p = as_seen_by(&state, &user, p).await?;
         out.push(plan_view(&p, &strata, state.config.time_zone));
     }
-    Ok(axum::Json(json!({ "plans": out })))
+    let mut body = json!({ "plans": out });
+    if let Some(created) = defaults_created {
+        body["defaults_created"] = json!(created);
+    }
+    Ok(axum::Json(body))
 }
 
 async fn detail(

@@ -18,7 +18,7 @@
 // previews a plan (per-agent quotas against eligible calls) and creates two plans that take
 // calls of any length, one graded by inspectors and one by team leads, each showing its seed
 // commitment; creates the two default plans and sees all four listed (a second try at the
-// defaults is refused with plan_exists); the page is checked once in zh-CN; then opens each
+// defaults is no longer offered, also after a reload); the page is checked once in zh-CN; then opens each
 // plan, clicks "Draw now" and sees frozen weeks and progress, and samples in the test's own
 // plans. The inspector logs in, opens My queue, sees at least one sample, opens it in the
 // player and comes back, then pulls a call found by time range as a complaint and sees it in
@@ -181,11 +181,13 @@ async function supervisorPlans(page) {
     `after create defaults: ${QA_PLAN} and ${LEAD_PLAN} should be listed beside the test's plans`);
   pass(`"Create the two default plans" lists ${show(created.map((p) => p.name))} with their seed commitments`);
 
-  await page.locator('#create-defaults').click();
-  await waitVisible(page, '#defaults-error', 'create defaults again');
-  checkEqual(await page.locator('#defaults-error').getAttribute('data-error-code'), 'plan_exists',
-    'create defaults again: #defaults-error data-error-code');
-  pass('creating the default plans a second time is refused with plan_exists');
+  // Once used, the button goes (the plans are listed instead), on a fresh visit too.
+  checkEqual(await page.locator('#create-defaults').isVisible(), false, 'after create defaults: #create-defaults visible');
+  await page.reload();
+  await settledPlans(page, 'plans page reloaded');
+  checkEqual(await page.locator('#create-defaults').isVisible(), false, 'reloaded: #create-defaults visible');
+  check(await page.locator(`#plans-table tr[data-plan-name="${QA_PLAN}"]`).isVisible(), `reloaded: ${QA_PLAN} is listed`);
+  pass('"Create the two default plans" is offered only while the month has none; then the plans are listed instead');
 
   // --- once in Chinese
   const englishHeading = (await page.locator('#app h1').first().innerText()).trim();

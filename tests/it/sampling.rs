@@ -1026,6 +1026,8 @@ async fn bad_plans_get_clear_errors(db: TestDb) {
     assert_eq!(plans["plans"].as_array().unwrap().len(), 1);
     let (status, body) = post(&sup, app.url("/api/plans"), json!({"name": "nobody"})).await;
     assert!(status.is_client_error(), "{body}");
+    let (_, before) = get_json(&sup, &app.url("/api/plans?month=2026-11")).await;
+    assert_eq!(before["defaults_created"], false, "{before}");
     let (status, _) = post(
         &sup,
         app.url("/api/plans/defaults"),
@@ -1033,6 +1035,13 @@ async fn bad_plans_get_clear_errors(db: TestDb) {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
+    let (_, after) = get_json(&sup, &app.url("/api/plans?month=2026-11")).await;
+    assert_eq!(after["defaults_created"], true, "{after}");
+    let (_, all) = get_json(&sup, &app.url("/api/plans")).await;
+    assert!(
+        all.get("defaults_created").is_none(),
+        "only for one month: {all}"
+    );
     let (status, body) = post(
         &sup,
         app.url("/api/plans/defaults"),
