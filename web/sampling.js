@@ -284,7 +284,8 @@ export function samplingPages(app) {
         h('label', { for: id(name) }, t(labelKey)), control,
         hint ? h('span', { class: 'field-hint', id: `${id(name)}-hint` }, t(hint)) : null);
 
-      const name = h('input', { id: id('name'), type: 'text', required: true, maxlength: '200', autocomplete: 'off' });
+      // The server's limit (domain::sampling): longer names would only be refused on submit.
+      const name = h('input', { id: id('name'), type: 'text', required: true, maxlength: '100', autocomplete: 'off' });
       const monthField = h('input', {
         id: id('month'), type: 'month', required: true, value: shownMonth, pattern: '\\d{4}-\\d{2}',
         oninput: (e) => { e.target.dataset.touched = 'true'; },

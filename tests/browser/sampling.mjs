@@ -133,6 +133,9 @@ async function supervisorPlans(page) {
   await page.locator('#new-plan > summary').click();
   await waitVisible(page, '#plan-form', 'new plan form');
   checkEqual(await page.locator('#plan-month').inputValue(), MONTH, 'new plan form: #plan-month');
+  // The name box takes what the server takes (100 characters), typed as a person types.
+  await page.locator('#plan-name').pressSequentially('x'.repeat(120));
+  checkEqual((await page.locator('#plan-name').inputValue()).length, 100, 'new plan form: #plan-name holds at most');
   await page.locator('#plan-name').fill(INSP_CHECK);
   await page.locator('#plan-per-agent').fill('2');
   await page.locator('#plan-graders').selectOption('inspectors');
