@@ -1109,7 +1109,8 @@ export function samplingPages(app) {
           h('td', null, h('span', { class: 'agent-name' }, orNone(rec.agent_name)),
             h('span', { class: 'agent-username muted' }, orNone(rec.agent))),
           h('td', { class: 'nowrap tabular' }, timeEl(rec.started_at)),
-          h('td', { class: 'mono nowrap' }, orNone(rec.customer_number ?? rec.customer_number_masked)),
+          // Masked like every list; a full number is looked up by searching for it.
+          h('td', { class: 'mono nowrap customer-number' }, orNone(rec.customer_number_masked)),
           h('td', { class: 'num' }, formatDuration(rec.duration_ms)));
         })),
       ));

@@ -235,6 +235,17 @@ async function supervisorPlans(page) {
     await page.locator('#back-to-plans').click();
     await settledPlans(page, `back from ${name}`);
   }
+
+  // --- the pull search masks customer numbers as every list does, for supervisors too
+  await openNav(page, 'queue', '/queue');
+  await page.locator('#pull-from').fill(`${MONTH}-01T00:00`);
+  await page.locator('#pull-to').fill(`${nextMonth(MONTH)}-01T00:00`);
+  await page.locator('#pull-search').click();
+  await waitVisible(page, '#pull-results-table', 'supervisor pull search');
+  const numbers = await page.locator('#pull-results-table tbody tr[data-recording-id] td.customer-number').allInnerTexts();
+  check(numbers.length > 0 && numbers.every((n) => /^\d{3}\*{4}\d{4}$/.test(n.trim())),
+    `supervisor pull search: customer numbers should be masked like 138****5678: ${show(numbers.slice(0, 3))}`);
+  pass(`the supervisor's pull search shows ${numbers.length} customer numbers masked`);
   await logOut(page);
 }
 
