@@ -27,7 +27,8 @@ import {
 } from './harness.mjs';
 
 const TOTAL_TIMEOUT_MS = 180_000;
-const APPEAL_REASON = 'The customer was shouting; I kept a firm but polite tone.';
+// Ends in a long unbroken run (a pasted ticket id, a link): it must wrap inside its card.
+const APPEAL_REASON = `The customer was shouting; I kept a firm but polite tone. Ticket ${'A1'.repeat(300)}`;
 const DECISION_REASON = 'Listened again: the tone was firm, not commanding. Grade raised to fair.';
 
 const usage = (problem) => usageError('usage: node appeals.mjs BASE_URL AGENT PANEL CALL_ID\n'
@@ -157,6 +158,12 @@ async function panelDecides(page) {
   await waitVisible(page, '#appeal[data-status="open"] #decision-form', 'appeal page: the decision form');
   await waitVisible(page, '#player #play-toggle', 'appeal page: the player');
   checkEqual(await textOf(page, '#appeal-reason-text'), APPEAL_REASON, 'appeal page: the agent\'s reason');
+  const overflow = await page.evaluate(() => {
+    const text = document.querySelector('#appeal-reason-text');
+    const card = text.closest('.panel');
+    return { text: text.scrollWidth - text.clientWidth, card: card.getBoundingClientRect().right - document.documentElement.clientWidth };
+  });
+  check(overflow.text <= 0 && overflow.card <= 0, `appeal page: a long unbroken reason runs out of its card: ${show(overflow)}`);
   checkEqual(await page.locator('#original-deductions li[data-appealed="true"]').count(), 1, 'appeal page: appealed deductions');
   checkEqual(await attrOf(page, '#original-deductions li[data-appealed="true"]', 'data-index'), '0', 'appeal page: the appealed one');
   checkEqual(await attrOf(page, '#original-grade', 'data-grade'), 'poor', 'appeal page: the original grade');
