@@ -374,8 +374,18 @@ export function appealsPages(app) {
       const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'decision-submit' }, t('appeals.decide'));
       const status = h('div', { id: 'decision-error', 'aria-live': 'assertive' });
 
-      function renderEditor() {
+      const previewEl = h('p', { id: 'amend-preview', class: 'amend-preview', 'aria-live': 'polite' });
+      /** The amended score and grade, updated as the panel types (focus stays where it is). */
+      function updatePreview() {
         const preview = previewOutcome(deductions, rubric, itemByCode);
+        previewEl.dataset.score = String(preview.score);
+        previewEl.dataset.grade = preview.grade;
+        previewEl.replaceChildren(t('appeals.amend_preview'), ' ',
+          h('span', { class: 'tabular' }, fmtNumber(preview.score)), ' ', gradeBadge(preview.grade, rubric));
+      }
+
+      function renderEditor() {
+        updatePreview();
         editor.replaceChildren(
           h('p', { class: 'muted' }, t('appeals.amend_hint')),
           deductions.length ? h('ol', { class: 'amend-list', id: 'amend-list' }, deductions.map((d, i) => {
@@ -384,13 +394,22 @@ export function appealsPages(app) {
               type: 'number', class: 'occurrences', id: `amend-occ-${i}`, min: '1', max: String(MAX_OCCURRENCES),
               step: '1', value: String(d.occurrences),
             });
-            occ.addEventListener('change', () => {
+            // Edited in place: re-rendering the list here would take the click or Tab that
+            // ends the edit away from where the person meant it to go.
+            const apply = () => {
               const v = Math.min(MAX_OCCURRENCES, Math.max(1, Math.round(Number(occ.value) || 1)));
               d.occurrences = v;
               // More times than occurrences is not a valid form: keep the earliest ones.
               if (d.times_ms.length > v) d.times_ms = d.times_ms.slice(0, v);
-              renderEditor();
-              editor.querySelector(`#amend-occ-${i}`)?.focus();
+              occ.closest('.amend-row')?.setAttribute('data-occurrences', String(v));
+              updatePreview();
+              return v;
+            };
+            occ.addEventListener('input', () => {
+              if (occ.value !== '') apply();
+            });
+            occ.addEventListener('change', () => {
+              occ.value = String(apply());
             });
             return h('li', { class: 'amend-row', 'data-item': d.item, 'data-index': String(i), 'data-occurrences': String(d.occurrences) },
               h('span', { class: 'item-name' }, item ? itemName(item) : d.item),
@@ -406,8 +425,7 @@ export function appealsPages(app) {
                 },
               }, t('grading.remove')));
           })) : h('p', { class: 'muted', id: 'amend-empty' }, t('appeals.amend_none')),
-          h('p', { id: 'amend-preview', class: 'amend-preview', 'data-score': String(preview.score), 'data-grade': preview.grade },
-            t('appeals.amend_preview'), ' ', h('span', { class: 'tabular' }, fmtNumber(preview.score)), ' ', gradeBadge(preview.grade, rubric)));
+          previewEl);
       }
 
       function syncOutcome() {

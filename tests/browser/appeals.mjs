@@ -16,7 +16,8 @@
 // reads in zh-CN and back; clicking a deduction's time plays the call from there; an appeal
 // without a reason is refused on the page, one with a reason and the first deduction picked
 // is filed. The panel member finds it in the appeal queue, opens it (the agent's reason, the
-// appealed deduction highlighted), overturns the grade to fair with a reason. The agent's
+// appealed deduction highlighted), tries the amended form (the preview follows the typing, Tab
+// and the first click go where they are meant to), then overturns the grade to fair with a reason. The agent's
 // bell shows the decision; the evaluation now shows fair with the panel's reason, and its
 // history the appeal decision poor → fair.
 // Prints one line per passed step; on the first failure prints why and exits with code 1.
@@ -169,6 +170,25 @@ async function panelDecides(page) {
   checkEqual(await attrOf(page, '#original-grade', 'data-grade'), 'poor', 'appeal page: the original grade');
   await waitVisible(page, '#regrade-form #regrade-grader', 'appeal page: the blind re-grade request');
   pass('the appeal page shows the agent\'s reason, the appealed deduction highlighted, the original evaluation and the player');
+
+  // Amending: the preview follows the occurrences box as it is typed in, and the Tab that
+  // ends the edit moves on (focus does not snap back, nothing typed next lands in the box).
+  await page.locator('#outcome-amended').check();
+  await waitVisible(page, '#amend-occ-0', 'amended: the deductions editor');
+  const scoreBefore = Number(await attrOf(page, '#amend-preview', 'data-score'));
+  const more = String(Number(await page.locator('#amend-occ-0').inputValue()) + 1);
+  await page.locator('#amend-occ-0').fill(more);
+  await eventually(() => attrOf(page, '#amend-preview', 'data-score'), (v) => Number(v) < scoreBefore,
+    `amended: the preview should drop below ${scoreBefore} while typing ${more} occurrences`);
+  await page.keyboard.press('Tab');
+  await eventually(() => page.evaluate(() => document.activeElement?.classList.contains('amend-remove')), Boolean,
+    'amended: Tab after the occurrences box should reach its remove button');
+  await page.locator('#decision-reason').click();
+  await page.keyboard.type('e');
+  checkEqual(await page.locator('#amend-occ-0').inputValue(), more, 'amended: the occurrences box after typing in the reason');
+  checkEqual(await page.locator('#decision-reason').inputValue(), 'e', 'amended: the first click lands in the reason');
+  await page.locator('#decision-reason').fill('');
+  pass('the amended form previews while typing and keeps Tab and the first click where they go');
 
   await page.locator('#outcome-overturned').check();
   await waitVisible(page, '#decision-grade', 'overturned: the grade choice');
