@@ -311,11 +311,15 @@ const cellOf = (table, row, key) => {
 };
 const columnLabel = (c) => (isZh() ? c.zh || c.en : c.en || c.zh) || c.key;
 
+/** A report's number as its table shows it; its chart labels use the same, so 9.55 never
+ *  reads 9.6 beside it. */
+const reportNumber = (n) => fmtNumber(n, 3);
+
 function cellText(column, value) {
   if (value === null || value === undefined || value === '') {
     return column?.key === 'team' ? t('reports.no_team') : t('common.none');
   }
-  if (typeof value === 'number') return fmtNumber(value, 3);
+  if (typeof value === 'number') return reportNumber(value);
   if (column?.key === 'level' && LEVELS.includes(value)) return levelLabel(value);
   return String(value);
 }
@@ -350,8 +354,8 @@ function reportChart(name, table) {
         return {
           label: teamName(cellOf(table, r, 'team')),
           bars: [
-            { segments: [{ value: sq, cls: 'c-sq', title: `${t('reports.mean_sq')}: ${fmtScore(sq)}` }], text: fmtScore(sq) },
-            { segments: [{ value: overall, cls: 'c-overall', title: `${t('reports.mean_overall')}: ${fmtScore(overall)}` }], text: fmtScore(overall) },
+            { segments: [{ value: sq, cls: 'c-sq', title: `${t('reports.mean_sq')}: ${reportNumber(sq)}` }], text: reportNumber(sq) },
+            { segments: [{ value: overall, cls: 'c-overall', title: `${t('reports.mean_overall')}: ${reportNumber(overall)}` }], text: reportNumber(overall) },
           ],
         };
       });
@@ -392,9 +396,9 @@ function reportChart(name, table) {
           bars: [{
             segments: [{
               value: points, cls: 'c-lost',
-              title: t('reports.points_lost', { label, points: fmtNumber(points), count: fmtNumber(cellOf(table, r, 'occurrences')) }),
+              title: t('reports.points_lost', { label, points: reportNumber(points), count: fmtNumber(cellOf(table, r, 'occurrences')) }),
             }],
-            text: fmtNumber(points),
+            text: reportNumber(points),
           }],
         };
       });

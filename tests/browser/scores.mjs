@@ -207,6 +207,12 @@ async function supervisorReports(page) {
   check(alpha.includes('1 = perfect agreement') && alpha.includes('0.8'), `Reports: alpha explained: ${show(alpha)}`);
   await page.locator('#tab-teams').click();
   await eventually(() => page.locator('#chart-teams rect.bar').count(), (n) => n >= 2, 'Reports: the team comparison bars');
+  // The chart's numbers read exactly as the table's (no 9.6 beside 9.55).
+  const tableSq = await page.locator('#report-table td[data-key="service_quality"]').allInnerTexts();
+  const tableOverall = await page.locator('#report-table td[data-key="overall"]').allInnerTexts();
+  const chartValues = await page.locator('#chart-teams text.chart-value').allTextContents();
+  const interleaved = tableSq.flatMap((sq, i) => [sq, tableOverall[i]]).map((v) => v.trim());
+  checkEqual(chartValues.map((v) => v.trim()), interleaved, 'Reports: the team chart\'s values against the table');
   pass(`Reports: every tab renders (${seen.join('; ')}); alpha is explained`);
 }
 
