@@ -1479,7 +1479,12 @@ pub async fn preview(
     tz: Tz,
     now_ms: i64,
 ) -> Result<(Vec<Stratum>, Vec<PreviewAgent>), PlanError> {
-    let (spec, month) = checked_spec(db, spec).await?;
+    // A preview stores nothing, so it needs no name yet: it is how the plan gets decided.
+    let mut spec = spec.clone();
+    if spec.name.trim().is_empty() {
+        spec.name = "preview".into();
+    }
+    let (spec, month) = checked_spec(db, &spec).await?;
     let strata = sampling::strata(month, tz, spec.grace_ms());
     let days: Vec<u32> = strata.iter().map(|s| s.days).collect();
     let agents = store::population(db, &spec.population)

@@ -442,9 +442,13 @@ export function samplingPages(app) {
         };
       }
 
-      /** Checks what the browser cannot: a chosen population must not be empty. */
-      function valid() {
-        if (!form.reportValidity()) return false;
+      /** Checks what the browser cannot: a chosen population must not be empty. A preview
+       *  saves nothing, so it needs no name yet. */
+      function valid({ preview = false } = {}) {
+        name.required = !preview;
+        const browserValid = form.reportValidity();
+        name.required = true;
+        if (!browserValid) return false;
         const spec = readSpec();
         const empty = (spec.population.kind === 'teams' && !spec.population.teams.length)
           || (spec.population.kind === 'agents' && !spec.population.agents.length);
@@ -466,7 +470,7 @@ export function samplingPages(app) {
 
       previewBtn.addEventListener('click', async () => {
         formStatus.replaceChildren();
-        if (!valid()) return;
+        if (!valid({ preview: true })) return;
         const spec = readSpec();
         previewBtn.disabled = true;
         previewHost.setAttribute('aria-busy', 'true');

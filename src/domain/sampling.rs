@@ -155,6 +155,8 @@ fn default_grading_days() -> u32 {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanSpec {
+    /// Left out of a preview (which stores nothing); a plan is refused without one.
+    #[serde(default)]
     pub name: String,
     pub month: String,
     pub per_agent: u32,

@@ -136,7 +136,8 @@ async function supervisorPlans(page) {
   // The name box takes what the server takes (100 characters), typed as a person types.
   await page.locator('#plan-name').pressSequentially('x'.repeat(120));
   checkEqual((await page.locator('#plan-name').inputValue()).length, 100, 'new plan form: #plan-name holds at most');
-  await page.locator('#plan-name').fill(INSP_CHECK);
+  // A preview needs no name yet: it is how a supervisor decides what the plan should be.
+  await page.locator('#plan-name').fill('');
   await page.locator('#plan-per-agent').fill('2');
   await page.locator('#plan-graders').selectOption('inspectors');
   await page.locator('#plan-min-duration').fill('0');
@@ -155,7 +156,7 @@ async function supervisorPlans(page) {
   const totalShort = (await page.locator('#preview-total-shortfall').innerText()).trim();
   check(/^\d[\d,]*$/.test(totalShort), `preview: total shortfall should be a number, is ${show(totalShort)}`);
   checkEqual((await settledPlans(page, 'after preview')).length, before.length, 'after preview: plans (a preview saves nothing)');
-  pass(`the preview shows ${previewRows} agents, ${eligible} eligible calls per week cells and a total shortfall of ${totalShort}`);
+  pass(`the preview, before the plan has a name, shows ${previewRows} agents, ${eligible} eligible calls per week cells and a total shortfall of ${totalShort}`);
 
   for (const [name, graders] of [[INSP_CHECK, 'inspectors'], [LEAD_CHECK, 'team_lead']]) {
     await page.locator('#plan-name').fill(name);

@@ -969,6 +969,17 @@ async fn preview_shows_eligible_calls_and_shortfalls(db: TestDb) {
     // 10 calls in all: the missing weeks are filled from the first two.
     assert_eq!(a1["total_shortfall"], 0);
     assert_eq!(body["totals"]["agents"], 3);
+    // A preview needs no name yet (blank or left out); creating the plan does.
+    for body in [
+        json!({"name": "  ", "month": "2026-11", "per_agent": 10, "graders": "inspectors"}),
+        json!({"month": "2026-11", "per_agent": 10, "graders": "inspectors"}),
+    ] {
+        let (status, out) = post(&sup, app.url("/api/plans/preview"), body.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{out}");
+        assert_eq!(out["totals"]["agents"], 3, "{out}");
+        let (status, out) = post(&sup, app.url("/api/plans"), body).await;
+        assert!(status.is_client_error(), "a plan without a name: {out}");
+    }
     // Nothing was stored.
     let (_, plans) = get_json(&sup, &app.url("/api/plans?month=2026-11")).await;
     assert!(plans["plans"].as_array().unwrap().is_empty());
