@@ -10,6 +10,7 @@
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context;
 use axum::http::StatusCode;
@@ -124,7 +125,36 @@ pub struct Ingestor {
     pub short_call_ms: u64,
     /// Stamps `created_at_ms`: sampling weeks take only calls that arrived before they froze.
     pub clock: Clock,
-    decode_slots: Semaphore,
+    /// Owned permits travel into the blocking decode, so a slot is held until the decode
+    /// itself ends, even when the client that asked for it has gone.
+    decode_slots: Arc<Semaphore>,
+    /// Decodes running now and the most ever running at once (a metric, and what shows that
+    /// abandoned uploads cannot pile up decodes beyond `decode_workers`).
+    decodes: Arc<DecodeGauge>,
+}
+
+/// Counts decodes while they run on their blocking thread.
+#[derive(Default)]
+struct DecodeGauge {
+    running: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+/// Marks one decode as running for as long as it lives (unwinding included).
+struct Running(Arc<DecodeGauge>);
+
+impl Running {
+    fn start(gauge: &Arc<DecodeGauge>) -> Running {
+        let now = gauge.running.fetch_add(1, Ordering::SeqCst) + 1;
+        gauge.peak.fetch_max(now, Ordering::SeqCst);
+        Running(gauge.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Ingestor {
@@ -142,8 +172,19 @@ impl Ingestor {
             limits,
             short_call_ms,
             clock,
-            decode_slots: Semaphore::new(decode_workers.max(1)),
+            decode_slots: Arc::new(Semaphore::new(decode_workers.max(1))),
+            decodes: Arc::default(),
         }
+    }
+
+    /// Decodes running at this moment.
+    pub fn decodes_running(&self) -> usize {
+        self.decodes.running.load(Ordering::SeqCst)
+    }
+
+    /// The most decodes that ever ran at once since start.
+    pub fn peak_decodes_running(&self) -> usize {
+        self.decodes.peak.load(Ordering::SeqCst)
     }
 
     /// Copies a local file into staging (bulk import, demo).
@@ -323,14 +364,20 @@ impl Ingestor {
     /// Full decode on a blocking thread, at most `decode_workers` at a time. A panic inside
     /// a decoder is caught and reported as an invalid file; it never unwinds into the server.
     pub async fn decode(&self, path: &Path) -> Result<Decoded, IngestError> {
-        let _slot = self
+        let slot = self
             .decode_slots
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .context("decode queue closed")?;
         let path = path.to_path_buf();
         let limits = self.limits;
+        let gauge = self.decodes.clone();
         let result = tokio::task::spawn_blocking(move || {
+            // Both live until the decode returns: dropping this request's future (a client
+            // that disconnected) does not stop a blocking task, so it must not free its slot.
+            let _slot = slot;
+            let _running = Running::start(&gauge);
             std::panic::catch_unwind(|| decode_with_media(&path, limits))
         })
         .await

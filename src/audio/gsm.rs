@@ -30,6 +30,8 @@ use symphonia::core::packet::PacketRef;
 
 /// symphonia has no well-known id for GSM 06.10; this one is ours.
 pub const CODEC_ID_GSM_MS: AudioCodecId = AudioCodecId::new(FourCc::new(*b"gsm "));
+/// GSM 06.10 in the 33-byte frames of headerless `.gsm` files (see `raw`); ours too.
+pub const CODEC_ID_GSM_FRAMES: AudioCodecId = AudioCodecId::new(FourCc::new(*b"gsmr"));
 
 /// Bytes in one WAV49 block (two frames).
 pub const BLOCK_BYTES: usize = 65;
@@ -61,7 +63,7 @@ pub struct Subframe {
     pub xmc: [u8; 13],
 }
 
-const LARC_BITS: [u32; 8] = [6, 6, 5, 5, 4, 4, 3, 3];
+pub(crate) const LARC_BITS: [u32; 8] = [6, 6, 5, 5, 4, 4, 3, 3];
 
 /// Splits a WAV49 block into its two frames.
 pub fn unpack_wav49(block: &[u8; BLOCK_BYTES]) -> [Frame; 2] {
@@ -383,9 +385,11 @@ pub struct GsmMsDecoder {
 
 impl GsmMsDecoder {
     pub fn try_new(params: &AudioCodecParameters, _opts: &AudioDecoderOptions) -> Result<Self> {
-        if params.codec != CODEC_ID_GSM_MS {
-            return unsupported_error("gsm: invalid codec");
-        }
+        let frames_per_block = match params.codec {
+            CODEC_ID_GSM_MS => BLOCK_SAMPLES,
+            CODEC_ID_GSM_FRAMES => FRAME_SAMPLES,
+            _ => return unsupported_error("gsm: invalid codec"),
+        };
         let Some(rate) = params.sample_rate.filter(|&r| r > 0) else {
             return unsupported_error("gsm: sample rate is required");
         };
@@ -396,9 +400,9 @@ impl GsmMsDecoder {
         }
         if params
             .frames_per_block
-            .is_some_and(|f| f != BLOCK_SAMPLES as u64)
+            .is_some_and(|f| f != frames_per_block as u64)
         {
-            return unsupported_error("gsm: WAV49 blocks hold 320 samples");
+            return unsupported_error("gsm: WAV49 blocks hold 320 samples, .gsm frames 160");
         }
         let capacity = params
             .max_frames_per_packet
@@ -422,6 +426,9 @@ impl GsmMsDecoder {
     }
 
     fn decode_inner(&mut self, packet: &PacketRef<'_>) -> Result<()> {
+        if self.params.codec == CODEC_ID_GSM_FRAMES {
+            return self.decode_frames(packet);
+        }
         let data = packet.data;
         if data.is_empty() || !data.len().is_multiple_of(BLOCK_BYTES) {
             return decode_error("gsm: a packet must hold whole 65-byte blocks");
@@ -450,13 +457,46 @@ impl GsmMsDecoder {
     }
 }
 
+impl GsmMsDecoder {
+    /// Decodes whole 33-byte `.gsm` frames.
+    fn decode_frames(&mut self, packet: &PacketRef<'_>) -> Result<()> {
+        const BYTES: usize = super::raw::GSM_FRAME_BYTES as usize;
+        let data = packet.data;
+        if data.is_empty() || !data.len().is_multiple_of(BYTES) {
+            return decode_error("gsm: a packet must hold whole 33-byte frames");
+        }
+        let frames = data.len() / BYTES * FRAME_SAMPLES;
+        self.buf.clear();
+        self.buf.grow_capacity(frames);
+        self.buf.render_uninit(Some(frames));
+        let Some(plane) = self.buf.plane_mut(0) else {
+            return decode_error("gsm: missing audio plane");
+        };
+        for (bytes, out) in data
+            .chunks_exact(BYTES)
+            .zip(plane.chunks_exact_mut(FRAME_SAMPLES))
+        {
+            let (Ok(bytes), Ok(out)) = (
+                <&[u8; BYTES]>::try_from(bytes),
+                <&mut [i16; FRAME_SAMPLES]>::try_from(out),
+            ) else {
+                return decode_error("gsm: short frame");
+            };
+            self.state
+                .decode_frame(&super::raw::unpack_gsm_frame(bytes), out);
+        }
+        Ok(())
+    }
+}
+
 impl AudioDecoder for GsmMsDecoder {
     fn reset(&mut self) {
         self.state = GsmDecoder::new();
     }
 
     fn codec_info(&self) -> &CodecInfo {
-        &SUPPORTED[0].info
+        let i = usize::from(self.params.codec == CODEC_ID_GSM_FRAMES);
+        &SUPPORTED[i].info
     }
 
     fn codec_params(&self) -> &AudioCodecParameters {
@@ -482,14 +522,24 @@ impl AudioDecoder for GsmMsDecoder {
     }
 }
 
-const SUPPORTED: [SupportedAudioCodec; 1] = [SupportedAudioCodec {
-    id: CODEC_ID_GSM_MS,
-    info: CodecInfo {
-        short_name: "gsm_ms",
-        long_name: "GSM 06.10 full rate, Microsoft WAV49 packing",
-        profiles: &[],
+const SUPPORTED: [SupportedAudioCodec; 2] = [
+    SupportedAudioCodec {
+        id: CODEC_ID_GSM_MS,
+        info: CodecInfo {
+            short_name: "gsm_ms",
+            long_name: "GSM 06.10 full rate, Microsoft WAV49 packing",
+            profiles: &[],
+        },
     },
-}];
+    SupportedAudioCodec {
+        id: CODEC_ID_GSM_FRAMES,
+        info: CodecInfo {
+            short_name: "gsm",
+            long_name: "GSM 06.10 full rate, 33-byte frames",
+            profiles: &[],
+        },
+    },
+];
 
 impl RegisterableAudioDecoder for GsmMsDecoder {
     fn try_registry_new(

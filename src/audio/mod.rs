@@ -5,12 +5,17 @@
 //! the server down.
 
 pub mod analysis;
+pub mod au;
+pub mod declared;
+#[cfg(test)]
+mod declared_tests;
 pub mod decode;
 #[cfg(test)]
 mod decode_tests;
 pub mod gsm;
 pub mod peaks;
 pub mod probe;
+pub mod raw;
 pub mod wav;
 pub mod wav_repair;
 pub mod wavout;

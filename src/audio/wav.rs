@@ -513,6 +513,22 @@ pub fn open(path: &Path) -> Result<Option<Opened>, AudioError> {
     Ok(Some((Box::new(stream), described)))
 }
 
+/// A stream over `layout` in the file at `path` (a WAV file, or audio laid out like one:
+/// Sun .au, headerless telephony formats), and what it says about itself.
+pub(crate) fn open_layout(
+    path: &Path,
+    layout: WavLayout,
+) -> Result<(WavStream, Described), AudioError> {
+    let cannot_read = |e: io::Error| invalid(format!("cannot read the recording: {e}"));
+    let file = File::open(path).map_err(cannot_read)?;
+    let meta = file.metadata().map_err(cannot_read)?;
+    let reader = BufReader::with_capacity(64 * 1024, file);
+    let mut stream = WavStream::new(reader, layout)?;
+    stream.share_snapshots(FileKey::of(path, &meta));
+    let described = stream.described();
+    Ok((stream, described))
+}
+
 /// The decoder of a stream: symphonia's, or our GSM one, whose state a seek restores.
 enum BlockDecoder {
     Symphonia(Box<dyn AudioDecoder>),
@@ -602,7 +618,9 @@ impl<R: Read + Seek + Send> WavStream<R> {
         let blocks_per_packet = (TARGET_PACKET_FRAMES / format.frames_per_block).max(1);
         let params = codec_params(format, blocks_per_packet);
         let options = AudioDecoderOptions::default();
-        let made = if format.codec == gsm::CODEC_ID_GSM_MS {
+        let made = if format.codec == gsm::CODEC_ID_GSM_MS
+            || format.codec == gsm::CODEC_ID_GSM_FRAMES
+        {
             // Made directly (it is registered in `decode::codecs()` too) so that seeks can
             // save and restore its state.
             gsm::GsmMsDecoder::try_new(&params, &options).map(|d| BlockDecoder::Gsm(Box::new(d)))
