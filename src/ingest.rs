@@ -163,6 +163,7 @@ pub struct Ingestor {
 struct DecodeGauge {
     running: AtomicUsize,
     peak: AtomicUsize,
+    started: AtomicUsize,
 }
 
 /// Marks one decode as running for as long as it lives (unwinding included).
@@ -170,6 +171,7 @@ struct Running(Arc<DecodeGauge>);
 
 impl Running {
     fn start(gauge: &Arc<DecodeGauge>) -> Running {
+        gauge.started.fetch_add(1, Ordering::SeqCst);
         let now = gauge.running.fetch_add(1, Ordering::SeqCst) + 1;
         gauge.peak.fetch_max(now, Ordering::SeqCst);
         Running(gauge.clone())
@@ -205,6 +207,11 @@ impl Ingestor {
     /// Decodes running at this moment.
     pub fn decodes_running(&self) -> usize {
         self.decodes.running.load(Ordering::SeqCst)
+    }
+
+    /// Decodes started since start.
+    pub fn decodes_started(&self) -> usize {
+        self.decodes.started.load(Ordering::SeqCst)
     }
 
     /// The most decodes that ever ran at once since start.
