@@ -14,6 +14,7 @@ both_backends!(
     recordings_cut_short_are_damaged_with_the_declared_length,
     a_header_declaring_655_khz_is_capped_in_frames,
     abandoned_uploads_never_run_more_decodes_than_the_workers,
+    bulk_import_knows_headerless_files_by_their_path,
 );
 
 async fn fetch_audio(app: &TestApp, c: &reqwest::Client, id: i64) -> Vec<u8> {
@@ -296,4 +297,62 @@ async fn abandoned_uploads_never_run_more_decodes_than_the_workers(db: TestDb) {
     }
     assert_eq!(ingestor.decodes_started(), 3);
     assert_eq!(ingestor.peak_decodes_running(), 1);
+}
+
+async fn bulk_import_knows_headerless_files_by_their_path(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("pbx")).unwrap();
+    for name in [
+        "sln16_16k_mono.sln16",
+        "gsm_8k_mono.gsm",
+        "alaw_8k_mono.alaw",
+    ] {
+        std::fs::write(dir.path().join("pbx").join(name), fixture(name)).unwrap();
+    }
+    // Without an extension nothing says what the bytes are.
+    std::fs::write(dir.path().join("pbx/unnamed"), fixture("alaw_8k_mono.alaw")).unwrap();
+    std::fs::write(
+        dir.path().join("recordings.csv"),
+        "file,call_id,agent,started_at,direction,queue\n\
+         pbx/sln16_16k_mono.sln16,I-1,agent-a1,2026-11-02T09:15:00+08:00,inbound,billing\n\
+         pbx/gsm_8k_mono.gsm,I-2,agent-a1,2026-11-02T09:16:00+08:00,inbound,billing\n\
+         pbx/alaw_8k_mono.alaw,I-3,agent-a1,2026-11-02T09:17:00+08:00,inbound,billing\n\
+         pbx/unnamed,I-4,agent-a1,2026-11-02T09:18:00+08:00,inbound,billing\n",
+    )
+    .unwrap();
+    let summary = callgrade::import::import_dir(&app.state.ingestor, dir.path(), 2, false)
+        .await
+        .unwrap();
+    assert_eq!(summary.accepted, 3, "{:?}", summary.rejected);
+    assert_eq!(summary.rejected.len(), 1);
+    assert_eq!(
+        summary.rejected[0].1, "invalid_audio",
+        "{:?}",
+        summary.rejected
+    );
+    assert!(
+        summary.rejected[0]
+            .2
+            .contains("not a recognised audio file")
+    );
+    let facts = [
+        ("I-1", "sln16", 16000, 137_717),
+        ("I-2", "gsm", 8000, 68_960),
+        ("I-3", "alaw", 8000, 68_858),
+    ];
+    for (call_id, raw, rate, frames) in facts {
+        let rec = callgrade::store::recordings::get_by_call_id(&app.state.db, call_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(rec.raw_format.as_deref(), Some(raw), "{call_id}");
+        assert_eq!((rec.sample_rate, rec.frames), (rate, frames), "{call_id}");
+        assert!(!rec.damaged, "{call_id}: {:?}", rec.damage_reason);
+        assert!(
+            rec.original_filename
+                .as_deref()
+                .is_some_and(|n| !n.contains('/'))
+        );
+    }
 }
