@@ -7,8 +7,6 @@
 //! A file with a recognised header is never read as raw, whatever its name (`looks_headed`):
 //! a real WAV named `.ulaw` is a WAV.
 
-use symphonia::core::codecs::audio::well_known::CODEC_ID_PCM_S16LE;
-
 use super::gsm::{self, Frame};
 use super::probe::AudioError;
 use super::wav::{self, WavFormat, WavLayout};
@@ -136,7 +134,6 @@ pub fn layout(format: &RawFormat, file_len: u64) -> Result<WavLayout, AudioError
             pcm_bits: None,
         },
     };
-    debug_assert!(wav_format.codec != CODEC_ID_PCM_S16LE || wav_format.block_bytes == 2);
     Ok(WavLayout {
         blocks: file_len / wav_format.block_bytes,
         format: wav_format,
