@@ -474,3 +474,21 @@ fn decode_with_media(
     };
     Ok(Decoded { audio, media })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::base_name;
+
+    #[test]
+    fn client_file_names_lose_their_folders_and_control_characters() {
+        assert_eq!(base_name("call.ulaw"), "call.ulaw");
+        assert_eq!(
+            base_name("/var/spool/asterisk/monitor/q7.sln16"),
+            "q7.sln16"
+        );
+        assert_eq!(base_name("C:\\rec\\2026\\a.gsm"), "a.gsm");
+        assert_eq!(base_name("a\u{0}b\n.al"), "ab.al");
+        assert_eq!(base_name(&"x".repeat(1000)).chars().count(), 255);
+        assert_eq!(base_name("录音/通话.ulaw"), "通话.ulaw");
+    }
+}
