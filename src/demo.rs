@@ -173,6 +173,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
                 temp,
                 size: bytes.len() as u64,
                 sha256: hex::encode(sha2::Sha256::digest(bytes)),
+                file_name: None,
             };
             ingestor.ingest(&meta, staged, "demo").await.map(|_| ())
         })

@@ -10,6 +10,7 @@
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context;
 use axum::http::StatusCode;
@@ -18,7 +19,8 @@ use tokio::sync::Semaphore;
 
 use crate::audio::analysis::{Analysis, AnalysisBuilder};
 use crate::audio::peaks::{Peaks, PeaksBuilder};
-use crate::audio::probe::inspect_with;
+use crate::audio::probe::inspect_as;
+use crate::audio::raw::{self, RawFormat};
 use crate::audio::{AudioError, AudioInfo, DecodeLimits, decode};
 use crate::blobs::BlobStore;
 use crate::clock::Clock;
@@ -32,6 +34,22 @@ pub struct Staged {
     pub temp: tempfile::NamedTempFile,
     pub size: u64,
     pub sha256: String,
+    /// The name the file came under (multipart filename, imported file's name): the only
+    /// thing that says what a headerless recording is.
+    pub file_name: Option<String>,
+}
+
+/// Longest original file name kept; longer ones are cut (at a character boundary).
+const MAX_FILE_NAME_CHARS: usize = 255;
+
+/// The last component of a client-supplied file name (clients may send a whole path, with
+/// either separator), at most `MAX_FILE_NAME_CHARS` characters, without control characters.
+pub fn base_name(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    last.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_FILE_NAME_CHARS)
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +97,15 @@ impl From<IngestError> for AppError {
                 return AppError::Internal(err);
             }
         };
-        AppError::new(status, e.code(), e.to_string())
+        let not_recognised =
+            matches!(&e, IngestError::InvalidAudio(m) if m == decode::NOT_RECOGNISED);
+        let error = AppError::new(status, e.code(), e.to_string());
+        if not_recognised {
+            // The one refusal a person uploading by hand meets most: said in Chinese too.
+            error.with("message_zh", decode::NOT_RECOGNISED_ZH.into())
+        } else {
+            error
+        }
     }
 }
 
@@ -124,7 +150,38 @@ pub struct Ingestor {
     pub short_call_ms: u64,
     /// Stamps `created_at_ms`: sampling weeks take only calls that arrived before they froze.
     pub clock: Clock,
-    decode_slots: Semaphore,
+    /// Owned permits travel into the blocking decode, so a slot is held until the decode
+    /// itself ends, even when the client that asked for it has gone.
+    decode_slots: Arc<Semaphore>,
+    /// Decodes running now and the most ever running at once (a metric, and what shows that
+    /// abandoned uploads cannot pile up decodes beyond `decode_workers`).
+    decodes: Arc<DecodeGauge>,
+}
+
+/// Counts decodes while they run on their blocking thread.
+#[derive(Default)]
+struct DecodeGauge {
+    running: AtomicUsize,
+    peak: AtomicUsize,
+    started: AtomicUsize,
+}
+
+/// Marks one decode as running for as long as it lives (unwinding included).
+struct Running(Arc<DecodeGauge>);
+
+impl Running {
+    fn start(gauge: &Arc<DecodeGauge>) -> Running {
+        gauge.started.fetch_add(1, Ordering::SeqCst);
+        let now = gauge.running.fetch_add(1, Ordering::SeqCst) + 1;
+        gauge.peak.fetch_max(now, Ordering::SeqCst);
+        Running(gauge.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Ingestor {
@@ -142,8 +199,24 @@ impl Ingestor {
             limits,
             short_call_ms,
             clock,
-            decode_slots: Semaphore::new(decode_workers.max(1)),
+            decode_slots: Arc::new(Semaphore::new(decode_workers.max(1))),
+            decodes: Arc::default(),
         }
+    }
+
+    /// Decodes running at this moment.
+    pub fn decodes_running(&self) -> usize {
+        self.decodes.running.load(Ordering::SeqCst)
+    }
+
+    /// Decodes started since start.
+    pub fn decodes_started(&self) -> usize {
+        self.decodes.started.load(Ordering::SeqCst)
+    }
+
+    /// The most decodes that ever ran at once since start.
+    pub fn peak_decodes_running(&self) -> usize {
+        self.decodes.peak.load(Ordering::SeqCst)
     }
 
     /// Copies a local file into staging (bulk import, demo).
@@ -172,6 +245,7 @@ impl Ingestor {
                 temp,
                 size,
                 sha256: hex::encode(hasher.finalize()),
+                file_name: path.file_name().map(|n| base_name(&n.to_string_lossy())),
             })
         })
         .await
@@ -197,7 +271,12 @@ impl Ingestor {
             return Err(IngestError::Duplicate(meta.call_id.clone()));
         }
 
-        let Decoded { audio, media } = self.decode(staged.temp.path()).await?;
+        let raw_hint = staged.file_name.as_deref().and_then(raw::format_for_name);
+        let Decoded { audio, media } = self.decode(staged.temp.path(), raw_hint).await?;
+        // Only a file that was decoded as headerless needs its format remembered.
+        let raw_format = raw_hint
+            .filter(|_| audio.container == "raw")
+            .map(|f| f.name);
         let layout = match meta.channel_layout {
             Some(layout) => layout,
             None if audio.channels > 2 => {
@@ -213,7 +292,12 @@ impl Ingestor {
             .map_err(IngestError::BadMetadata)?;
 
         let blobs = self.blobs.clone();
-        let Staged { temp, size, sha256 } = staged;
+        let Staged {
+            temp,
+            size,
+            sha256,
+            file_name,
+        } = staged;
         let key = tokio::task::spawn_blocking(move || blobs.commit(temp))
             .await
             .context("storage task")??;
@@ -229,6 +313,8 @@ impl Ingestor {
             sha256: &sha256,
             source,
             created_at_ms: self.clock.now_ms(),
+            original_filename: file_name.as_deref(),
+            raw_format,
         };
         if media.is_none() {
             tracing::warn!(
@@ -322,16 +408,26 @@ impl Ingestor {
 
     /// Full decode on a blocking thread, at most `decode_workers` at a time. A panic inside
     /// a decoder is caught and reported as an invalid file; it never unwinds into the server.
-    pub async fn decode(&self, path: &Path) -> Result<Decoded, IngestError> {
-        let _slot = self
+    pub async fn decode(
+        &self,
+        path: &Path,
+        raw: Option<&'static RawFormat>,
+    ) -> Result<Decoded, IngestError> {
+        let slot = self
             .decode_slots
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .context("decode queue closed")?;
         let path = path.to_path_buf();
         let limits = self.limits;
+        let gauge = self.decodes.clone();
         let result = tokio::task::spawn_blocking(move || {
-            std::panic::catch_unwind(|| decode_with_media(&path, limits))
+            // Both live until the decode returns: dropping this request's future (a client
+            // that disconnected) does not stop a blocking task, so it must not free its slot.
+            let _slot = slot;
+            let _running = Running::start(&gauge);
+            std::panic::catch_unwind(|| decode_with_media(&path, raw, limits))
         })
         .await
         .context("decode task")?;
@@ -356,14 +452,18 @@ impl Ingestor {
 
 /// Decodes the whole file once, computing the waveform and the analysis from the same blocks
 /// that are counted.
-fn decode_with_media(path: &Path, limits: DecodeLimits) -> Result<Decoded, AudioError> {
+fn decode_with_media(
+    path: &Path,
+    raw: Option<&'static RawFormat>,
+    limits: DecodeLimits,
+) -> Result<Decoded, AudioError> {
     // Pixels and analysis frames are lengths of time, and the blocks come without their
     // rate: read it from the header first (a probe, nothing is decoded). A file that does not
     // open gets its error from `inspect_with`, worded as always.
-    let rate = decode::open(path).map_or(0, |(stream, _)| stream.sample_rate());
+    let rate = decode::open_as(path, raw).map_or(0, |(stream, _)| stream.sample_rate());
     let mut peaks = PeaksBuilder::new(rate);
     let mut analysis = AnalysisBuilder::new(rate);
-    let audio = inspect_with(path, limits, |block, channels| {
+    let audio = inspect_as(path, raw, limits, |block, channels| {
         peaks.push(block, channels);
         analysis.push(block, channels);
     })?;
@@ -373,4 +473,22 @@ fn decode_with_media(path: &Path, limits: DecodeLimits) -> Result<Decoded, Audio
         None
     };
     Ok(Decoded { audio, media })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base_name;
+
+    #[test]
+    fn client_file_names_lose_their_folders_and_control_characters() {
+        assert_eq!(base_name("call.ulaw"), "call.ulaw");
+        assert_eq!(
+            base_name("/var/spool/asterisk/monitor/q7.sln16"),
+            "q7.sln16"
+        );
+        assert_eq!(base_name("C:\\rec\\2026\\a.gsm"), "a.gsm");
+        assert_eq!(base_name("a\u{0}b\n.al"), "ab.al");
+        assert_eq!(base_name(&"x".repeat(1000)).chars().count(), 255);
+        assert_eq!(base_name("录音/通话.ulaw"), "通话.ulaw");
+    }
 }

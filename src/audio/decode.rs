@@ -11,6 +11,7 @@
 //! again from the start.
 
 use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
@@ -24,7 +25,9 @@ use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptio
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::units::{TimeBase, Timestamp};
 
+use super::declared;
 use super::probe::AudioError;
+use super::raw::RawFormat;
 use super::wav_repair::{self, WavRepair};
 
 /// How far before a seek target decoding starts, so decoder state has settled by the target.
@@ -92,9 +95,45 @@ pub struct Described {
 }
 
 pub fn open(path: &Path) -> Result<(Box<dyn PcmStream>, Described), AudioError> {
-    // RIFF/WAVE files are read by our own reader (exact seeking, GSM 6.10).
+    open_as(path, None)
+}
+
+/// Opens a recording whose name (at upload) may have said it is a headerless `raw` format:
+/// the content still decides first, so only a file with no recognised header is read as
+/// `raw`.
+pub fn open_as(
+    path: &Path,
+    raw: Option<&'static RawFormat>,
+) -> Result<(Box<dyn PcmStream>, Described), AudioError> {
+    // RIFF/WAVE files are read by our own reader (exact seeking, GSM 6.10), and so are Sun
+    // .au files and headerless telephony formats, laid out like WAV data.
     if let Some(opened) = super::wav::open(path)? {
         return Ok(opened);
+    }
+    if let Some(opened) = super::au::open(path)? {
+        return Ok(opened);
+    }
+    if let Some(format) = raw {
+        let mut file = File::open(path)
+            .map_err(|e| AudioError::Invalid(format!("cannot read the recording: {e}")))?;
+        let mut prefix = Vec::with_capacity(16);
+        (&mut file)
+            .take(16)
+            .read_to_end(&mut prefix)
+            .map_err(|e| AudioError::Invalid(format!("cannot read the recording: {e}")))?;
+        if !super::raw::looks_headed(&prefix) {
+            let len = file
+                .metadata()
+                .map_err(|e| AudioError::Invalid(format!("cannot read the recording: {e}")))?
+                .len();
+            let layout = super::raw::layout(format, len)?;
+            let (stream, described) = super::wav::open_layout(path, layout)?;
+            let described = Described {
+                container: "raw".into(),
+                ..described
+            };
+            return Ok((Box::new(stream), described));
+        }
     }
     let stream = SymphoniaStream::open(path)?;
     let mut described = stream.described.clone();
@@ -197,8 +236,12 @@ fn source_for(path: &Path) -> Result<(Box<dyn MediaSource>, Option<WavRepair>), 
         .map_err(|e| AudioError::Invalid(format!("cannot read the recording: {e}")))?;
     let repair = wav_repair::check(&mut file)
         .map_err(|e| AudioError::Invalid(format!("cannot read the recording: {e}")))?;
+    let cut_mkv = repair.is_none()
+        && declared::check(&mut file)
+            .map_err(|e| AudioError::Invalid(format!("cannot read the recording: {e}")))?;
     let source: Box<dyn MediaSource> = match &repair {
         Some(r) => Box::new(wav_repair::PatchedSource::new(file, r)),
+        None if cut_mkv => Box::new(declared::UnsizedSource(file)),
         None => Box::new(file),
     };
     Ok((source, repair))
@@ -222,8 +265,9 @@ impl SymphoniaStream {
             AudioError::Invalid(format!("the {container} file has no audio track"))
         })?;
         let track_id = track.id;
-        let promised_frames = track.num_frames;
         let time_base = track.time_base;
+        let track_num_frames = track.num_frames;
+        let track_duration = track.duration;
         let mut params = track
             .codec_params
             .as_ref()
@@ -250,6 +294,20 @@ impl SymphoniaStream {
                 other => AudioError::Invalid(format!("the codec parameters are invalid: {other}")),
             })?;
         let codec = decoder.codec_info().short_name.to_string();
+        // The declared length: a frame count (MP4 when its timescale is the rate, Ogg's last
+        // granule, FLAC's total samples, MP3's Xing/VBRI frames), else the track's or the
+        // whole file's duration (Matroska's segment Info), converted at the decoding rate.
+        let decoding_rate = params.sample_rate.unwrap_or(0);
+        let media = format.media_info();
+        let promised_frames = track_num_frames
+            .or_else(|| {
+                track_duration.and_then(|d| declared::frames_of(d, time_base, decoding_rate))
+            })
+            .or_else(|| {
+                media
+                    .duration
+                    .and_then(|d| declared::frames_of(d, media.time_base, decoding_rate))
+            });
         let rate = f64::from(params.sample_rate.unwrap_or(48_000));
         let opus = codec == "opus";
         let checkpoint = opus.then_some((CHECKPOINT_SECONDS * rate) as u64);
@@ -490,15 +548,28 @@ impl PcmStream for SymphoniaStream {
     }
 }
 
+/// Why a file with no recognised header and no headerless-format extension is refused.
+pub const NOT_RECOGNISED: &str = "not a recognised audio file (the content is not WAV, Sun .au, \
+     MP3, Ogg, FLAC, MP4/M4A, AIFF, CAF or Matroska, and the file name's extension is not one \
+     of the headerless formats: .ulaw .ul .pcmu .alaw .al .pcma .sln .raw .sln16 .gsm)";
+
+/// The same, in Chinese (zh-CN), for clients that show it.
+pub const NOT_RECOGNISED_ZH: &str = "无法识别的音频文件（内容不是 WAV、Sun .au、MP3、Ogg、FLAC、\
+     MP4/M4A、AIFF、CAF 或 Matroska，文件扩展名也不是可识别的无文件头格式：.ulaw .ul .pcmu .alaw \
+     .al .pcma .sln .raw .sln16 .gsm）";
+
 pub(crate) fn probe_error(e: &SymError) -> AudioError {
     match e {
         SymError::Unsupported(what) if what.contains("no suitable format reader") => {
-            AudioError::Invalid(
-                "not a recognised audio file (the content is not WAV, MP3, Ogg, FLAC, MP4/M4A, \
-                 AIFF, CAF or Matroska)"
-                    .into(),
-            )
+            AudioError::Invalid(NOT_RECOGNISED.into())
         }
+        // An MP4 whose index (moov) was to be written at the end, by a recorder that
+        // stopped first: the audio is there but nothing says where its packets are.
+        SymError::Unsupported(what) if what.contains("missing moov") => AudioError::Invalid(
+            "the MP4 file has no index (moov box): it was cut short before the recorder \
+             finished it, and none of its audio can be located"
+                .into(),
+        ),
         SymError::Unsupported(what) => AudioError::Unsupported(format!(
             "the file is audio in a form callgrade cannot decode yet ({what})"
         )),

@@ -5,6 +5,10 @@
 //! the server down.
 
 pub mod analysis;
+pub mod au;
+pub mod declared;
+#[cfg(test)]
+mod declared_tests;
 pub mod decode;
 #[cfg(test)]
 mod decode_tests;
@@ -12,6 +16,7 @@ pub mod gsm;
 pub mod mp4;
 pub mod peaks;
 pub mod probe;
+pub mod raw;
 pub mod wav;
 pub mod wav_repair;
 pub mod wavout;

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::decode::{self, Described};
+use super::raw::RawFormat;
 
 /// What ingest stores about a recording's audio.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -29,6 +30,20 @@ pub struct DecodeLimits {
     pub max_seconds: u64,
 }
 
+/// The highest rate the frame cap allows for: 48 kHz is the top of what telephony and
+/// softphone recorders write. The seconds limit alone scales with the declared rate, and a
+/// header may declare any rate (655 kHz would allow 1.9 × 10¹⁰ frames in four hours), so the
+/// frames decoded are capped absolutely as well; a real recording at a higher rate gets
+/// proportionally less time.
+pub const FRAME_CAP_RATE: u64 = 48_000;
+
+impl DecodeLimits {
+    /// Most frames a recording may decode to, whatever rate its header declares.
+    pub fn max_frames(&self) -> u64 {
+        self.max_seconds.saturating_mul(FRAME_CAP_RATE)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AudioError {
     /// Not audio, or nothing in it decodes. The message says what is wrong.
@@ -49,6 +64,16 @@ pub fn inspect_file(path: &Path, limits: DecodeLimits) -> Result<AudioInfo, Audi
 pub fn inspect_with(
     path: &Path,
     limits: DecodeLimits,
+    sink: impl FnMut(&[i16], usize),
+) -> Result<AudioInfo, AudioError> {
+    inspect_as(path, None, limits, sink)
+}
+
+/// `inspect_with` for a file whose upload name may name a headerless format (see `raw`).
+pub fn inspect_as(
+    path: &Path,
+    raw: Option<&'static RawFormat>,
+    limits: DecodeLimits,
     mut sink: impl FnMut(&[i16], usize),
 ) -> Result<AudioInfo, AudioError> {
     let len = std::fs::metadata(path)
@@ -57,7 +82,7 @@ pub fn inspect_with(
     if len == 0 {
         return Err(AudioError::Invalid("the file is empty".into()));
     }
-    let (mut stream, described) = decode::open(path)?;
+    let (mut stream, described) = decode::open_as(path, raw)?;
     let Described {
         container, codec, ..
     } = &described;
@@ -77,6 +102,16 @@ pub fn inspect_with(
             return Err(AudioError::Invalid(format!(
                 "the recording decodes to more than the {} h limit",
                 limits.max_seconds as f64 / 3600.0
+            )));
+        }
+        if frames > limits.max_frames() {
+            return Err(AudioError::Invalid(format!(
+                "the recording decodes to more than {} sample frames (the {} h limit at \
+                 {} Hz), at the {} Hz its header declares",
+                limits.max_frames(),
+                limits.max_seconds as f64 / 3600.0,
+                FRAME_CAP_RATE,
+                rate
             )));
         }
     }
@@ -106,19 +141,18 @@ pub fn inspect_with(
             seconds(promised_frames, sample_rate)
         };
         reasons.push(format!(
-            "the header promises {promised} but only {} decode; the file looks truncated",
+            "the container declares {promised} but only {} decode; the file looks truncated",
             seconds(frames, sample_rate)
         ));
         truncated = false;
     } else if let Some(promised) = described.promised_frames {
-        // Codec framing (whole packets, Opus pre-skip, encoder delay) moves the declared
-        // length by a few tens of milliseconds; more than that is missing audio.
-        let slack = described
-            .max_frames_per_packet
-            .max(u64::from(sample_rate) / 20);
+        // Codec framing (whole packets, Opus pre-skip, encoder delay and padding) moves
+        // the declared length by a few tens of milliseconds; a shortfall of more than half
+        // a second is missing audio.
+        let slack = u64::from(sample_rate) / 2;
         if promised > frames + slack {
             reasons.push(format!(
-                "the header promises {} but only {} decode; the file looks truncated",
+                "the container declares {} but only {} decode; the file looks truncated",
                 seconds(promised, sample_rate),
                 seconds(frames, sample_rate)
             ));

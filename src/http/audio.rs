@@ -29,6 +29,7 @@ use super::auth::CurrentUser;
 use super::extract::Path;
 use crate::app::AppState;
 use crate::audio::decode::{self, PcmStream};
+use crate::audio::raw;
 use crate::audio::wavout::{self, ByteRange, DataCursor, RangeRequest, WavLayout};
 use crate::clock::Clock;
 use crate::domain::listening::data_bytes_ms;
@@ -212,8 +213,10 @@ async fn stream_body(
     let id = rec.id;
     let want_channels = usize::from(layout.channels());
     let first_frame = data.first_frame;
+    let raw = rec.raw_format.as_deref().and_then(raw::format_named);
     let opened = tokio::task::spawn_blocking(move || {
-        let (mut stream, _) = decode::open(&path)?;
+        // A headerless recording decodes as the raw format it was ingested as.
+        let (mut stream, _) = decode::open_as(&path, raw)?;
         stream.seek(first_frame)?;
         Ok::<_, crate::audio::AudioError>(stream)
     })

@@ -71,6 +71,8 @@ pub fn view(r: &Recording, tz: chrono_tz::Tz, full_number: bool) -> Value {
         "duration_ms": r.duration_ms,
         "damaged": r.damaged,
         "damage_reason": r.damage_reason,
+        "original_filename": r.original_filename,
+        "raw_format": r.raw_format,
         "short_call": r.short_call,
         "size_bytes": r.size_bytes,
         "sha256": r.sha256,
@@ -159,6 +161,7 @@ async fn upload(
 /// Streams the file part into a temporary file, hashing as it goes; memory stays flat
 /// whatever the size.
 async fn stage(state: &AppState, mut field: Field<'_>) -> AppResult<Staged> {
+    let file_name = field.file_name().map(crate::ingest::base_name);
     let temp = state.ingestor.blobs.temp_file()?;
     let std_file = temp.reopen().map_err(anyhow::Error::from)?;
     let mut out =
@@ -179,6 +182,7 @@ async fn stage(state: &AppState, mut field: Field<'_>) -> AppResult<Staged> {
         temp,
         size,
         sha256: hex::encode(hasher.finalize()),
+        file_name,
     })
 }
 

@@ -20,6 +20,10 @@ pub struct NewRecording<'a> {
     /// `api:<token name>`, `api:<username>`, `import` or `demo`.
     pub source: &'a str,
     pub created_at_ms: i64,
+    /// The name the file was uploaded or imported under (without folders).
+    pub original_filename: Option<&'a str>,
+    /// For a headerless file: the raw format (`audio::raw`) it decodes as.
+    pub raw_format: Option<&'a str>,
 }
 
 #[derive(Clone, Debug)]
@@ -50,6 +54,8 @@ pub struct Recording {
     pub sha256: String,
     pub source: String,
     pub created_at_ms: i64,
+    pub original_filename: Option<String>,
+    pub raw_format: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,9 +70,10 @@ pub async fn insert(tx: &mut Tx, r: &NewRecording<'_>) -> Result<i64, InsertErro
     let res = sqlx::query(
         "INSERT INTO recordings (call_id, agent_id, started_at_ms, direction, queue, customer_number, \
          channel_layout, container, codec, sample_rate, channels, frames, duration_ms, damaged, \
-         damage_reason, short_call, blob_key, size_bytes, sha256, source, created_at_ms) \
+         damage_reason, short_call, blob_key, size_bytes, sha256, source, created_at_ms, \
+         original_filename, raw_format) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19, $20, $21) RETURNING id",
+         $19, $20, $21, $22, $23) RETURNING id",
     )
     .bind(&r.meta.call_id)
     .bind(r.agent_id)
@@ -89,6 +96,8 @@ pub async fn insert(tx: &mut Tx, r: &NewRecording<'_>) -> Result<i64, InsertErro
     .bind(r.sha256)
     .bind(r.source)
     .bind(r.created_at_ms)
+    .bind(r.original_filename)
+    .bind(r.raw_format)
     .fetch_one(&mut **tx)
     .await;
     match res {
@@ -112,7 +121,7 @@ const COLUMNS: &str = "r.id, r.call_id, r.agent_id, u.username AS agent, u.name 
     u.team_id, t.name AS team, r.started_at_ms, r.direction, r.queue, r.customer_number, \
     r.channel_layout, r.container, r.codec, r.sample_rate, r.channels, r.frames, r.duration_ms, \
     r.damaged, r.damage_reason, r.short_call, r.blob_key, r.size_bytes, r.sha256, r.source, \
-    r.created_at_ms";
+    r.created_at_ms, r.original_filename, r.raw_format";
 
 const FROM: &str =
     "FROM recordings r JOIN users u ON u.id = r.agent_id LEFT JOIN teams t ON t.id = u.team_id";
@@ -145,6 +154,8 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Recording, sqlx::Error> {
         sha256: row.try_get("sha256")?,
         source: row.try_get("source")?,
         created_at_ms: row.try_get("created_at_ms")?,
+        original_filename: row.try_get("original_filename")?,
+        raw_format: row.try_get("raw_format")?,
     })
 }
 

@@ -6,7 +6,9 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use serde_json::Value;
 
 use crate::both_backends;
-use crate::helpers::{Auth, TestApp, TestDb, client, code, fixture, fixture_path, meta, upload};
+use crate::helpers::{
+    Auth, TestApp, TestDb, client, code, fixture, fixture_path, meta, upload, upload_named,
+};
 
 both_backends!(
     every_fixture_streams_the_reference_audio_whole_and_by_any_range,
@@ -147,12 +149,26 @@ fn under_ci() -> bool {
 /// Opus is decoded with libopus through ffmpeg (`-c:a libopus`), the decoder we use too:
 /// ffmpeg's own Opus decoder resamples SILK frames with a different fractional delay, and
 /// the two agree to about 8 dB on these speech files (under 20 dB at any whole-sample lag).
+/// ffmpeg's input options for a headerless fixture, from its extension (as Asterisk and
+/// FreeSWITCH name them); none for files with a header.
+pub fn headerless_input(file: &str) -> &'static [&'static str] {
+    match file.rsplit_once('.').map_or("", |(_, ext)| ext) {
+        "ulaw" | "ul" | "pcmu" => &["-f", "mulaw", "-ar", "8000", "-ac", "1"],
+        "alaw" | "al" | "pcma" => &["-f", "alaw", "-ar", "8000", "-ac", "1"],
+        "sln" | "raw" => &["-f", "s16le", "-ar", "8000", "-ac", "1"],
+        "sln16" => &["-f", "s16le", "-ar", "16000", "-ac", "1"],
+        "gsm" => &["-f", "gsm"],
+        _ => &[],
+    }
+}
+
 fn ffmpeg_s16(file: &str, codec: &str) -> Option<Vec<i16>> {
     let mut cmd = std::process::Command::new("ffmpeg");
     cmd.args(["-nostdin", "-v", "error"]);
     if codec == "opus" {
         cmd.args(["-c:a", "libopus"]);
     }
+    cmd.args(headerless_input(file));
     let out = cmd
         .arg("-i")
         .arg(fixture_path(file))
@@ -293,7 +309,8 @@ async fn every_fixture_streams_the_reference_audio_whole_and_by_any_range(db: Te
         if e.file.starts_with("stereo_agent_right") {
             m["channel_layout"] = "agent_right".into();
         }
-        let (status, rec) = upload(&app, &Auth::Token(&token), &m, fixture(&e.file)).await;
+        let (status, rec) =
+            upload_named(&app, &Auth::Token(&token), &m, &e.file, fixture(&e.file)).await;
         if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
             report.push(format!("{}: not ingested (415), skipped", e.file));
             continue;

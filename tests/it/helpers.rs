@@ -239,11 +239,22 @@ pub async fn upload(
     metadata: &Value,
     bytes: Vec<u8>,
 ) -> (StatusCode, Value) {
+    upload_named(app, auth, metadata, "call.wav", bytes).await
+}
+
+/// `upload` with the file part's filename (headerless formats are known by their extension).
+pub async fn upload_named(
+    app: &TestApp,
+    auth: &Auth<'_>,
+    metadata: &Value,
+    file_name: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, Value) {
     let form = reqwest::multipart::Form::new()
         .text("metadata", metadata.to_string())
         .part(
             "file",
-            reqwest::multipart::Part::bytes(bytes).file_name("call.wav"),
+            reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()),
         );
     let req = match auth {
         Auth::Token(t) => client().post(app.url("/api/recordings")).bearer_auth(t),

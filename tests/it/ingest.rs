@@ -7,7 +7,9 @@ use sha2::Digest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::both_backends;
-use crate::helpers::{Auth, TestApp, TestDb, client, code, fixture, get_json, meta, upload};
+use crate::helpers::{
+    Auth, TestApp, TestDb, client, code, fixture, get_json, meta, upload, upload_named,
+};
 
 both_backends!(
     every_fixture_format_ingests_with_exact_facts,
@@ -46,7 +48,8 @@ async fn every_fixture_format_ingests_with_exact_facts(db: TestDb) {
         if e.file.starts_with("stereo_agent_right") {
             m["channel_layout"] = "agent_right".into();
         }
-        let (status, body) = upload(&app, &Auth::Token(&token), &m, fixture(&e.file)).await;
+        let (status, body) =
+            upload_named(&app, &Auth::Token(&token), &m, &e.file, fixture(&e.file)).await;
         assert_eq!(status, StatusCode::CREATED, "{}: {body}", e.file);
         // GSM 6.10 decodes with our own decoder, whole 320-frame blocks (69120 frames).
         if e.codec == "gsm_ms" {

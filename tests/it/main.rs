@@ -17,6 +17,7 @@ mod ceilings;
 mod cli;
 mod commit_failures;
 mod counting;
+mod formats;
 mod grading;
 mod hardening;
 mod ingest;

@@ -151,6 +151,8 @@ pub async fn insert(app: &TestApp, calls: &[Call]) -> HashMap<String, i64> {
                 sha256: "0",
                 source: "test",
                 created_at_ms: c.created_ms,
+                original_filename: None,
+                raw_format: None,
             },
         )
         .await

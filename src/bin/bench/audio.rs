@@ -87,7 +87,35 @@ const CODECS: &[(&str, &str, &str, Encoder)] = &[
         "m4a",
         Encoder::Ffmpeg(&["-c:a", "aac", "-b:a", "24k"]),
     ),
+    (
+        "au_mulaw",
+        "pcm_s16_8k_mono.wav",
+        "au",
+        Encoder::Ffmpeg(&["-c:a", "pcm_mulaw"]),
+    ),
+    // Headerless, known by extension (what Asterisk and FreeSWITCH write).
+    (
+        "raw_ulaw",
+        "pcm_s16_8k_mono.wav",
+        "ulaw",
+        Encoder::Ffmpeg(&["-f", "mulaw"]),
+    ),
+    ("raw_gsm", "pcm_s16_8k_mono.wav", "gsm", Encoder::SoxGsm),
 ];
+
+/// ffmpeg's input options for a headerless file (it knows `.gsm` by itself).
+fn ffmpeg_input(path: &Path) -> &'static [&'static str] {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("ulaw") => &["-f", "mulaw", "-ar", "8000", "-ac", "1"],
+        _ => &[],
+    }
+}
+
+/// The headerless format a file's name says, as ingest reads it from the upload's name.
+fn raw_hint(path: &Path) -> Option<&'static callgrade::audio::raw::RawFormat> {
+    let name = path.file_name()?.to_str()?;
+    callgrade::audio::raw::format_for_name(name)
+}
 
 #[derive(Clone, Copy)]
 enum Encoder {
@@ -224,7 +252,10 @@ async fn streaming(
             .text("metadata", meta.to_string())
             .part(
                 "file",
-                reqwest::multipart::Part::bytes(std::fs::read(path)?).file_name("f"),
+                reqwest::multipart::Part::bytes(std::fs::read(path)?).file_name(format!(
+                    "{name}.{}",
+                    path.extension().and_then(|e| e.to_str()).unwrap_or("bin")
+                )),
             );
         let resp = client
             .post(format!("{base}/api/recordings"))
@@ -432,7 +463,8 @@ fn best_of<T>(
 
 fn decode_ours(path: &Path) -> anyhow::Result<(f64, u64)> {
     let started = Instant::now();
-    let (mut stream, _) = callgrade::audio::decode::open(path).map_err(anyhow::Error::msg)?;
+    let (mut stream, _) =
+        callgrade::audio::decode::open_as(path, raw_hint(path)).map_err(anyhow::Error::msg)?;
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut frames = 0u64;
     loop {
@@ -449,7 +481,9 @@ fn decode_ours(path: &Path) -> anyhow::Result<(f64, u64)> {
 fn decode_ffmpeg(path: &Path) -> anyhow::Result<(f64, ())> {
     let started = Instant::now();
     let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
+        .args(["-nostdin", "-v", "error"])
+        .args(ffmpeg_input(path))
+        .arg("-i")
         .arg(path)
         .args(["-f", "s16le", "-y", "/dev/null"])
         .status()?;
