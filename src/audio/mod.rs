@@ -8,10 +8,15 @@ pub mod analysis;
 pub mod decode;
 #[cfg(test)]
 mod decode_tests;
+pub mod g722;
+pub mod g726;
+#[cfg(test)]
+mod g72x_tests;
 pub mod gsm;
 pub mod peaks;
 pub mod probe;
 pub mod wav;
+pub mod wav_g72x;
 pub mod wav_repair;
 pub mod wavout;
 
