@@ -377,14 +377,12 @@ mod tests {
         // Four 4-bit codewords 1, 2, 3, 4.
         let msb = [0x12, 0x34];
         let lsb = [0x21, 0x43];
-        for bits in [4u32] {
-            let mut a = Decoder::new(bits);
-            let mut b = Decoder::new(bits);
-            let (mut x, mut y) = ([0i16; 4], [0i16; 4]);
-            assert_eq!(a.decode(&msb, Packing::MsbFirst, &mut x), 4);
-            assert_eq!(b.decode(&lsb, Packing::LsbFirst, &mut y), 4);
-            assert_eq!(x, y);
-        }
+        let mut a = Decoder::new(4);
+        let mut b = Decoder::new(4);
+        let (mut x, mut y) = ([0i16; 4], [0i16; 4]);
+        assert_eq!(a.decode(&msb, Packing::MsbFirst, &mut x), 4);
+        assert_eq!(b.decode(&lsb, Packing::LsbFirst, &mut y), 4);
+        assert_eq!(x, y);
         // 3-bit codewords 0..8 in three bytes, both orders, against decoding one by one.
         let codes: Vec<u8> = (0..8).collect();
         let mut msb_bits = 0u32;
