@@ -15,6 +15,11 @@
 //!   refused by the WAV muxer), so the bits-per-sample field and the packing are read as
 //!   for 0x0045, and such a file sounds here as it does in ffmpeg.
 //!
+//! A G.726 block is the header's block align, at least one whole group of codewords (1 byte
+//! of 2- or 4-bit codewords, 3 bytes of eight 3-bit ones, 5 bytes of eight 5-bit ones). As
+//! for every WAV codec, only whole blocks are read: the up to 7 codewords of a last,
+//! incomplete 3- or 5-bit group (under 1 ms; ffmpeg decodes them) are left out.
+//!
 //! A raw file is read as "WAV data with this fmt and no header": `raw_g722()` and
 //! `raw_g726()` give the `WavFormat`, and `wav::open_headerless` reads a file with it.
 
