@@ -56,6 +56,7 @@ pub fn codecs() -> &'static CodecRegistry {
         symphonia::default::register_enabled_codecs(&mut registry);
         registry.register_audio_decoder::<symphonia_adapter_libopus::OpusDecoder>();
         registry.register_audio_decoder::<super::gsm::GsmMsDecoder>();
+        registry.register_audio_decoder::<super::wav_g72x::G72xDecoder>();
         registry
     });
     &REGISTRY

@@ -12,12 +12,17 @@ mod declared_tests;
 pub mod decode;
 #[cfg(test)]
 mod decode_tests;
+pub mod g722;
+pub mod g726;
+#[cfg(test)]
+mod g72x_tests;
 pub mod gsm;
 pub mod mp4;
 pub mod peaks;
 pub mod probe;
 pub mod raw;
 pub mod wav;
+pub mod wav_g72x;
 pub mod wav_repair;
 pub mod wavout;
 

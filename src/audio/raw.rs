@@ -10,6 +10,7 @@
 use super::gsm::{self, Frame};
 use super::probe::AudioError;
 use super::wav::{self, WavFormat, WavLayout};
+use super::wav_g72x;
 
 /// How a raw format's bytes are coded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,6 +20,11 @@ pub enum RawCodec {
     /// GSM 06.10 in the 33-byte frames of the `.gsm` format (one 20 ms frame each, most
     /// significant bit first behind a 0xD signature), not WAV49's 65-byte frame pairs.
     GsmFrames,
+    /// G.722 at 64 kbit/s, one byte per two 16 kHz samples.
+    G722,
+    /// G.726 codewords of `bits_per_sample` bits in RFC 3551 order (least significant bit
+    /// first), as Asterisk writes `.g726`.
+    G726,
 }
 
 /// One headerless format.
@@ -56,8 +62,8 @@ const ALAW: RawCodec = RawCodec::Wav(0x0006);
 const MULAW: RawCodec = RawCodec::Wav(0x0007);
 
 /// Every extension read as headerless audio. Telephony raw formats are mono, and 8 kHz
-/// unless the name says otherwise (`.sln16` is signed linear at 16 kHz). G.722 (`.g722`) and
-/// G.726 (`.g726`) rows join this table as `RawCodec::Wav` rows once their decoders exist.
+/// unless the name says otherwise (`.sln16` is signed linear at 16 kHz, `.g722` is 16 kHz
+/// wideband; `.g726` is 32 kbit/s, Asterisk's rate).
 pub const FORMATS: &[RawFormat] = &[
     row("ulaw", "ulaw", MULAW, 8000, 8),
     row("ul", "ulaw", MULAW, 8000, 8),
@@ -69,6 +75,14 @@ pub const FORMATS: &[RawFormat] = &[
     row("raw", "sln", PCM, 8000, 16),
     row("sln16", "sln16", PCM, 16000, 16),
     row("gsm", "gsm", RawCodec::GsmFrames, 8000, 0),
+    row("g722", "g722", RawCodec::G722, wav_g72x::G722_RATE, 4),
+    row(
+        "g726",
+        "g726",
+        RawCodec::G726,
+        wav_g72x::G726_RAW_RATE,
+        wav_g72x::G726_RAW_BITS,
+    ),
 ];
 
 /// The raw format of an extension (any case), if it is one.
@@ -133,6 +147,8 @@ pub fn layout(format: &RawFormat, file_len: u64) -> Result<WavLayout, AudioError
             frames_per_block: gsm::FRAME_SAMPLES as u64,
             pcm_bits: None,
         },
+        RawCodec::G722 => wav_g72x::raw_g722(),
+        RawCodec::G726 => wav_g72x::raw_g726(format.sample_rate, format.bits_per_sample)?,
     };
     Ok(WavLayout {
         blocks: file_len / wav_format.block_bytes,

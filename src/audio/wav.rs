@@ -4,8 +4,9 @@
 //! block of a few hundred frames for IMA and MS ADPCM, two 20 ms frames for GSM 6.10), so a
 //! frame's block is found by arithmetic: seeking is exact and costs one block. (symphonia's
 //! own reader multiplies an ADPCM timestamp by the block size without first dividing by the
-//! frames per block, and has no GSM.) GSM blocks are not self-contained, so GSM seeks resume
-//! from saved decoder states instead (see `GSM_SNAPSHOT_BLOCKS`). Packets are whole blocks,
+//! frames per block, and has no GSM, G.722 or G.726.) GSM, G.722 and G.726 blocks are not
+//! self-contained, so their seeks resume from saved decoder states instead (see
+//! `GSM_SNAPSHOT_BLOCKS` and `wav_g72x`). Packets are whole blocks,
 //! about `TARGET_PACKET_FRAMES` frames each, decoded by the decoders of `decode::codecs()`.
 //!
 //! A header that promises more audio than the file holds (a recorder that stopped
@@ -34,6 +35,7 @@ use symphonia::core::units::{Duration, Timestamp};
 use super::decode::{self, Damage, Described, PcmStream};
 use super::gsm;
 use super::probe::AudioError;
+use super::wav_g72x::{self, Resumable, SavedState};
 use super::wav_repair::WavRepair;
 
 /// About how many frames one packet (one `read`) holds: whole blocks, at least one.
@@ -100,7 +102,7 @@ pub struct WavFormat {
     /// Bytes per block: one frame for PCM and G.711, the block align for ADPCM and GSM.
     pub block_bytes: u64,
     pub frames_per_block: u64,
-    /// Valid bits per sample, for integer PCM.
+    /// Valid bits per sample, for integer PCM; bits per codeword, for G.726.
     pub pcm_bits: Option<u32>,
 }
 
@@ -321,6 +323,10 @@ pub fn parse_fmt(b: &[u8]) -> Result<WavFormat, AudioError> {
                 ..whole(gsm::CODEC_ID_GSM_MS, 0)
             }
         }
+        wav_g72x::WAVE_FORMAT_G722_ADPCM => wav_g72x::g722_format(channels, block_align)?,
+        wav_g72x::WAVE_FORMAT_G726_ADPCM | wav_g72x::WAVE_FORMAT_G726_ALT => {
+            wav_g72x::g726_format(tag, channels, sample_rate, block_align, bits)?
+        }
         other => {
             return Err(AudioError::Unsupported(format!(
                 "the WAV file uses format tag 0x{other:04X}{}, which callgrade cannot decode",
@@ -529,17 +535,33 @@ pub(crate) fn open_layout(
     Ok((stream, described))
 }
 
-/// The decoder of a stream: symphonia's, or our GSM one, whose state a seek restores.
+/// Opens a headerless file of audio blocks in `format` (a raw `.g722` or `.g726` file, with
+/// `wav_g72x::raw_g722` or `raw_g726`): read exactly as the `data` of a WAV file would be.
+pub fn open_headerless(path: &Path, format: WavFormat) -> Result<Opened, AudioError> {
+    let cannot_read = |e: io::Error| invalid(format!("cannot read the recording: {e}"));
+    let file = File::open(path).map_err(cannot_read)?;
+    let meta = file.metadata().map_err(cannot_read)?;
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    let layout = layout_from_data(&mut reader, format, 0, meta.len(), meta.len())?;
+    let mut stream = WavStream::new(reader, layout)?;
+    stream.share_snapshots(FileKey::of(path, &meta));
+    let mut described = stream.described();
+    described.container = "raw".into();
+    Ok((Box::new(stream), described))
+}
+
+/// The decoder of a stream: symphonia's, or one of ours (GSM, G.722, G.726) whose state a
+/// seek restores.
 enum BlockDecoder {
     Symphonia(Box<dyn AudioDecoder>),
-    Gsm(Box<gsm::GsmMsDecoder>),
+    Resumable(Box<dyn Resumable>),
 }
 
 impl BlockDecoder {
     fn decoder(&mut self) -> &mut dyn AudioDecoder {
         match self {
             BlockDecoder::Symphonia(d) => d.as_mut(),
-            BlockDecoder::Gsm(d) => d.as_mut(),
+            BlockDecoder::Resumable(d) => d.decoder(),
         }
     }
 }
@@ -577,17 +599,19 @@ impl FileKey {
     }
 }
 
-type SnapshotCache = Mutex<VecDeque<(FileKey, Arc<Vec<gsm::GsmDecoder>>)>>;
+type SnapshotCache = Mutex<VecDeque<(FileKey, Arc<Vec<SavedState>>)>>;
 
 fn snapshot_cache() -> &'static SnapshotCache {
     static CACHE: LazyLock<SnapshotCache> = LazyLock::new(|| Mutex::new(VecDeque::new()));
     &CACHE
 }
 
-/// Saved GSM decoder states: `states[i]` is the state before block `i * GSM_SNAPSHOT_BLOCKS`.
+/// Saved decoder states: `states[i]` is the state before block `i * blocks`.
 struct Snapshots {
     key: Option<FileKey>,
-    states: Vec<gsm::GsmDecoder>,
+    /// Blocks between saved states (`GSM_SNAPSHOT_BLOCKS` for GSM).
+    blocks: u64,
+    states: Vec<SavedState>,
     /// How many states came from the shared cache (more are published on drop).
     shared: usize,
 }
@@ -599,7 +623,7 @@ pub struct WavStream<R = BufReader<File>> {
     decoder: BlockDecoder,
     codec: &'static str,
     blocks_per_packet: u64,
-    /// For GSM: the saved states a seek resumes from.
+    /// For GSM, G.722 and G.726: the saved states a seek resumes from.
     snapshots: Option<Snapshots>,
     /// The block the source is positioned at.
     next_block: u64,
@@ -618,16 +642,13 @@ impl<R: Read + Seek + Send> WavStream<R> {
         let blocks_per_packet = (TARGET_PACKET_FRAMES / format.frames_per_block).max(1);
         let params = codec_params(format, blocks_per_packet);
         let options = AudioDecoderOptions::default();
-        let made = if format.codec == gsm::CODEC_ID_GSM_MS
-            || format.codec == gsm::CODEC_ID_GSM_FRAMES
-        {
-            // Made directly (it is registered in `decode::codecs()` too) so that seeks can
-            // save and restore its state.
-            gsm::GsmMsDecoder::try_new(&params, &options).map(|d| BlockDecoder::Gsm(Box::new(d)))
-        } else {
-            decode::codecs()
+        // Decoders with state are made directly (GSM is registered in `decode::codecs()`
+        // too) so that seeks can save and restore their state.
+        let made = match wav_g72x::resumable_decoder(&params, &options) {
+            Some(made) => made.map(BlockDecoder::Resumable),
+            None => decode::codecs()
                 .make_audio_decoder(&params, &options)
-                .map(BlockDecoder::Symphonia)
+                .map(BlockDecoder::Symphonia),
         };
         let mut decoder = made.map_err(|e| match e {
             SymError::Unsupported(what) => AudioError::Unsupported(format!(
@@ -637,9 +658,10 @@ impl<R: Read + Seek + Send> WavStream<R> {
         })?;
         let codec = decoder.decoder().codec_info().short_name;
         let snapshots = match &decoder {
-            BlockDecoder::Gsm(d) => Some(Snapshots {
+            BlockDecoder::Resumable(d) => Some(Snapshots {
                 key: None,
-                states: vec![d.state().clone()],
+                blocks: (wav_g72x::SNAPSHOT_FRAMES / format.frames_per_block).max(1),
+                states: vec![d.save()],
                 shared: 0,
             }),
             BlockDecoder::Symphonia(_) => None,
@@ -698,12 +720,13 @@ impl<R: Read + Seek + Send> WavStream<R> {
         if blocks == 0 {
             return None;
         }
-        if let (Some(snapshots), BlockDecoder::Gsm(d)) = (&mut self.snapshots, &self.decoder) {
-            let k = GSM_SNAPSHOT_BLOCKS;
+        if let (Some(snapshots), BlockDecoder::Resumable(d)) = (&mut self.snapshots, &self.decoder)
+        {
+            let k = snapshots.blocks;
             if self.next_block.is_multiple_of(k)
                 && self.next_block / k == snapshots.states.len() as u64
             {
-                snapshots.states.push(d.state().clone());
+                snapshots.states.push(d.save());
             }
             blocks = blocks.min(k - self.next_block % k);
         }
@@ -799,12 +822,13 @@ impl<R: Read + Seek + Send> PcmStream for WavStream<R> {
             return Ok(());
         }
         let start = match (&self.snapshots, &mut self.decoder) {
-            (Some(snapshots), BlockDecoder::Gsm(d)) => {
+            (Some(snapshots), BlockDecoder::Resumable(d)) => {
                 // Resume from the last saved state at or before the target; blocks between
                 // it and the target decode (and save states) on the way.
-                let i = (block / GSM_SNAPSHOT_BLOCKS).min(snapshots.states.len() as u64 - 1);
-                d.set_state(snapshots.states[i as usize].clone());
-                i * GSM_SNAPSHOT_BLOCKS
+                let k = snapshots.blocks;
+                let i = (block / k).min(snapshots.states.len() as u64 - 1);
+                d.restore(&snapshots.states[i as usize]);
+                i * k
             }
             (_, decoder) => {
                 // Every other WAV codec's blocks stand alone.

@@ -327,7 +327,8 @@ fn every_wav_fixture_reads_as_before() {
             (0, false),
             "{name}"
         );
-        if codec != "gsm_ms" {
+        // symphonia has no GSM, G.722 or G.726 (g72x_tests compares those with ffmpeg).
+        if !["gsm_ms", "adpcm_g722", "adpcm_g726"].contains(&codec.as_str()) {
             // Sample for sample what symphonia's own WAV reader gives.
             let (reference, ch) = symphonia_decode(&path);
             assert_eq!(ch, channels, "{name}");
@@ -425,6 +426,8 @@ fn seeking_near_the_end_of_a_long_call_costs_one_block() {
         "stereo_ima_adpcm_8k.wav",
         "ms_adpcm_8k_mono.wav",
         "gsm_8k_mono.wav",
+        "g722_16k_mono.wav",
+        "g726_24k_mono.wav",
     ] {
         let path = long_copy(name, 12, dir.path());
         let (mut stream, described) = decode::open(&path).unwrap();

@@ -158,6 +158,8 @@ pub fn headerless_input(file: &str) -> &'static [&'static str] {
         "sln" | "raw" => &["-f", "s16le", "-ar", "8000", "-ac", "1"],
         "sln16" => &["-f", "s16le", "-ar", "16000", "-ac", "1"],
         "gsm" => &["-f", "gsm"],
+        "g722" => &["-f", "g722"],
+        "g726" => &["-f", "g726le", "-code_size", "4", "-sample_rate", "8000"],
         _ => &[],
     }
 }

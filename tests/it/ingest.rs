@@ -14,6 +14,7 @@ use crate::helpers::{
 both_backends!(
     every_fixture_format_ingests_with_exact_facts,
     bad_files_get_clear_errors_and_the_server_stays_healthy,
+    g722_and_g726_files_the_decoders_cannot_read_are_refused_clearly,
     truncated_and_lying_files_are_kept_as_damaged,
     duplicate_call_ids_are_refused_even_when_concurrent,
     metadata_and_agent_are_validated,
@@ -55,6 +56,10 @@ async fn every_fixture_format_ingests_with_exact_facts(db: TestDb) {
         if e.codec == "gsm_ms" {
             assert_eq!(body["codec"], "gsm_ms", "{body}");
             assert_eq!(body["frames"], 69120, "{body}");
+        }
+        // G.722 and G.726 decode with our own decoders, named as ffprobe names them.
+        if e.codec.starts_with("adpcm_g72") {
+            assert_eq!(body["codec"], e.codec.as_str(), "{body}");
         }
         assert_eq!(body["sample_rate"], e.sample_rate, "{}", e.file);
         assert_eq!(body["channels"], e.channels, "{}", e.file);
@@ -163,6 +168,58 @@ async fn bad_files_get_clear_errors_and_the_server_stays_healthy(db: TestDb) {
     assert_eq!(list["items"].as_array().unwrap().len(), 0);
     let stored = walk_files(&app.data_dir.path().join("recordings"));
     assert_eq!(stored, 0, "rejected uploads left files behind");
+}
+
+/// G.722 and G.726 WAV headers that name what the decoders cannot read: 415 and 422 with
+/// messages that say what is wrong, and nothing stored.
+async fn g722_and_g726_files_the_decoders_cannot_read_are_refused_clearly(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let token = app.token("recorder").await;
+    let edit = |file: &str, at: usize, value: u16| {
+        let mut bytes = fixture(file);
+        let (fmt, _) = wav_chunk(&bytes, b"fmt ");
+        bytes[fmt + at..fmt + at + 2].copy_from_slice(&value.to_le_bytes());
+        bytes
+    };
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str, &str)> = vec![
+        (
+            "stereo G.722",
+            edit("g722_16k_mono.wav", 2, 2),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_codec",
+            "mono G.722",
+        ),
+        (
+            "6-bit G.726",
+            edit("g726_32k_mono.wav", 14, 6),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_codec",
+            "2 to 5 bits",
+        ),
+        (
+            "3-bit G.726 in 4-byte blocks",
+            edit("g726_24k_mono.wav", 12, 4),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_audio",
+            "whole 3-bit codewords",
+        ),
+    ];
+    for (i, (what, bytes, status, error, says)) in cases.into_iter().enumerate() {
+        let (got, body) = upload(
+            &app,
+            &Auth::Token(&token),
+            &meta(&format!("G-{i}"), "agent-a1"),
+            bytes,
+        )
+        .await;
+        assert_eq!(got, status, "{what}: {body}");
+        assert_eq!(code(&body), error, "{what}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{what}: {message:?}");
+    }
+    let (_, list) = get_json(&app.login("sup").await, &app.url("/api/recordings")).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+    assert_eq!(app.health().await, StatusCode::OK);
 }
 
 fn walk_files(dir: &std::path::Path) -> usize {

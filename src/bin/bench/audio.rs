@@ -58,6 +58,24 @@ const CODECS: &[(&str, &str, &str, Encoder)] = &[
     ),
     ("gsm_ms", "pcm_s16_8k_mono.wav", "wav", Encoder::SoxGsm),
     (
+        "adpcm_g722",
+        "pcm_s16_16k_mono.wav",
+        "wav",
+        Encoder::Ffmpeg(&["-c:a", "g722"]),
+    ),
+    (
+        "adpcm_g726_24k",
+        "pcm_s16_8k_mono.wav",
+        "wav",
+        Encoder::Ffmpeg(&["-c:a", "g726", "-b:a", "24k"]),
+    ),
+    (
+        "adpcm_g726_32k",
+        "pcm_s16_8k_mono.wav",
+        "wav",
+        Encoder::Ffmpeg(&["-c:a", "g726", "-b:a", "32k"]),
+    ),
+    (
         "mp3",
         "pcm_s16_8k_mono.wav",
         "mp3",
