@@ -218,6 +218,47 @@ pub async fn serve_child(
     callgrade::app::serve(listener, state, std::future::pending()).await
 }
 
+/// A server in its own process on a fresh data folder holding one agent (`bench-agent`), one
+/// supervisor (`bench-sup` / `bench-password`) and a recorder token.
+pub struct BenchServer {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub token: String,
+}
+
+impl BenchServer {
+    /// `client_ip_header`: the header the server takes client addresses from (as behind a
+    /// proxy).
+    pub async fn start(
+        data_dir: &Path,
+        client_ip_header: Option<&str>,
+    ) -> anyhow::Result<BenchServer> {
+        use std::io::BufRead;
+        let config = callgrade::config::Config::for_data_dir(data_dir.to_path_buf(), None);
+        let state = callgrade::app::AppState::open(config).await?;
+        let roster = "username,name,role,team,hire_date,password\n\
+                      bench-agent,Bench Agent,agent,bench,2024-01-01,\n\
+                      bench-sup,Bench Supervisor,supervisor,,2024-01-01,bench-password\n";
+        let people = callgrade::org::parse_roster(roster.as_bytes())?;
+        callgrade::org::import_roster(&state.db, &people).await?;
+        let token = callgrade::store::tokens::create(&state.db, "bench").await?;
+        state.db.close().await;
+
+        let mut command = Command::new(std::env::current_exe()?);
+        command.arg("serve").arg(data_dir);
+        if let Some(header) = client_ip_header {
+            command.arg("--client-ip-header").arg(header);
+        }
+        let mut child = Child(command.stdout(std::process::Stdio::piped()).spawn()?);
+        let mut line = String::new();
+        let stdout = child.0.stdout.take().context("child stdout")?;
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        let base = format!("http://{}", line.trim());
+        Ok(BenchServer { child, base, token })
+    }
+}
+
 /// Kills the server child when the benchmark ends, however it ends.
 pub struct Child(pub std::process::Child);
 
@@ -233,29 +274,7 @@ async fn streaming(
     files: &[(&str, PathBuf)],
     listeners: usize,
 ) -> anyhow::Result<Value> {
-    use std::io::BufRead;
-    let data_dir = dir.join("server");
-    let config = callgrade::config::Config::for_data_dir(data_dir.clone(), None);
-    let state = callgrade::app::AppState::open(config).await?;
-    let roster = "username,name,role,team,hire_date,password\n\
-                  bench-agent,Bench Agent,agent,bench,2024-01-01,\n\
-                  bench-sup,Bench Supervisor,supervisor,,2024-01-01,bench-password\n";
-    let people = callgrade::org::parse_roster(roster.as_bytes())?;
-    callgrade::org::import_roster(&state.db, &people).await?;
-    let token = callgrade::store::tokens::create(&state.db, "bench").await?;
-    state.db.close().await;
-
-    let mut child = Child(
-        Command::new(std::env::current_exe()?)
-            .arg("serve")
-            .arg(&data_dir)
-            .stdout(std::process::Stdio::piped())
-            .spawn()?,
-    );
-    let mut line = String::new();
-    let stdout = child.0.stdout.take().context("child stdout")?;
-    std::io::BufReader::new(stdout).read_line(&mut line)?;
-    let base = format!("http://{}", line.trim());
+    let BenchServer { child, base, token } = BenchServer::start(&dir.join("server"), None).await?;
     let pid = child.0.id();
 
     // Ingest every codec's long file; remember id, WAV length and bytes per second.

@@ -4,8 +4,6 @@
 //! the flood against the same server idle.
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -13,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::json;
 
-use crate::audio::{Child, first_byte, peak_rss_mb, percentile, rss_mb};
+use crate::audio::{BenchServer, first_byte, peak_rss_mb, percentile, rss_mb};
 use crate::round3;
 
 /// The flood's clients each come from their own address (told by `X-Forwarded-For`, which the
@@ -22,30 +20,8 @@ use crate::round3;
 /// they all come from loopback, as in a flood straight at the port.
 pub async fn run(clients: usize, seconds: u64, same_address: bool) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let data_dir = dir.path().join("server");
-    let config = callgrade::config::Config::for_data_dir(data_dir.clone(), None);
-    let state = callgrade::app::AppState::open(config).await?;
-    let roster = "username,name,role,team,hire_date,password\n\
-                  bench-agent,Bench Agent,agent,bench,2024-01-01,\n\
-                  bench-sup,Bench Supervisor,supervisor,,2024-01-01,bench-password\n";
-    let people = callgrade::org::parse_roster(roster.as_bytes())?;
-    callgrade::org::import_roster(&state.db, &people).await?;
-    let token = callgrade::store::tokens::create(&state.db, "bench").await?;
-    state.db.close().await;
-
-    let mut child = Child(
-        Command::new(std::env::current_exe()?)
-            .arg("serve")
-            .arg(&data_dir)
-            .arg("--client-ip-header")
-            .arg("x-forwarded-for")
-            .stdout(std::process::Stdio::piped())
-            .spawn()?,
-    );
-    let mut line = String::new();
-    let stdout = child.0.stdout.take().context("child stdout")?;
-    std::io::BufReader::new(stdout).read_line(&mut line)?;
-    let base = format!("http://{}", line.trim());
+    let BenchServer { child, base, token } =
+        BenchServer::start(&dir.path().join("server"), Some("x-forwarded-for")).await?;
     let pid = child.0.id();
 
     // One four-minute call to stream, and a grader's session.
