@@ -70,11 +70,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let db = state.db.clone();
-    let drawer = tokio::spawn(draw_periodically(
-        state.db.clone(),
-        state.config.clock.clone(),
-        state.config.draw_interval,
-    ));
+    let drawer = state.config.draw_interval.map(|every| {
+        tokio::spawn(draw_periodically(
+            state.db.clone(),
+            state.config.clock.clone(),
+            every,
+        ))
+    });
     let watcher = tokio::spawn(watch_deadlines(
         state.db.clone(),
         state.config.clone(),
@@ -102,7 +104,9 @@ pub async fn serve(
             }
         }
     }
-    drawer.abort();
+    if let Some(drawer) = drawer {
+        drawer.abort();
+    }
     watcher.abort();
     db.close().await;
     Ok(())

@@ -115,8 +115,9 @@ pub struct Config {
     /// `host[:port]` of `--public-url`, the origin state changes must come from; without
     /// it, the request's own `Host`.
     pub public_host: Option<String>,
-    /// Seconds between background draws of the open sampling plans.
-    pub draw_interval: Duration,
+    /// Time between background draws of the open sampling plans (the first runs at start,
+    /// to catch up after downtime). `None` runs none: whoever embeds the app draws itself.
+    pub draw_interval: Option<Duration>,
     /// Share of a call (0..=1) a grader must have heard before submitting.
     pub listen_required: f64,
     pub flag_overdue_days: u32,
@@ -183,7 +184,7 @@ impl Config {
             session_ttl: Duration::from_secs(args.session_hours.max(1) * 3600),
             secure_cookie: args.secure_cookie || public.as_ref().is_some_and(|(https, _)| *https),
             public_host: public.map(|(_, host)| host),
-            draw_interval: Duration::from_secs(args.draw_interval_secs.max(1)),
+            draw_interval: Some(Duration::from_secs(args.draw_interval_secs.max(1))),
             listen_required: f64::from(args.listen_required_percent) / 100.0,
             flag_overdue_days: args.flag_overdue_days,
             webhook_url,
@@ -211,7 +212,7 @@ impl Config {
             session_ttl: Duration::from_secs(DEFAULT_SESSION_HOURS * 3600),
             secure_cookie: false,
             public_host: None,
-            draw_interval: Duration::from_secs(DEFAULT_DRAW_INTERVAL_SECS),
+            draw_interval: Some(Duration::from_secs(DEFAULT_DRAW_INTERVAL_SECS)),
             listen_required: f64::from(DEFAULT_LISTEN_REQUIRED_PERCENT) / 100.0,
             flag_overdue_days: DEFAULT_FLAG_OVERDUE_DAYS,
             webhook_url: None,

@@ -95,6 +95,14 @@ async function scenario(page) {
   checkEqual(await agentUser.getAttribute('data-role'), 'agent', 'agent login: #current-user data-role');
   pass('agent-a1 logs in and #current-user shows Agent Li');
 
+  // An agent's first page is their published results; the recordings are one click away.
+  await eventually(() => hashOf(page), (h) => h.startsWith('#/results'),
+    'agent login: the first page should be #/results');
+  await page.locator('#nav-recordings').click();
+  await eventually(() => hashOf(page), (h) => h.startsWith('#/recordings'),
+    'agent: after clicking Recordings the URL should be #/recordings');
+  pass('the agent lands on their results and reaches the recordings from the menu');
+
   const agentRows = await showTestMonth(page, 'agent list');
   checkEqual(agentRows.length, 2, `agent list for ${MONTH}: number of rows`);
   checkEqual(sortedCallIds(agentRows), ['W-1', 'W-2'], `agent list for ${MONTH}: call ids`);

@@ -805,7 +805,7 @@ async fn events_reach_the_webhook(db: TestDb) {
     let clock = callgrade::clock::Clock::manual(at("2026-11-20 10:00"));
     let app = TestApp::spawn_with(db, |c| {
         c.clock = clock;
-        c.draw_interval = std::time::Duration::from_secs(3600);
+        c.draw_interval = None;
         c.webhook_url = Some(hook);
     })
     .await;

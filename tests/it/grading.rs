@@ -30,7 +30,7 @@ pub async fn spawn(db: TestDb) -> TestApp {
     let clock = callgrade::clock::Clock::manual(at("2026-11-20 10:00"));
     TestApp::spawn_with(db, |c| {
         c.clock = clock;
-        c.draw_interval = std::time::Duration::from_secs(3600);
+        c.draw_interval = None;
     })
     .await
 }

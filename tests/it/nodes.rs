@@ -134,7 +134,7 @@ async fn two_nodes(db: TestDb) {
     let (month_start, month) = month_back(40);
     let app = TestApp::spawn_with(db, |c| {
         c.clock = callgrade::clock::Clock::manual(month_start - 24 * 3_600_000);
-        c.draw_interval = Duration::from_secs(3600);
+        c.draw_interval = None;
     })
     .await;
 

@@ -50,7 +50,7 @@ async fn spawn(db: TestDb, now: &str) -> TestApp {
     TestApp::spawn_with(db, |c| {
         c.clock = clock;
         // The tests draw explicitly; the background task should stay out of the way.
-        c.draw_interval = std::time::Duration::from_secs(3600);
+        c.draw_interval = None;
     })
     .await
 }
