@@ -18,8 +18,12 @@ impl Month {
             .then_some(Month { year, month })
     }
 
+    /// The following month; 9999-12 stays itself, as `prev` keeps 1970-01: a month outside
+    /// 1970..=9999 could not be parsed back, so ranges ending there are cut short instead.
     pub fn next(self) -> Month {
-        if self.month == 12 {
+        if self.year == 9999 && self.month == 12 {
+            self
+        } else if self.month == 12 {
             Month {
                 year: self.year + 1,
                 month: 1,
@@ -33,7 +37,9 @@ impl Month {
     }
 
     pub fn prev(self) -> Month {
-        if self.month == 1 {
+        if self.year == 1970 && self.month == 1 {
+            self
+        } else if self.month == 1 {
             Month {
                 year: self.year - 1,
                 month: 12,
@@ -119,6 +125,15 @@ mod tests {
         for bad in ["2026-13", "2026-1", "26-01", "2026/01", "", "abcd-ef"] {
             assert!(bad.parse::<Month>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn stepping_stays_within_the_months_that_parse() {
+        let first = Month::new(1970, 1).expect("valid");
+        let last = Month::new(9999, 12).expect("valid");
+        assert_eq!(first.prev(), first);
+        assert_eq!(last.next(), last);
+        assert_eq!(first.next().prev(), first);
     }
 
     #[test]

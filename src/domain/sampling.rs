@@ -66,17 +66,24 @@ impl Graders {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Population {
-    #[default]
-    All,
+    /// A struct variant, not a unit one: serde lets a unit variant of an internally tagged
+    /// enum ignore extra fields, and `{"kind": "all", "teams": [...]}` must be refused.
+    All {},
     Teams {
         teams: Vec<String>,
     },
     Agents {
         agents: Vec<String>,
     },
+}
+
+impl Default for Population {
+    fn default() -> Self {
+        Population::All {}
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,7 +203,7 @@ impl PlanSpec {
             month: month.to_string(),
             per_agent: n,
             graders,
-            population: Population::All,
+            population: Population::All {},
             filters: Filters::default(),
             focus: default_focus(),
             grace_hours: DEFAULT_GRACE_HOURS,
@@ -223,7 +230,7 @@ impl PlanSpec {
             return Err("per_agent must be between 1 and 1000".into());
         }
         match &mut self.population {
-            Population::All => {}
+            Population::All {} => {}
             Population::Teams { teams: names } | Population::Agents { agents: names } => {
                 for n in names.iter_mut() {
                     *n = n.trim().to_string();
@@ -509,6 +516,22 @@ mod tests {
 
     fn month(s: &str) -> Month {
         s.parse().expect("valid month")
+    }
+
+    #[test]
+    fn populations_read_and_write_their_kind_and_refuse_other_fields() {
+        let all: Population = serde_json::from_str(r#"{"kind": "all"}"#).expect("all");
+        assert_eq!(all, Population::All {});
+        assert_eq!(
+            serde_json::to_string(&all).expect("serializes"),
+            r#"{"kind":"all"}"#
+        );
+        for bad in [
+            r#"{"kind": "all", "teams": ["team-a"]}"#,
+            r#"{"kind": "teams", "teams": ["team-a"], "agents": []}"#,
+        ] {
+            assert!(serde_json::from_str::<Population>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

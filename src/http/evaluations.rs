@@ -397,7 +397,7 @@ async fn list(
 ) -> AppResult<axum::Json<Value>> {
     let tz = state.config.time_zone;
     let mut filter = ListFilter {
-        limit: q.limit.unwrap_or(200).clamp(1, 1000),
+        limit: super::extract::limit(q.limit, 200, 1000)?,
         ..ListFilter::default()
     };
     if let Some(status) = q.status.as_deref().filter(|s| !s.is_empty()) {

@@ -33,7 +33,7 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> AppResult<axum::Json<Value>> {
     let tz = state.config.time_zone;
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let limit = super::extract::limit(q.limit, 50, 500)?;
     let (unread, rows) = store::list(&state.db, user.id, q.unread.unwrap_or(false), limit).await?;
     let items: Vec<Value> = rows
         .iter()

@@ -133,7 +133,17 @@ async fn upload(
                 );
             }
             Some("file") => staged = Some(stage(&state, field).await?),
-            _ => {}
+            // A misspelt part would otherwise vanish silently and the upload be refused
+            // for a "missing" one; naming it tells the recorder's integrator what is wrong.
+            other => {
+                return Err(AppError::bad_request(
+                    "unknown_part",
+                    format!(
+                        "unknown part {:?}: send only 'metadata' and 'file'",
+                        other.unwrap_or("")
+                    ),
+                ));
+            }
         }
     }
     let meta = meta.ok_or_else(|| {
@@ -239,13 +249,7 @@ async fn list(
 ) -> AppResult<axum::Json<Value>> {
     let viewer = user.viewer();
     let tz = state.config.time_zone;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(AppError::bad_request(
-            "invalid_query",
-            "limit must be between 1 and 500",
-        ));
-    }
+    let limit = super::extract::limit(q.limit, 50, 500)?;
     let range_ms = match q.month.as_deref().filter(|m| !m.is_empty()) {
         Some(m) => Some(
             m.parse::<Month>()

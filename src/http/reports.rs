@@ -61,7 +61,9 @@ async fn report(
     let month =
         || -> AppResult<Month> {
             parse_month(q.month.as_deref().ok_or_else(|| {
-                AppError::bad_request("invalid_query", "month=YYYY-MM is required")
+                // The document cannot say "required unless graders or trend": a missing month
+                // fits it, so it is a 422 like every rule beyond the document.
+                AppError::unprocessable("invalid_query", "month=YYYY-MM is required")
             })?)
         };
     let table = match name.as_str() {

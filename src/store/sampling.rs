@@ -266,7 +266,7 @@ async fn population_where(
     let base = "SELECT u.id, u.username, u.name, u.team_id, t.name AS team, u.hire_date \
         FROM users u LEFT JOIN teams t ON t.id = u.team_id WHERE u.role = 'agent' AND u.active = 1";
     let (cond, names): (&str, &[String]) = match population {
-        Population::All => ("", &[]),
+        Population::All {} => ("", &[]),
         Population::Teams { teams } => ("t.name", teams),
         Population::Agents { agents } => ("u.username", agents),
     };
@@ -297,7 +297,7 @@ async fn population_where(
 /// Names in a population that match no active agent or team (typos), for a clear error.
 pub async fn unknown_names(db: &Db, population: &Population) -> Result<Vec<String>, sqlx::Error> {
     let (sql, names) = match population {
-        Population::All => return Ok(Vec::new()),
+        Population::All {} => return Ok(Vec::new()),
         Population::Teams { teams } => ("SELECT name AS n FROM teams", teams),
         Population::Agents { agents } => (
             "SELECT username AS n FROM users WHERE role = 'agent' AND active = 1",

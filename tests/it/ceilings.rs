@@ -161,7 +161,7 @@ async fn rubric_validation_refuses_bad_count_rules(db: TestDb) {
         with_rule(json!([{ "at_least": 1, "grade": "awful" }])),
     )
     .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(code(&body), "invalid_json");
     assert!(
         body["error"]["message"]

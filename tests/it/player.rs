@@ -333,8 +333,8 @@ async fn coverage_merges_what_each_person_played(db: TestDb) {
         ),
         (json!({ "intervals": too_many }), 422, "invalid_intervals"),
         (json!({ "intervals": [[0, 1, 2]] }), 400, "invalid_json"),
-        (json!({ "intervals": [["0", "1"]] }), 422, "invalid_json"),
-        (json!({ "spans": [[0, 1]] }), 422, "invalid_json"),
+        (json!({ "intervals": [["0", "1"]] }), 400, "invalid_json"),
+        (json!({ "spans": [[0, 1]] }), 400, "invalid_json"),
     ] {
         let (s, body) = post_coverage(&insp, &url, &bad).await;
         assert_eq!(s.as_u16(), status, "{bad}: {body}");
@@ -473,7 +473,7 @@ async fn comments_are_pinned_to_moments_and_not_for_agents(db: TestDb) {
         json!({ "at_ms": 1 }),
     ] {
         let resp = sup.post(&url).json(&bad).send().await.unwrap();
-        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(code(&resp.json().await.unwrap()), "invalid_json");
     }
     let resp = sup
