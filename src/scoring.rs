@@ -380,7 +380,7 @@ pub async fn import_components(
         if agent.is_none() {
             problems.push(format!("unknown agent {:?}", field(0)));
         }
-        let month = field(1).parse::<Month>().ok();
+        let month = field(1).trim().parse::<Month>().ok();
         if month.is_none() {
             problems.push(format!("month {:?} is not YYYY-MM", field(1)));
         }

@@ -98,8 +98,11 @@ impl FromStr for Month {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || format!("month {s:?} is not of the form YYYY-MM");
-        let (y, m) = s.trim().split_once('-').ok_or_else(err)?;
-        if y.len() != 4 || m.len() != 2 {
+        // Exact, no trimming: the API document's pattern admits no spaces, and a padded month
+        // in a query is more likely a broken client than a meant month.
+        let (y, m) = s.split_once('-').ok_or_else(err)?;
+        let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+        if y.len() != 4 || m.len() != 2 || !digits(y) || !digits(m) {
             return Err(err());
         }
         let year = y.parse().map_err(|_| err())?;
@@ -122,7 +125,17 @@ mod tests {
             Ok(Month::new(2027, 1).expect("valid"))
         );
         assert_eq!(Month::new(2027, 1).map(Month::prev), Month::new(2026, 12));
-        for bad in ["2026-13", "2026-1", "26-01", "2026/01", "", "abcd-ef"] {
+        for bad in [
+            "2026-13",
+            "2026-1",
+            "26-01",
+            "2026/01",
+            "",
+            "abcd-ef",
+            " 2026-11",
+            "2026-11\r",
+            "2026-+1",
+        ] {
             assert!(bad.parse::<Month>().is_err(), "{bad}");
         }
     }

@@ -83,7 +83,8 @@ fn not_json() -> AppError {
     )
 }
 
-/// Parses a JSON body into `T`, naming the field at fault. A number written with a zero
+/// Parses a JSON body into `T`, naming the field at fault (serde_json's `float_roundtrip`
+/// reads every number exactly, so `4310366751573566.0` stays whole). A number written with a zero
 /// fraction (`38.0`) is the integer it equals: JSON has one number type, and clients (and
 /// JSON Schema) treat `38.0` and `38` alike, so integer fields take it too.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {

@@ -236,7 +236,7 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> AppResult<axum::Json<Value>> {
     require_staff(&user)?;
-    let month = match q.month.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+    let month = match q.month.as_deref() {
         Some(m) => Some(
             m.parse::<Month>()
                 .map_err(|e| AppError::bad_request("invalid_query", e))?

@@ -58,14 +58,13 @@ async fn report(
         Some("zh-CN" | "zh") => Lang::Zh,
         _ => Lang::En,
     };
-    let month =
-        || -> AppResult<Month> {
-            parse_month(q.month.as_deref().ok_or_else(|| {
-                // The document cannot say "required unless graders or trend": a missing month
-                // fits it, so it is a 422 like every rule beyond the document.
-                AppError::unprocessable("invalid_query", "month=YYYY-MM is required")
-            })?)
-        };
+    let month = || -> AppResult<Month> {
+        parse_month(q.month.as_deref().ok_or_else(|| {
+            // The document cannot say "required unless graders or trend": a missing month
+            // fits it, so it is a 422 like every rule beyond the document.
+            AppError::unprocessable("invalid_query", "month=YYYY-MM is required")
+        })?)
+    };
     let table = match name.as_str() {
         "payroll" => payroll(&state, &user, month()?, lang).await?,
         "teams" => teams(&state, &user, month()?).await?,

@@ -16,6 +16,7 @@ mod browser;
 mod ceilings;
 mod cli;
 mod commit_failures;
+mod contract;
 mod counting;
 mod formats;
 mod grading;
