@@ -59,7 +59,23 @@ export function setUnauthorizedHandler(handler) {
  * `authRedirect` is false (login itself, the initial session probe, background saves).
  * `keepalive` lets a request outlive the page (saving progress on page hide).
  */
+/**
+ * The path with query parameters that have no value left out: the server refuses `?month=`
+ * (a parameter given must have a value), and a cleared filter means "no filter".
+ */
+export function withoutEmptyParams(path) {
+  const q = path.indexOf('?');
+  if (q === -1) return path;
+  const params = new URLSearchParams(path.slice(q + 1));
+  for (const [name, value] of [...params]) {
+    if (value === '') params.delete(name, value);
+  }
+  const rest = params.toString();
+  return rest ? `${path.slice(0, q)}?${rest}` : path.slice(0, q);
+}
+
 export async function api(method, path, body, { signal, authRedirect = true, keepalive = false } = {}) {
+  path = withoutEmptyParams(path);
   const headers = { Accept: 'application/json', 'Accept-Language': getLang() };
   const init = { method, headers, credentials: 'same-origin', signal };
   if (keepalive) init.keepalive = true;

@@ -12,7 +12,7 @@
 // Charts are plain inline SVG built with createElementNS (no libraries); every chart has its
 // table beside it, which is also its text fallback.
 
-import { ApiError, api, errorMessage, h, isAbort, orNone } from './common.js';
+import { ApiError, api, errorMessage, h, isAbort, orNone, withoutEmptyParams } from './common.js';
 import { getLang, t } from './i18n.js';
 import { GRADES, errorBox, fmtNumber, notFoundSection, sentToLogin, timeEl } from './grading.js';
 import { monthLabel, personText } from './results.js';
@@ -157,7 +157,7 @@ function gradeCountsText(score) {
 }
 
 function exportUrl(name, params, format) {
-  return `/api/reports/${encodeURIComponent(name)}?${new URLSearchParams({ ...params, format, lang: getLang() })}`;
+  return withoutEmptyParams(`/api/reports/${encodeURIComponent(name)}?${new URLSearchParams({ ...params, format, lang: getLang() })}`);
 }
 
 /** CSV and XLSX download links of a report. */

@@ -150,19 +150,19 @@ async fn list_filters_by_agent_and_month_and_pages(db: TestDb) {
 
     // Pages of 3, newest first, every call exactly once.
     let mut seen = Vec::new();
-    let mut cursor = String::new();
+    let mut cursor = None::<String>;
     loop {
-        let (status, page) = get_json(
-            &sup,
-            &app.url(&format!("/api/recordings?limit=3&cursor={cursor}")),
-        )
-        .await;
+        let after = cursor
+            .as_ref()
+            .map_or(String::new(), |c| format!("&cursor={c}"));
+        let (status, page) =
+            get_json(&sup, &app.url(&format!("/api/recordings?limit=3{after}"))).await;
         assert_eq!(status, StatusCode::OK);
         for r in page["items"].as_array().unwrap() {
             seen.push(r["started_at"].as_str().unwrap().to_string());
         }
         match page["next_cursor"].as_str() {
-            Some(c) => cursor = c.to_string(),
+            Some(c) => cursor = Some(c.to_string()),
             None => break,
         }
     }
@@ -178,6 +178,9 @@ async fn list_filters_by_agent_and_month_and_pages(db: TestDb) {
         "limit=501",
         "cursor=xyz",
         "limit=abc",
+        "cursor=",
+        "month=",
+        "month=%202026-11",
     ] {
         let (status, body) = get_json(&sup, &app.url(&format!("/api/recordings?{bad}"))).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
