@@ -13,14 +13,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use crate::audio::{BenchServer, peak_rss_mb, rss_mb};
+use crate::audio::{BenchServer, peak_rss_mb};
 use crate::round3;
 
 /// At least this many byte-flip files, whatever `--files` says the total is.
@@ -112,72 +111,54 @@ impl Place {
 /// One file of the corpus: which fixture and what was done to it. Bytes are made only when
 /// the file is sent, so the corpus never sits in memory whole.
 #[derive(Clone)]
-enum Mutation {
-    Truncate {
-        fixture: usize,
-        percent: usize,
-    },
-    Lie {
-        fixture: usize,
-        field: usize,
-        value: u64,
-    },
-    Flip {
-        fixture: usize,
-        edits: Vec<(usize, u8)>,
-    },
+struct Mutation {
+    fixture: usize,
+    edit: Edit,
+}
+
+#[derive(Clone)]
+enum Edit {
+    Truncate(usize),
+    /// A header field (index into the fixture's fields) set to a value.
+    Lie(usize, u64),
+    /// Bytes xored with a value, at their offsets.
+    Flip(Vec<(usize, u8)>),
 }
 
 impl Mutation {
-    fn fixture(&self) -> usize {
-        match self {
-            Mutation::Truncate { fixture, .. }
-            | Mutation::Lie { fixture, .. }
-            | Mutation::Flip { fixture, .. } => *fixture,
-        }
-    }
-
     fn kind(&self) -> &'static str {
-        match self {
-            Mutation::Truncate { .. } => "truncate",
-            Mutation::Lie { .. } => "lie",
-            Mutation::Flip { .. } => "flip",
+        match self.edit {
+            Edit::Truncate(_) => "truncate",
+            Edit::Lie(..) => "lie",
+            Edit::Flip(_) => "flip",
         }
     }
 
     fn bytes(&self, fixtures: &[Fixture]) -> Vec<u8> {
-        let f = &fixtures[self.fixture()];
-        match self {
-            Mutation::Truncate { percent, .. } => f.bytes[..f.bytes.len() * percent / 100].to_vec(),
-            Mutation::Lie { field, value, .. } => {
-                let mut b = f.bytes.clone();
-                f.fields[*field].place.write(&mut b, *value);
-                b
-            }
-            Mutation::Flip { edits, .. } => {
-                let mut b = f.bytes.clone();
-                for &(at, xor) in edits {
-                    b[at] ^= xor;
-                }
-                b
-            }
+        let f = &fixtures[self.fixture];
+        let mut b = f.bytes.clone();
+        match &self.edit {
+            Edit::Truncate(percent) => b.truncate(f.bytes.len() * percent / 100),
+            Edit::Lie(field, value) => f.fields[*field].place.write(&mut b, *value),
+            Edit::Flip(edits) => edits.iter().for_each(|&(at, xor)| b[at] ^= xor),
         }
+        b
     }
 
     /// Enough to make the file again by hand.
     fn describe(&self, fixtures: &[Fixture]) -> String {
-        let f = &fixtures[self.fixture()];
-        match self {
-            Mutation::Truncate { percent, .. } => format!("{} truncated to {percent}%", f.name),
-            Mutation::Lie { field, value, .. } => {
+        let f = &fixtures[self.fixture];
+        match &self.edit {
+            Edit::Truncate(percent) => format!("{} truncated to {percent}%", f.name),
+            Edit::Lie(field, value) => {
                 format!("{} with {} = {value:#x}", f.name, f.fields[*field].name)
             }
-            Mutation::Flip { edits, .. } => {
-                let edits: Vec<String> = edits
+            Edit::Flip(edits) => {
+                let at: Vec<String> = edits
                     .iter()
-                    .map(|(at, xor)| format!("{at}^{xor:#04x}"))
+                    .map(|(at, x)| format!("{at}^{x:#04x}"))
                     .collect();
-                format!("{} with bytes flipped at {}", f.name, edits.join(","))
+                format!("{} with bytes flipped at {}", f.name, at.join(","))
             }
         }
     }
@@ -253,17 +234,13 @@ fn header_fields(b: &[u8]) -> Vec<Field> {
     if b.starts_with(b"RIFF") && b.get(8..12) == Some(b"WAVE") {
         riff_fields(b)
     } else if b.starts_with(b".snd") {
-        [
-            "data_offset",
-            "data_size",
-            "encoding",
-            "sample_rate",
-            "channels",
-        ]
-        .iter()
-        .enumerate()
-        .map(|(i, n)| be(&format!("au.{n}"), (4 + 4 * i) * 8, 32))
-        .collect()
+        // Five big-endian u32 after the magic.
+        let names = "data_offset data_size encoding sample_rate channels".split(' ');
+        let at = |i: usize| (4 + 4 * i) * 8;
+        names
+            .enumerate()
+            .map(|(i, n)| be(&format!("au.{n}"), at(i), 32))
+            .collect()
     } else if b.starts_with(b"fLaC") {
         flac_fields(b)
     } else if b.starts_with(b"OggS") {
@@ -513,14 +490,16 @@ fn corpus(fixtures: &[Fixture], files: usize, seed: u64) -> Vec<Mutation> {
     let mut out = Vec::new();
     for (fixture, f) in fixtures.iter().enumerate() {
         for percent in (5..100).step_by(5) {
-            out.push(Mutation::Truncate { fixture, percent });
+            out.push(Mutation {
+                fixture,
+                edit: Edit::Truncate(percent),
+            });
         }
         for (field, fd) in f.fields.iter().enumerate() {
             for value in lies(fd.place.read(&f.bytes), fd.place.bits()) {
-                out.push(Mutation::Lie {
+                out.push(Mutation {
                     fixture,
-                    field,
-                    value,
+                    edit: Edit::Lie(field, value),
                 });
             }
         }
@@ -541,7 +520,10 @@ fn corpus(fixtures: &[Fixture], files: usize, seed: u64) -> Vec<Mutation> {
                 (at, 1 + rng.below(255) as u8)
             })
             .collect();
-        out.push(Mutation::Flip { fixture, edits });
+        out.push(Mutation {
+            fixture,
+            edit: Edit::Flip(edits),
+        });
     }
     if out.len() > files {
         let n = out.len();
@@ -614,46 +596,47 @@ async fn send(
     }
 }
 
+/// Answers by kind, in the order of `COLUMNS`.
 #[derive(Default)]
-struct Counts {
-    stored: u64,
-    damaged: u64,
-    refused: BTreeMap<u16, u64>,
-    failed: u64,
-}
+struct Counts([u64; 6]);
+
+const COLUMNS: [&str; 6] = ["201", "201_damaged", "413", "415", "422", "failed"];
 
 impl Counts {
     fn add(&mut self, outcome: &Outcome) {
-        match outcome {
+        let column = match outcome {
             Outcome::Stored { damaged } => {
-                self.stored += 1;
-                self.damaged += u64::from(*damaged);
+                self.0[1] += u64::from(*damaged);
+                0
             }
-            Outcome::Refused(status) => *self.refused.entry(*status).or_default() += 1,
-            Outcome::Failed(_) => self.failed += 1,
-        }
+            Outcome::Refused(status) => COLUMNS
+                .iter()
+                .position(|c| *c == status.to_string())
+                .unwrap_or(5),
+            Outcome::Failed(_) => 5,
+        };
+        self.0[column] += 1;
+    }
+
+    fn failed(&self) -> u64 {
+        self.0[5]
     }
 
     fn json(&self) -> Value {
-        json!({
-            "201": self.stored,
-            "201_damaged": self.damaged,
-            "413": self.refused.get(&413).copied().unwrap_or(0),
-            "415": self.refused.get(&415).copied().unwrap_or(0),
-            "422": self.refused.get(&422).copied().unwrap_or(0),
-            "failed": self.failed,
-        })
+        Value::Object(
+            COLUMNS
+                .iter()
+                .zip(self.0)
+                .map(|(c, n)| (c.to_string(), json!(n)))
+                .collect(),
+        )
     }
 
     fn line(&self) -> String {
+        let n = self.0;
         format!(
             "201 {:>5} (damaged {:>5})  413 {:>4}  415 {:>5}  422 {:>5}  failed {:>3}",
-            self.stored,
-            self.damaged,
-            self.refused.get(&413).copied().unwrap_or(0),
-            self.refused.get(&415).copied().unwrap_or(0),
-            self.refused.get(&422).copied().unwrap_or(0),
-            self.failed
+            n[0], n[1], n[2], n[3], n[4], n[5]
         )
     }
 }
@@ -679,20 +662,6 @@ pub async fn run(files: usize, seed: u64, concurrency: usize) -> anyhow::Result<
     // The senders share the address and token; the child stays here, to be waited on.
     let target = Arc::new((server.base.clone(), server.token.clone()));
 
-    // The resident set, sampled while the corpus goes in (VmHWM is read at the end too).
-    let stop = Arc::new(AtomicBool::new(false));
-    let watcher = tokio::spawn({
-        let stop = stop.clone();
-        async move {
-            let mut worst: f64 = 0.0;
-            while !stop.load(Ordering::Relaxed) {
-                worst = worst.max(rss_mb(pid).unwrap_or(0.0));
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            worst
-        }
-    });
-
     let client = reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .build()?;
@@ -703,17 +672,10 @@ pub async fn run(files: usize, seed: u64, concurrency: usize) -> anyhow::Result<
             let target = target.clone();
             let fixtures = fixtures.clone();
             async move {
-                let bytes = m.bytes(&fixtures);
-                let name = fixtures[m.fixture()].name.clone();
+                let (bytes, name) = (m.bytes(&fixtures), &fixtures[m.fixture].name);
+                let call_id = format!("CORPUS-{seed}-{i:06}");
                 let t0 = Instant::now();
-                let outcome = send(
-                    &client,
-                    (&target.0, &target.1),
-                    &format!("CORPUS-{seed}-{i:06}"),
-                    &name,
-                    bytes,
-                )
-                .await;
+                let outcome = send(&client, (&target.0, &target.1), &call_id, name, bytes).await;
                 (i, outcome, t0.elapsed().as_secs_f64())
             }
         })
@@ -731,15 +693,15 @@ pub async fn run(files: usize, seed: u64, concurrency: usize) -> anyhow::Result<
         let m = &corpus[i];
         total.add(&outcome);
         by_kind.entry(m.kind()).or_default().add(&outcome);
-        by_fixture.entry(m.fixture()).or_default().add(&outcome);
+        by_fixture.entry(m.fixture).or_default().add(&outcome);
         if secs > slowest.0 {
             slowest = (secs, i);
         }
         // Reported, not failed: a cut that falls on a frame boundary of a format that does
         // not declare its length (headerless, MP3, Ogg) cannot be told from a short call.
-        if let (Mutation::Truncate { .. }, Outcome::Stored { damaged: false }) = (m, &outcome) {
+        if let (Edit::Truncate(_), Outcome::Stored { damaged: false }) = (&m.edit, &outcome) {
             *truncations_whole
-                .entry(fixtures[m.fixture()].name.clone())
+                .entry(fixtures[m.fixture].name.clone())
                 .or_default() += 1;
         }
         if let Outcome::Failed(why) = &outcome {
@@ -758,9 +720,9 @@ pub async fn run(files: usize, seed: u64, concurrency: usize) -> anyhow::Result<
     }
     drop(answers);
     let wall_s = started.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    let sampled = watcher.await.context("the RSS watcher")?;
-    let peak_rss = peak_rss_mb(pid).unwrap_or(0.0).max(sampled);
+    // The kernel's high-water mark sees every peak, however short (a dead server reads 0,
+    // and fails on its own).
+    let peak_rss = peak_rss_mb(pid).unwrap_or(0.0);
     let alive = died.is_none()
         && client
             .get(format!("{}/api/health", server.base))
@@ -794,8 +756,8 @@ pub async fn run(files: usize, seed: u64, concurrency: usize) -> anyhow::Result<
     );
 
     let mut missed = Vec::new();
-    if total.failed > 0 {
-        missed.push(format!("{} unexpected answers", total.failed));
+    if total.failed() > 0 {
+        missed.push(format!("{} unexpected answers", total.failed()));
     }
     if !alive {
         missed.push("the server is not alive".to_string());
