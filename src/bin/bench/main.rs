@@ -1,10 +1,11 @@
 //! Benchmarks with figures the issues ask for:
 //! `cargo run --release --bin bench -- ingest`, `... -- audio`, `... -- sampling`, `... -- grading`,
-//! `... -- scoring` and `... -- login-flood`.
+//! `... -- scoring`, `... -- login-flood` and `... -- corpus`.
 //!
 //! The last line printed is a JSON object with the figures, for scripts and closing notes.
 
 mod audio;
+mod corpus;
 mod grading;
 mod login_flood;
 mod sampling;
@@ -98,6 +99,16 @@ enum Bench {
         #[arg(long)]
         same_address: bool,
     },
+    /// A mutation corpus of the fixtures (truncations, header lies, byte flips) pushed over
+    /// HTTP to a server in its own process: every answer must be 201, 413, 415 or 422.
+    Corpus {
+        #[arg(long, default_value_t = 10_000)]
+        files: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
     /// (internal) The server process `audio` and `login-flood` measure, on an existing data
     /// folder.
     #[command(hide = true)]
@@ -146,6 +157,11 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             same_address,
         } => login_flood::run(clients, seconds, same_address).await,
+        Bench::Corpus {
+            files,
+            seed,
+            concurrency,
+        } => corpus::run(files, seed, concurrency).await,
         Bench::Serve {
             data_dir,
             client_ip_header,
