@@ -14,6 +14,7 @@ mod auth;
 mod blind;
 mod browser;
 mod ceilings;
+mod chaos;
 mod cli;
 mod commit_failures;
 mod contract;

@@ -208,14 +208,39 @@ pub async fn run(minutes: u32, listeners: usize) -> anyhow::Result<()> {
 /// The child process: serve the data folder until killed.
 pub async fn serve_child(
     data_dir: PathBuf,
+    database_url: Option<String>,
     client_ip_header: Option<String>,
 ) -> anyhow::Result<()> {
-    let mut config = callgrade::config::Config::for_data_dir(data_dir, None);
+    let mut config = callgrade::config::Config::for_data_dir(data_dir, database_url);
     config.client_ip_header = client_ip_header;
     let state = callgrade::app::AppState::open(config).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("{}", listener.local_addr()?);
     callgrade::app::serve(listener, state, std::future::pending()).await
+}
+
+/// Starts `bench serve` on an existing data folder (and database) and waits until it
+/// listens. Returns the child and its `http://127.0.0.1:PORT`.
+pub fn spawn_server(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    client_ip_header: Option<&str>,
+) -> anyhow::Result<(Child, String)> {
+    use std::io::BufRead;
+    let mut command = Command::new(std::env::current_exe()?);
+    command.arg("serve").arg(data_dir);
+    if let Some(url) = database_url {
+        command.arg("--database-url").arg(url);
+    }
+    if let Some(header) = client_ip_header {
+        command.arg("--client-ip-header").arg(header);
+    }
+    let mut child = Child(command.stdout(std::process::Stdio::piped()).spawn()?);
+    let mut line = String::new();
+    let stdout = child.0.stdout.take().context("child stdout")?;
+    std::io::BufReader::new(stdout).read_line(&mut line)?;
+    anyhow::ensure!(!line.trim().is_empty(), "the server child did not start");
+    Ok((child, format!("http://{}", line.trim())))
 }
 
 /// A server in its own process on a fresh data folder holding one agent (`bench-agent`), one
@@ -234,7 +259,6 @@ impl BenchServer {
         data_dir: &Path,
         client_ip_header: Option<&str>,
     ) -> anyhow::Result<BenchServer> {
-        use std::io::BufRead;
         let config = callgrade::config::Config::for_data_dir(data_dir.to_path_buf(), None);
         let state = callgrade::app::AppState::open(config).await?;
         let roster = "username,name,role,team,hire_date,password\n\
@@ -245,16 +269,7 @@ impl BenchServer {
         let token = callgrade::store::tokens::create(&state.db, "bench").await?;
         state.db.close().await;
 
-        let mut command = Command::new(std::env::current_exe()?);
-        command.arg("serve").arg(data_dir);
-        if let Some(header) = client_ip_header {
-            command.arg("--client-ip-header").arg(header);
-        }
-        let mut child = Child(command.stdout(std::process::Stdio::piped()).spawn()?);
-        let mut line = String::new();
-        let stdout = child.0.stdout.take().context("child stdout")?;
-        std::io::BufReader::new(stdout).read_line(&mut line)?;
-        let base = format!("http://{}", line.trim());
+        let (child, base) = spawn_server(data_dir, None, client_ip_header)?;
         Ok(BenchServer { child, base, token })
     }
 }

@@ -20,7 +20,7 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 use crate::audio::{BenchServer, peak_rss_mb};
-use crate::round3;
+use crate::{Rng, round3};
 
 /// At least this many byte-flip files, whatever `--files` says the total is.
 const MIN_FLIPS: usize = 1000;
@@ -161,23 +161,6 @@ impl Mutation {
                 format!("{} with bytes flipped at {}", f.name, at.join(","))
             }
         }
-    }
-}
-
-/// SplitMix64: small, and the same sequence for a seed on every machine and every version.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
     }
 }
 

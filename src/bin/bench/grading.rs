@@ -138,7 +138,7 @@ fn grader_name(g: usize) -> String {
 
 /// What a grader submits: one to three deductions with their times; every tenth call is
 /// poor (four impatient moments), which also writes a flag for the team lead.
-fn form(n: usize) -> serde_json::Value {
+pub fn form(n: usize) -> serde_json::Value {
     if n % 10 == 9 {
         return json!({ "deductions": [{ "item": "commanding_tone", "occurrences": 4,
             "times_ms": [5_000, 40_000, 90_000, 150_000], "note": "raised voice" }] });
@@ -198,80 +198,13 @@ async fn prepare(
     let day0 = now - 86_400_000;
     let mut tx = db.begin_write().await?;
     for n in 0..submits {
-        let started = day0 + (n as i64) * 1_000;
-        let agent = agents[n % agents.len()];
-        let grader = graders[n % clients];
-        let recording: i64 = sqlx::query(
-            "INSERT INTO recordings (call_id, agent_id, started_at_ms, direction, queue, \
-                 customer_number, channel_layout, container, codec, sample_rate, channels, \
-                 frames, duration_ms, damaged, damage_reason, short_call, blob_key, size_bytes, \
-                 sha256, source, created_at_ms) \
-             VALUES ($1, $2, $3, 'inbound', 'billing', NULL, 'mono', 'wav', 'pcm_mulaw', 8000, \
-                 1, $4, $5, 0, NULL, 0, 'bench/none', 0, '0', 'bench', $6) RETURNING id",
-        )
-        .bind(format!("GRADE-{n:06}"))
-        .bind(agent)
-        .bind(started)
-        .bind(CALL_MS * 8)
-        .bind(CALL_MS)
-        .bind(started + CALL_MS + 60_000)
-        .fetch_one(&mut *tx)
-        .await
-        .context("inserting a call")?
-        .try_get(0)?;
-        let assignment: i64 = sqlx::query(
-            "INSERT INTO assignments (recording_id, agent_id, kind, grader_id, reason, \
-                 complaint, created_at_ms, due_at_ms) \
-             VALUES ($1, $2, 'pull', $3, 'bench', 0, $4, $5) RETURNING id",
-        )
-        .bind(recording)
-        .bind(agent)
-        .bind(grader)
-        .bind(now)
-        .bind(now + 2 * 86_400_000)
-        .fetch_one(&mut *tx)
-        .await
-        .context("queueing a call")?
-        .try_get(0)?;
-        sqlx::query(
-            "INSERT INTO evaluations (assignment_id, recording_id, agent_id, grader_id, \
-                 rubric_id, status, form, created_at_ms, updated_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, 'draft', '{}', $6, $6)",
-        )
-        .bind(assignment)
-        .bind(recording)
-        .bind(agent)
-        .bind(grader)
-        .bind(rubric.id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .context("opening a draft")?;
-        sqlx::query(
-            "INSERT INTO listen_coverage (recording_id, user_id, intervals, listened_ms, \
-                 updated_at_ms) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(recording)
-        .bind(grader)
-        .bind(format!("[[0,{CALL_MS}]]"))
-        .bind(CALL_MS)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .context("listening")?;
-        // What the server credits coverage against: the whole call streamed to the grader
-        // an hour before (so the state is the one a real listen leaves).
-        sqlx::query(
-            "INSERT INTO served_audio (recording_id, user_id, spans, updated_at_ms) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(recording)
-        .bind(grader)
-        .bind(format!("[[0,{CALL_MS},{}]]", now - 3_600_000))
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .context("serving the audio")?;
+        let call = ListenedCall {
+            call_id: format!("GRADE-{n:06}"),
+            agent_id: agents[n % agents.len()],
+            grader_id: graders[n % clients],
+            started_at_ms: day0 + (n as i64) * 1_000,
+        };
+        queue_listened_call(&mut tx, &call, rubric.id, now).await?;
     }
     tx.commit().await?;
 
@@ -291,4 +224,97 @@ async fn prepare(
     }
     anyhow::ensure!(out.len() == submits, "prepared {} of {submits}", out.len());
     Ok(out)
+}
+
+/// A call as a grader's pulled assignment leaves it when the grader has listened to it all.
+pub struct ListenedCall {
+    pub call_id: String,
+    pub agent_id: i64,
+    pub grader_id: i64,
+    pub started_at_ms: i64,
+}
+
+/// Inserts a three-minute call (metadata only: no bytes), pulls it into the grader's queue,
+/// opens the draft and records the whole call as streamed to and listened by the grader an
+/// hour before `now`. Returns the draft's evaluation id.
+pub async fn queue_listened_call(
+    tx: &mut callgrade::store::Tx,
+    call: &ListenedCall,
+    rubric_id: i64,
+    now: i64,
+) -> anyhow::Result<i64> {
+    let (started, agent, grader) = (call.started_at_ms, call.agent_id, call.grader_id);
+    let recording: i64 = sqlx::query(
+        "INSERT INTO recordings (call_id, agent_id, started_at_ms, direction, queue, \
+             customer_number, channel_layout, container, codec, sample_rate, channels, \
+             frames, duration_ms, damaged, damage_reason, short_call, blob_key, size_bytes, \
+             sha256, source, created_at_ms) \
+         VALUES ($1, $2, $3, 'inbound', 'billing', NULL, 'mono', 'wav', 'pcm_mulaw', 8000, \
+             1, $4, $5, 0, NULL, 0, 'bench/none', 0, '0', 'bench', $6) RETURNING id",
+    )
+    .bind(&call.call_id)
+    .bind(agent)
+    .bind(started)
+    .bind(CALL_MS * 8)
+    .bind(CALL_MS)
+    .bind(started + CALL_MS + 60_000)
+    .fetch_one(&mut **tx)
+    .await
+    .context("inserting a call")?
+    .try_get(0)?;
+    let assignment: i64 = sqlx::query(
+        "INSERT INTO assignments (recording_id, agent_id, kind, grader_id, reason, \
+             complaint, created_at_ms, due_at_ms) \
+         VALUES ($1, $2, 'pull', $3, 'bench', 0, $4, $5) RETURNING id",
+    )
+    .bind(recording)
+    .bind(agent)
+    .bind(grader)
+    .bind(now)
+    .bind(now + 2 * 86_400_000)
+    .fetch_one(&mut **tx)
+    .await
+    .context("queueing a call")?
+    .try_get(0)?;
+    let evaluation: i64 = sqlx::query(
+        "INSERT INTO evaluations (assignment_id, recording_id, agent_id, grader_id, \
+             rubric_id, status, form, created_at_ms, updated_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, 'draft', '{}', $6, $6) RETURNING id",
+    )
+    .bind(assignment)
+    .bind(recording)
+    .bind(agent)
+    .bind(grader)
+    .bind(rubric_id)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await
+    .context("opening a draft")?
+    .try_get(0)?;
+    sqlx::query(
+        "INSERT INTO listen_coverage (recording_id, user_id, intervals, listened_ms, \
+             updated_at_ms) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(recording)
+    .bind(grader)
+    .bind(format!("[[0,{CALL_MS}]]"))
+    .bind(CALL_MS)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .context("listening")?;
+    // What the server credits coverage against: the whole call streamed to the grader
+    // an hour before (so the state is the one a real listen leaves).
+    sqlx::query(
+        "INSERT INTO served_audio (recording_id, user_id, spans, updated_at_ms) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(recording)
+    .bind(grader)
+    .bind(format!("[[0,{CALL_MS},{}]]", now - 3_600_000))
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .context("serving the audio")?;
+    Ok(evaluation)
 }

@@ -1,10 +1,12 @@
 //! Benchmarks with figures the issues ask for:
 //! `cargo run --release --bin bench -- ingest`, `... -- audio`, `... -- sampling`, `... -- grading`,
-//! `... -- scoring`, `... -- login-flood` and `... -- corpus`.
+//! `... -- scoring`, `... -- login-flood`, `... -- corpus` and `... -- chaos`.
 //!
 //! The last line printed is a JSON object with the figures, for scripts and closing notes.
 
 mod audio;
+mod chaos;
+mod chaos_check;
 mod corpus;
 mod grading;
 mod login_flood;
@@ -109,11 +111,30 @@ enum Bench {
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
     },
-    /// (internal) The server process `audio` and `login-flood` measure, on an existing data
-    /// folder.
+    /// Kill -9 of the server at random moments while clients upload, submit grades, file
+    /// appeals and decide them; after each restart every acknowledged write must be there.
+    Chaos {
+        /// PostgreSQL server URL; a scratch database is created on it and dropped afterwards.
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        rounds: usize,
+        /// Concurrent clients: half upload, the rest grade, appeal and decide.
+        #[arg(long, default_value_t = 200)]
+        clients: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The longest a server lives before it is killed, in milliseconds.
+        #[arg(long, default_value_t = 2500)]
+        max_uptime_ms: u64,
+    },
+    /// (internal) The server process `audio`, `login-flood`, `corpus` and `chaos` measure, on
+    /// an existing data folder.
     #[command(hide = true)]
     Serve {
         data_dir: std::path::PathBuf,
+        #[arg(long)]
+        database_url: Option<String>,
         #[arg(long)]
         client_ip_header: Option<String>,
     },
@@ -162,10 +183,27 @@ async fn main() -> anyhow::Result<()> {
             seed,
             concurrency,
         } => corpus::run(files, seed, concurrency).await,
+        Bench::Chaos {
+            database_url,
+            rounds,
+            clients,
+            seed,
+            max_uptime_ms,
+        } => {
+            chaos::run(chaos::Options {
+                database_url,
+                rounds,
+                clients,
+                seed,
+                max_uptime_ms,
+            })
+            .await
+        }
         Bench::Serve {
             data_dir,
+            database_url,
             client_ip_header,
-        } => audio::serve_child(data_dir, client_ip_header).await,
+        } => audio::serve_child(data_dir, database_url, client_ip_header).await,
     }
 }
 
@@ -368,6 +406,24 @@ pub fn cpu_s() -> anyhow::Result<f64> {
     };
     // The kernel reports them in USER_HZ ticks, which Linux fixes at 100 per second.
     Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// SplitMix64: small, and the same sequence for a seed on every machine and every version.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
 }
 
 pub fn round3(x: f64) -> f64 {
