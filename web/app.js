@@ -1,6 +1,6 @@
 import {
-  ApiError, api, errorMessage, formatAudio, formatDateTime, formatDuration, h, isAbort, orNone,
-  setUnauthorizedHandler,
+  ApiError, api, centerMonth, errorMessage, formatAudio, formatDateTime, formatDuration, h, isAbort, monthBox,
+  orNone, setCenterZone, setUnauthorizedHandler,
 } from './common.js';
 import { LANGS, getLang, hasKey, missingKeys, setLang, t } from './i18n.js';
 import { mountPlayer } from './player.js';
@@ -45,10 +45,8 @@ const home = () => (state.user?.role === 'agent' ? '/results' : DEFAULT_ROUTE);
 const PAGE_SIZE = 50;
 const MONTH_RE = /^\d{4}-(0[1-9]|1[0-2])$/;
 
-function currentMonth() {
-  const d = new Date();
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`;
-}
+/** This month in the center's time zone. */
+const currentMonth = () => centerMonth(0);
 
 function recordingHash(id) {
   return hashFor(`/recordings/${encodeURIComponent(id)}`);
@@ -565,6 +563,7 @@ function renderLogin(root, { signal, rerender }) {
       const data = await api('POST', '/api/login',
         { username: username.value, password: password.value }, { authRedirect: false });
       state.user = data?.user ?? null;
+      setCenterZone(data?.time_zone);
       if (!state.user) throw new ApiError(200, 'bad_response', '');
       state.agents = null;
       state.back = null;
@@ -684,10 +683,8 @@ async function renderRecordings(root, { query, signal, rerender }) {
   };
 
   // --- filters
-  const monthInput = h('input', {
-    id: 'filter-month', type: 'month', value: filters.month, required: true,
-    pattern: '\\d{4}-\\d{2}', placeholder: 'YYYY-MM',
-  });
+  const monthPicker = monthBox({ id: 'filter-month', value: filters.month });
+  const monthInput = monthPicker.input;
   let agentSelect = null;
   const agentNote = h('span', { class: 'field-note', role: 'status', hidden: true });
   if (!isAgent) {
@@ -701,7 +698,7 @@ async function renderRecordings(root, { query, signal, rerender }) {
   },
     agentSelect && h('div', { class: 'field' },
       h('label', { for: 'filter-agent' }, t('filter.agent')), agentSelect, agentNote),
-    h('div', { class: 'field' }, h('label', { for: 'filter-month' }, t('filter.month')), monthInput),
+    h('div', { class: 'field' }, h('label', { for: 'filter-month' }, t('filter.month')), monthPicker.element),
   );
 
   // --- list
@@ -815,12 +812,8 @@ async function renderRecordings(root, { query, signal, rerender }) {
     load({ append: false });
   }
 
+  // The picker only reports real months: the list is always per month.
   monthInput.addEventListener('change', () => {
-    // Clearing the month input would mean "no month"; the list is always per month.
-    if (!MONTH_RE.test(monthInput.value)) {
-      monthInput.value = filters.month;
-      return;
-    }
     filters.month = monthInput.value;
     applyFilters();
   });
@@ -923,6 +916,7 @@ async function boot() {
 
   try {
     state.user = await api('GET', '/api/me', undefined, { authRedirect: false });
+    setCenterZone(state.user?.time_zone);
   } catch (err) {
     // 401 simply means "not signed in"; anything else also lands on the login
     // page, where a retry will surface the actual problem.

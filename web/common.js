@@ -144,15 +144,169 @@ export function pad2(n) {
   return String(n).padStart(2, '0');
 }
 
+// ---------------------------------------------------------------------------
+// The center's clock. Every time is shown in the center's time zone (the server's setting,
+// told at sign-in), whatever zone the browser is in: a deadline then reads the same on the
+// page, in the notification and in the export, for a grader working from anywhere.
+
+let centerZone = 'UTC';
+
+/** Sets the center's zone (an IANA name); an unknown name keeps UTC rather than failing. */
+export function setCenterZone(zone) {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    centerZone = zone;
+  } catch {
+    centerZone = 'UTC';
+  }
+}
+
+export const getCenterZone = () => centerZone;
+
+const wallFormat = new Map();
+
+/** The center's wall clock at an instant: { year, month, day, hour, minute, second }. */
+export function centerWall(date = new Date()) {
+  let f = wallFormat.get(centerZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: centerZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric',
+      hour: 'numeric', minute: 'numeric', second: 'numeric',
+    });
+    wallFormat.set(centerZone, f);
+  }
+  const parts = Object.fromEntries(f.formatToParts(date).map((p) => [p.type, Number(p.value)]));
+  return {
+    year: parts.year, month: parts.month, day: parts.day,
+    hour: parts.hour % 24, minute: parts.minute, second: parts.second,
+  };
+}
+
+/** Today in the center, "YYYY-MM-DD". */
+export function centerToday() {
+  const w = centerWall();
+  return `${w.year}-${pad2(w.month)}-${pad2(w.day)}`;
+}
+
+/** The month `n` months from this one in the center (n = 0: this month), "YYYY-MM". */
+export function centerMonth(n = 0) {
+  const w = centerWall();
+  return addMonths(`${w.year}-${pad2(w.month)}`, n);
+}
+
+/** The instant of a wall time in the center ("YYYY-MM-DDTHH:MM[:SS]", as a datetime-local
+ *  box gives it), as RFC 3339 UTC; null if it does not parse. */
+export function centerInstant(wall) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(wall ?? '');
+  if (!m) return null;
+  const [y, mo, d, hh, mm, ss] = m.slice(1).map((v) => Number(v ?? 0));
+  const asUtc = Date.UTC(y, mo - 1, d, hh, mm, ss);
+  if (Number.isNaN(asUtc)) return null;
+  // The zone's offset at the guess, then again at the corrected instant (a clock change in
+  // between moves it once more at most).
+  const offsetAt = (ms) => {
+    const w = centerWall(new Date(ms));
+    return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second) - Math.floor(ms / 1000) * 1000;
+  };
+  let instant = asUtc - offsetAt(asUtc);
+  instant = asUtc - offsetAt(instant);
+  return new Date(instant).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** An instant as the center's wall clock ("2026-11-03 14:05:09"), and the long form in the
+ *  interface's language with the zone named, for a tooltip. */
 export function formatDateTime(iso) {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return { text: String(iso ?? ''), title: '' };
-  const text = `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} `
-    + `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  const w = centerWall(d);
+  const text = `${w.year}-${pad2(w.month)}-${pad2(w.day)} ${pad2(w.hour)}:${pad2(w.minute)}:${pad2(w.second)}`;
   const title = new Intl.DateTimeFormat(getLang(), {
-    dateStyle: 'full', timeStyle: 'long',
+    dateStyle: 'full', timeStyle: 'long', timeZone: centerZone,
   }).format(d);
   return { text, title };
+}
+
+// ---------------------------------------------------------------------------
+// Month picker. A browser's own month input speaks the browser's locale, not the app's; this
+// one is a YYYY-MM box with ‹ › steps and the month's name in the interface language beside
+// it. Its 'change' event fires only for a real month that differs from the last one: as soon
+// as one is typed (not only on blur), and a box left invalid goes back to the last good month.
+
+const MONTH_VALUE = /^\d{4}-(0[1-9]|1[0-2])$/;
+
+/** "2026-11" n months on. */
+export function addMonths(month, n) {
+  const [y, m] = month.split('-').map(Number);
+  const index = y * 12 + (m - 1) + n;
+  return `${Math.floor(index / 12)}-${pad2((index % 12) + 1)}`;
+}
+
+/** The month's name in the interface language: "November 2026", "2026年11月". */
+export function monthName(month) {
+  if (!MONTH_VALUE.test(month ?? '')) return String(month ?? '');
+  const [y, m] = month.split('-').map(Number);
+  return new Intl.DateTimeFormat(getLang(), { year: 'numeric', month: 'long', timeZone: 'UTC' })
+    .format(new Date(Date.UTC(y, m - 1, 1)));
+}
+
+/** A month picker: `{ input, element, set }`; put `element` in the form, listen on `input`,
+ *  and change the month from code with `set` (no 'change' event then; also reachable as
+ *  `input.setMonth` for code that finds the box by its id). */
+export function monthBox({ id, value, ...attrs }) {
+  const input = h('input', {
+    type: 'text', inputmode: 'numeric', autocomplete: 'off', maxlength: '7', size: '8',
+    pattern: '\\d{4}-(0[1-9]|1[0-2])', placeholder: t('month.placeholder'), required: true,
+    ...attrs, id, value, 'aria-describedby': `${id}-name`,
+  });
+  const caption = h('span', { class: 'month-name muted', id: `${id}-name`, 'aria-live': 'polite' });
+  let last = MONTH_VALUE.test(value ?? '') ? value : '';
+  const show = () => {
+    caption.textContent = MONTH_VALUE.test(input.value) ? monthName(input.value) : t('month.format_hint');
+  };
+  const emit = () => {
+    last = input.value;
+    show();
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+  };
+  // Registered before any page's listener, so it can hold back the native 'change'.
+  input.addEventListener('change', (e) => {
+    if (!e.isTrusted) return;
+    e.stopImmediatePropagation();
+    if (!MONTH_VALUE.test(input.value)) {
+      input.value = last;
+      show();
+    } else if (input.value !== last) {
+      emit();
+    }
+  });
+  input.addEventListener('input', () => {
+    if (MONTH_VALUE.test(input.value) && input.value !== last) emit();
+    else show();
+  });
+  const step = (n) => {
+    if (!MONTH_VALUE.test(input.value)) input.value = last || centerMonth(0);
+    input.value = addMonths(input.value, n);
+    emit();
+  };
+  show();
+  const element = h('span', { class: 'month-box' },
+    h('button', {
+      type: 'button', class: 'btn month-step', 'data-step': '-1',
+      'aria-label': t('month.previous'), title: t('month.previous'), onclick: () => step(-1),
+    }, '‹'),
+    input,
+    h('button', {
+      type: 'button', class: 'btn month-step', 'data-step': '1',
+      'aria-label': t('month.next'), title: t('month.next'), onclick: () => step(1),
+    }, '›'),
+    caption);
+  const set = (month) => {
+    input.value = month;
+    if (MONTH_VALUE.test(month)) last = month;
+    show();
+  };
+  input.setMonth = set;
+  return { input, element, set };
 }
 
 export function formatDuration(ms) {

@@ -61,6 +61,10 @@ export const catalogs = {
     'filter.all_agents': 'All agents',
     'filter.no_team': 'No team',
     'filter.month': 'Month',
+    'month.placeholder': 'YYYY-MM',
+    'month.format_hint': 'Type a month as YYYY-MM',
+    'month.previous': 'Previous month',
+    'month.next': 'Next month',
     'filter.agents_error': 'Could not load the agent list.',
 
     'col.started_at': 'Start time',
@@ -1220,6 +1224,10 @@ export const catalogs = {
     'filter.all_agents': '全部坐席',
     'filter.no_team': '未分配班组',
     'filter.month': '月份',
+    'month.placeholder': '年-月',
+    'month.format_hint': '请按“年-月”输入，例如 2026-11',
+    'month.previous': '上个月',
+    'month.next': '下个月',
     'filter.agents_error': '坐席列表加载失败。',
 
     'col.started_at': '开始时间',

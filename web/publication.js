@@ -10,7 +10,7 @@
 //
 // Exports `revisionsTable`, which the agent's evaluation page shows too.
 
-import { ApiError, api, errorMessage, h, isAbort, orNone } from './common.js';
+import { ApiError, api, centerMonth, errorMessage, h, isAbort, monthBox, orNone } from './common.js';
 import { getLang, t } from './i18n.js';
 import {
   errorBox, fmtNumber, gradeBadge, itemName, loadRubric, notFoundSection, sentToLogin, timeEl,
@@ -28,12 +28,8 @@ const UNITS = ['calendar_days', 'working_days'];
 /** Roles that open an appeal's page (from a revision that an appeal decision made). */
 const APPEAL_READERS = ['panel', 'supervisor', 'team_lead'];
 
-function previousMonth() {
-  const d = new Date();
-  d.setDate(1);
-  d.setMonth(d.getMonth() - 1);
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`;
-}
+/** Last month in the center's time zone. */
+const previousMonth = () => centerMonth(-1);
 
 /** Occurrences per item code of a form's deductions. */
 function countsOf(form) {
@@ -107,18 +103,9 @@ export function publicationPages(app) {
   const isSupervisor = () => state.user?.role === 'supervisor';
 
   function monthField(id, month, onChange) {
-    const input = h('input', {
-      id, type: 'month', value: month, required: true, pattern: '\\d{4}-\\d{2}', placeholder: 'YYYY-MM',
-    });
-    input.addEventListener('change', () => {
-      if (!MONTH_RE.test(input.value)) {
-        input.value = month;
-        return;
-      }
-      month = input.value;
-      onChange(month);
-    });
-    return h('div', { class: 'field' }, h('label', { for: id }, t('filter.month')), input);
+    const box = monthBox({ id, value: month });
+    box.input.addEventListener('change', () => onChange(box.input.value));
+    return h('div', { class: 'field' }, h('label', { for: id }, t('filter.month')), box.element);
   }
 
   function pubStatus(p) {

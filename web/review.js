@@ -2,7 +2,7 @@
 // submitted (#/flags), one flag with the coaching sessions held about it and its outcome
 // (#/flags/:id).
 
-import { ApiError, api, errorMessage, h, isAbort, orNone } from './common.js';
+import { ApiError, api, centerToday, errorMessage, h, isAbort, orNone } from './common.js';
 import { hasKey, t } from './i18n.js';
 import { errorBox, fmtNumber, gradeBadge, notFoundSection, sentToLogin, timeEl } from './grading.js';
 
@@ -20,10 +20,8 @@ function statusBadge(f) {
   return h('span', { class: `badge badge-flag badge-flag-${f.status}`, 'data-status': f.status }, label('flags.status', f.status));
 }
 
-function todayLocal() {
-  const d = new Date();
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
-}
+/** Today in the center's time zone. */
+const todayLocal = () => centerToday();
 
 export function reviewPages(app) {
   const { state, hashFor, replaceQuery } = app;

@@ -6,7 +6,7 @@
 // render functions it returns.
 
 import {
-  ApiError, api, errorMessage, formatDateTime, formatDuration, h, isAbort, orNone,
+  ApiError, api, centerInstant, errorMessage, formatDateTime, formatDuration, h, isAbort, monthBox, orNone,
 } from './common.js';
 import { getLang, hasKey, t } from './i18n.js';
 
@@ -175,13 +175,12 @@ export function samplingPages(app) {
     const month = MONTH_RE.test(query.get('month') ?? '') ? query.get('month') : currentMonth();
     let shownMonth = month;
 
-    const monthInput = h('input', {
-      id: 'plans-month', type: 'month', value: month, required: true, pattern: '\\d{4}-\\d{2}', placeholder: 'YYYY-MM',
-    });
+    const monthPicker = monthBox({ id: 'plans-month', value: month });
+    const monthInput = monthPicker.input;
     const head = h('div', { class: 'page-head' },
       h('div', null, h('h1', null, t('plans.title')), h('p', { class: 'muted page-lead' }, t('plans.lead'))),
       h('form', { class: 'filters', onsubmit: (e) => e.preventDefault(), 'aria-label': t('plans.month_filter') },
-        h('div', { class: 'field' }, h('label', { for: 'plans-month' }, t('filter.month')), monthInput)),
+        h('div', { class: 'field' }, h('label', { for: 'plans-month' }, t('filter.month')), monthPicker.element)),
     );
 
     const notice = h('div', { id: 'plans-notice', role: 'status', 'aria-live': 'polite' });
@@ -243,14 +242,10 @@ export function samplingPages(app) {
     }
 
     monthInput.addEventListener('change', () => {
-      if (!MONTH_RE.test(monthInput.value)) {
-        monthInput.value = shownMonth;
-        return;
-      }
       shownMonth = monthInput.value;
       replaceQuery({ month: shownMonth });
       const formMonth = document.getElementById('plan-month');
-      if (formMonth && !formMonth.dataset.touched) formMonth.value = shownMonth;
+      if (formMonth && !formMonth.dataset.touched) formMonth.setMonth(shownMonth);
       showNotice(null);
       loadList();
     });
@@ -286,10 +281,9 @@ export function samplingPages(app) {
 
       // The server's limit (domain::sampling): longer names would only be refused on submit.
       const name = h('input', { id: id('name'), type: 'text', required: true, maxlength: '100', autocomplete: 'off' });
-      const monthField = h('input', {
-        id: id('month'), type: 'month', required: true, value: shownMonth, pattern: '\\d{4}-\\d{2}',
-        oninput: (e) => { e.target.dataset.touched = 'true'; },
-      });
+      const monthPicked = monthBox({ id: id('month'), value: shownMonth });
+      const monthField = monthPicked.input;
+      monthField.addEventListener('change', () => { monthField.dataset.touched = 'true'; });
       const perAgent = h('input', { id: id('per-agent'), type: 'number', min: '1', max: '1000', step: '1', required: true, value: '10' });
       const graders = h('select', { id: id('graders') },
         h('option', { value: 'inspectors' }, t('graders.inspectors')),
@@ -369,7 +363,7 @@ export function samplingPages(app) {
       const form = h('form', { id: 'plan-form', class: 'plan-form', novalidate: false },
         h('div', { class: 'form-row' },
           fieldEl('name', 'plan_form.name', name),
-          fieldEl('month', 'filter.month', monthField),
+          fieldEl('month', 'filter.month', monthPicked.element),
           fieldEl('per-agent', 'plan_form.per_agent', perAgent, 'plan_form.per_agent_hint'),
           fieldEl('graders', 'plan_form.graders', graders),
           h('div', { class: 'field' }, h('label', { class: 'toggle' }, counts, t('plan_form.counts')),
@@ -500,7 +494,7 @@ export function samplingPages(app) {
           formStatus.replaceChildren(createdNotice(plan));
           if (spec.month !== shownMonth) {
             shownMonth = spec.month;
-            monthInput.value = shownMonth;
+            monthPicker.set(shownMonth);
             replaceQuery({ month: shownMonth });
           }
           await loadList();
@@ -1057,11 +1051,8 @@ export function samplingPages(app) {
       }
     }
 
-    const toRfc3339 = (value) => {
-      if (!value) return null;
-      const d = new Date(value);
-      return Number.isNaN(d.getTime()) ? null : d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-    };
+    // The boxes hold the center's wall time, as every time on the page shows.
+    const toRfc3339 = (value) => centerInstant(value);
 
     searchForm.addEventListener('submit', async (e) => {
       e.preventDefault();

@@ -12,7 +12,9 @@
 // Charts are plain inline SVG built with createElementNS (no libraries); every chart has its
 // table beside it, which is also its text fallback.
 
-import { ApiError, api, errorMessage, h, isAbort, orNone, withoutEmptyParams } from './common.js';
+import {
+  ApiError, addMonths, api, centerMonth, errorMessage, h, isAbort, monthBox, orNone, withoutEmptyParams,
+} from './common.js';
 import { getLang, t } from './i18n.js';
 import { GRADES, errorBox, fmtNumber, notFoundSection, sentToLogin, timeEl } from './grading.js';
 import { monthLabel, personText } from './results.js';
@@ -39,19 +41,8 @@ const REPORTS = [
 
 const isZh = () => getLang() === 'zh-CN';
 
-function previousMonth() {
-  const d = new Date();
-  d.setDate(1);
-  d.setMonth(d.getMonth() - 1);
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`;
-}
-
-/** The month `n` months after `month` ("YYYY-MM"; `n` may be negative). */
-function addMonths(month, n) {
-  const [y, m] = month.split('-').map(Number);
-  const total = y * 12 + (m - 1) + n;
-  return `${Math.floor(total / 12)}-${String((total % 12) + 1).padStart(2, '0')}`;
-}
+/** Last month in the center's time zone. */
+const previousMonth = () => centerMonth(-1);
 
 const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
 
@@ -176,19 +167,9 @@ function loadError(err, id, retry, prefix) {
 }
 
 function monthInput(id, month, onChange, labelKey = 'filter.month') {
-  const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
-  const input = h('input', {
-    id, type: 'month', value: month, required: true, pattern: '\\d{4}-\\d{2}', placeholder: 'YYYY-MM',
-  });
-  input.addEventListener('change', () => {
-    if (!MONTH.test(input.value)) {
-      input.value = month;
-      return;
-    }
-    month = input.value;
-    onChange(month);
-  });
-  return h('div', { class: 'field' }, h('label', { for: id }, t(labelKey)), input);
+  const box = monthBox({ id, value: month });
+  box.input.addEventListener('change', () => onChange(box.input.value));
+  return h('div', { class: 'field' }, h('label', { for: id }, t(labelKey)), box.element);
 }
 
 // ---------------------------------------------------------------------------

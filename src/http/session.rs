@@ -103,7 +103,8 @@ async fn login(
     let ttl = state.config.session_ttl;
     let token = sessions::create(&state.db, user.id, ttl.as_millis() as i64).await?;
     let cookie = session_cookie(&token, ttl.as_secs(), state.config.secure_cookie);
-    let mut resp = axum::Json(serde_json::json!({ "user": user })).into_response();
+    let body = serde_json::json!({ "user": user, "time_zone": state.config.time_zone.name() });
+    let mut resp = axum::Json(body).into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_str(&cookie).map_err(anyhow::Error::from)?,
@@ -132,6 +133,18 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppResult<
     Ok(resp)
 }
 
-async fn me(CurrentUser(user): CurrentUser) -> axum::Json<users::User> {
-    axum::Json(user)
+/// The signed-in person, and the center's time zone: the web app shows every time in it,
+/// whatever zone the browser is in, so a deadline reads the same on every page and notice.
+#[derive(serde::Serialize)]
+struct Me {
+    #[serde(flatten)]
+    user: users::User,
+    time_zone: &'static str,
+}
+
+async fn me(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> axum::Json<Me> {
+    axum::Json(Me {
+        user,
+        time_zone: state.config.time_zone.name(),
+    })
 }

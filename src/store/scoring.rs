@@ -103,7 +103,7 @@ pub async fn month_inputs(db: &Db, month: &str) -> Result<MonthInputs, sqlx::Err
         inputs.leads.push((r.try_get("id")?, r.try_get("team_id")?));
     }
     let rows = sqlx::query(
-        "SELECT lead_id, SUM(missing) AS missing FROM lead_penalties WHERE month = $1 \
+        "SELECT lead_id, CAST(SUM(missing) AS BIGINT) AS missing FROM lead_penalties WHERE month = $1 \
          GROUP BY lead_id",
     )
     .bind(month)

@@ -154,6 +154,18 @@ async function panelDecides(page) {
   checkEqual(await row.getAttribute('data-overdue'), 'false', 'appeal queue: overdue');
   pass(`the panel finds the open appeal on ${CALL_ID} in the queue`);
 
+  // The browser runs in New York, the center in Shanghai: the answer deadline on the page
+  // and in the notification are both the center's clock, to the minute.
+  const dueOnPage = (await row.locator('td time').nth(1).innerText()).trim();
+  await page.locator('#notifications-bell').click();
+  const filed = page.locator('#notifications-list li[data-kind="appeal_filed"]').first();
+  await waitVisible(page, '#notifications-list li[data-kind="appeal_filed"]', 'the bell: the new appeal');
+  const dueInNotice = /\d{4}-\d{2}-\d{2} \d{2}:\d{2}/.exec(await filed.locator('.notification-text').innerText())?.[0];
+  checkEqual(dueOnPage.slice(0, 16), dueInNotice, 'the answer deadline: page vs notification (center time)');
+  await page.keyboard.press('Escape');
+  await eventually(() => isVisible(page, '#notifications-menu'), (v) => !v, 'Escape closes the notifications');
+  pass(`a browser in another zone reads the deadline as the notification does: ${show(dueOnPage)}`);
+
   await row.locator('a.appeal-link').click();
   await eventually(() => hashOf(page), (h) => /^#\/appeals\/\d+$/.test(h), 'appeal page: URL hash');
   await waitVisible(page, '#appeal[data-status="open"] #decision-form', 'appeal page: the decision form');
@@ -263,6 +275,7 @@ await run(scenario, {
   expectedWhat: 'expected API refusals',
   chromiumArgs: ['--autoplay-policy=no-user-gesture-required'],
   viewport: { width: 1400, height: 900 },
+  timezoneId: 'America/New_York',
   pageTextChars: 3_000,
   consoleLines: 60,
 });

@@ -138,13 +138,14 @@ export async function openNav(page, id, pathPrefix) {
  *   expectedWhat      how the last step names them (e.g. 'expected 401s')
  *   chromiumArgs      flags added to the standard ones
  *   viewport          the page's viewport ({width, height}); Playwright's default if absent
+ *   timezoneId        the browser's time zone (the demo center's own zone unless told)
  *   pollMs            how often `eventually` polls
  *   pageTextChars     how much of the page's text to print on failure
  *   consoleLines      how many of the last console lines to print on failure
  */
 export async function run(scenario, {
   name, base, totalTimeoutMs, expectedStatuses = [401], expectedWhat = 'expected 401s',
-  chromiumArgs = [], viewport, pollMs: poll = 100, pageTextChars = 2_000, consoleLines = Infinity,
+  chromiumArgs = [], viewport, timezoneId = 'Asia/Shanghai', pollMs: poll = 100, pageTextChars = 2_000, consoleLines = Infinity,
 }) {
   pollMs = poll;
   const expectedError = new RegExp(`status of (${expectedStatuses.join('|')})`);
@@ -172,7 +173,7 @@ export async function run(scenario, {
   try {
     // A fixed locale: the app picks its language from navigator.language until one is chosen.
     const context = await browser.newContext({
-      locale: 'en-US', timezoneId: 'Asia/Shanghai', ...(viewport ? { viewport } : {}),
+      locale: 'en-US', timezoneId, ...(viewport ? { viewport } : {}),
     });
     context.setDefaultTimeout(STEP_TIMEOUT_MS);
     page = await context.newPage();

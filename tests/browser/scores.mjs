@@ -85,8 +85,13 @@ function expectedSq(score) {
   return score.interval ? `${f(score.service_quality)} (${f(score.interval.low)}–${f(score.interval.high)})` : f(score.service_quality);
 }
 
+/** Picks MONTH as a user would; when the picker already shows it, steps to the month before
+ *  first, since choosing the month shown changes nothing. */
 async function pickMonth(page, selector) {
   await waitVisible(page, selector, `month picker ${selector}`);
+  if ((await page.locator(selector).inputValue()) === MONTH) {
+    await page.locator(`.month-box:has(${selector}) .month-step[data-step="-1"]`).click();
+  }
   await page.locator(selector).fill(MONTH);
 }
 

@@ -7,8 +7,8 @@
 // Prints one line per passed step; on the first failure prints why and exits with code 1.
 
 import {
-  CJK, StepFailure, baseUrl, check, checkEqual, eventually, hashOf, isHttpUrl, isVisible, pass, run, show,
-  submitLogin, usageError, waitVisible,
+  CJK, StepFailure, attrOf, baseUrl, check, checkEqual, eventually, hashOf, isHttpUrl, isVisible, pass, run, show,
+  submitLogin, textOf, usageError, waitVisible,
 } from './harness.mjs';
 
 const MONTH = '2026-11';
@@ -125,6 +125,20 @@ async function scenario(page) {
   check(CJK.test(heading), `after switching: the page heading should be Chinese, is ${show(heading)}`);
   checkEqual((await settledRows(page, 'after switching')).length, 2, 'after switching: number of rows');
   pass(`switching to zh-CN sets <html lang> and translates the page (${chineseLogout})`);
+
+  // The month picker speaks the app's language (the browser's locale is en-US): the month's
+  // name in Chinese, and its ‹ › steps move by a month.
+  const [year, mon] = MONTH.split('-').map(Number);
+  checkEqual(await textOf(page, '#filter-month-name'), `${year}年${mon}月`, 'zh-CN: the month picker\'s month name');
+  check(CJK.test(await attrOf(page, '#filter-month ~ .month-step[data-step="1"]', 'aria-label')),
+    'zh-CN: the month picker\'s step buttons are labelled in Chinese');
+  await page.locator('.month-step[data-step="-1"]').click();
+  await eventually(() => page.locator('#filter-month').inputValue(), (v) => v !== MONTH, 'the ‹ step: the month before');
+  await eventually(() => hashOf(page), (h) => !h.includes(`month=${MONTH}`), 'the ‹ step: the URL follows');
+  await page.locator('.month-step[data-step="1"]').click();
+  await eventually(() => page.locator('#filter-month').inputValue(), (v) => v === MONTH, 'the › step: back');
+  checkEqual((await settledRows(page, 'after stepping back')).length, 2, 'after stepping back: number of rows');
+  pass(`the month picker reads ${show(await textOf(page, '#filter-month-name'))} and steps by a month`);
 
   await page.reload();
   await waitVisible(page, '#current-user', 'reload');

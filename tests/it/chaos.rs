@@ -9,7 +9,17 @@ use crate::helpers::TestDb;
 
 async fn acknowledged_writes_survive_kill_9(db: TestDb) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bench"));
-    cmd.args(["chaos", "--rounds", "5", "--clients", "200", "--seed", "7"]);
+    cmd.args([
+        "chaos",
+        "--rounds",
+        "5",
+        "--clients",
+        "200",
+        "--seed",
+        "7",
+        "--max-uptime-ms",
+        "4000",
+    ]);
     if let TestDb::Postgres(url) = &db {
         cmd.arg("--database-url").arg(url);
     }

@@ -78,8 +78,9 @@ async fn schemathesis_finds_no_failures(db: TestDb) {
         eprintln!("schemathesis as {username}:\n{summary}");
         assert!(
             out.status.success(),
-            "schemathesis as {username} found failures:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
+            "schemathesis as {username} found failures:\n{stdout}\n{}\nthe server's errors:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            server.errors()
         );
         assert!(stdout.contains(" passed"), "{stdout}");
     }
@@ -119,6 +120,7 @@ expected-statuses = ["2xx", "304", "401", "403", "404", "409", "422", "429"]
 struct DemoServer {
     child: Child,
     base: String,
+    log: std::path::PathBuf,
     _stdout: std::io::BufReader<std::process::ChildStdout>,
 }
 
@@ -132,8 +134,9 @@ impl DemoServer {
         let mut child = cmd
             .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
             .env_remove("CALLGRADE_DATABASE_URL")
+            .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(data_dir.join("server.log")).unwrap())
             .spawn()
             .unwrap();
         let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
@@ -152,8 +155,19 @@ impl DemoServer {
         DemoServer {
             child,
             base,
+            log: data_dir.join("server.log"),
             _stdout: stdout,
         }
+    }
+
+    /// The lines the server logged at ERROR or WARN level, to explain a 500.
+    fn errors(&self) -> String {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("ERROR") || l.contains("WARN"))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// Logs in and returns the session cookie's value.
