@@ -224,6 +224,42 @@ pub async fn file(
     Ok(id)
 }
 
+/// Asks `regrader_id` for a blind re-grade of an appeal's call and tells them the call and
+/// when it is due, never the original grade (the re-grade is blind). False when the appeal
+/// is decided or has a re-grader already.
+pub async fn request_regrade(
+    db: &Db,
+    config: &Config,
+    appeal_id: i64,
+    call_id: &str,
+    regrader_id: i64,
+    by: i64,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let Some((mut tx, assignment_id, due)) =
+        store::request_regrade(db, appeal_id, regrader_id, by, now_ms).await?
+    else {
+        return Ok(false);
+    };
+    let due = local_text(due, config.time_zone);
+    let notice = Notice {
+        kind: "regrade_requested",
+        en: format!(
+            "The appeal panel asks you to grade call {call_id} blind (appeal #{appeal_id}), \
+             due {due}."
+        ),
+        zh: format!(
+            "申诉领导小组请您对通话 {call_id} 进行盲评（申诉 #{appeal_id}），请在{due}前完成。"
+        ),
+        link: "#/queue".into(),
+        details: json!({ "appeal_id": appeal_id, "assignment_id": assignment_id, "call_id": call_id }),
+    };
+    let key = format!("regrade:{appeal_id}");
+    send(&mut tx, config, &[regrader_id], &notice, &key, now_ms).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// What the panel sends.
 pub struct DecisionInput {
     pub outcome: Decision,
@@ -349,6 +385,45 @@ pub async fn decide(
         now_ms,
     )
     .await?;
+    // The grader learns when the panel changed their evaluation (not when it upheld it).
+    if next.is_some() && e.grader_id != e.agent_id {
+        let old_grade = current.grade.as_deref().unwrap_or("-");
+        let new_grade = new_grade.as_deref().unwrap_or("-");
+        let notice = Notice {
+            kind: "evaluation_changed_by_appeal",
+            en: format!(
+                "The panel {} your evaluation of call {} ({}) on appeal: {old_grade} → {new_grade}. \
+                 Reason: {}",
+                input.outcome.as_str(),
+                e.call_id,
+                e.agent_name,
+                input.reason
+            ),
+            zh: format!(
+                "领导小组对您评估的通话 {}（{}）作出申诉处理：{}，评级 {} → {}。理由：{}",
+                e.call_id,
+                e.agent_name,
+                outcome_zh(input.outcome),
+                grade_zh(old_grade),
+                grade_zh(new_grade),
+                input.reason
+            ),
+            link: format!("#/evaluations/{}/history", e.id),
+            details: json!({
+                "appeal_id": appeal.id, "evaluation_id": e.id, "call_id": e.call_id,
+                "outcome": input.outcome.as_str(), "old_grade": old_grade, "new_grade": new_grade,
+            }),
+        };
+        send(
+            &mut tx,
+            config,
+            &[e.grader_id],
+            &notice,
+            &format!("appeal_changed:{}", appeal.id),
+            now_ms,
+        )
+        .await?;
+    }
     crate::scoring::request(
         &mut tx,
         &appeal.month,
@@ -363,14 +438,7 @@ pub async fn decide(
 }
 
 fn grade_zh(g: &str) -> &'static str {
-    match g {
-        "excellent" => "优",
-        "good" => "良",
-        "fair" => "中",
-        "poor" => "差",
-        "severe" => "劣",
-        _ => "-",
-    }
+    crate::domain::grading::Grade::parse(g).map_or("-", crate::domain::grading::Grade::zh)
 }
 
 /// Writes a new state of `e` and its revision in `tx`; a concurrent change is a conflict.

@@ -273,7 +273,7 @@ pub async fn submit(
     let flag_due_at_ms =
         (e.assignment_id.is_some() && e.regrade_for.is_none() && outcome.grade.needs_review())
             .then(|| now_ms + i64::from(config.flag_overdue_days) * 86_400_000);
-    store::submit(
+    let (mut tx, flag_id) = store::submit(
         db,
         &Submission {
             id: e.id,
@@ -294,6 +294,10 @@ pub async fn submit(
     )
     .await
     .map_err(SubmitError::Save)?;
+    if let Some(flag_id) = flag_id {
+        tell_leads_of_flag(&mut tx, config, e, flag_id, outcome.grade, now_ms).await?;
+    }
+    tx.commit().await?;
     // The row as now stored, without reading it back.
     let stored = EvaluationRow {
         status: "submitted".into(),
@@ -308,6 +312,48 @@ pub async fn submit(
         ..e.clone()
     };
     Ok((stored, outcome, heard))
+}
+
+/// Tells the agent's team lead that a call of theirs came out poor or severe and waits for
+/// coaching, in the submission's transaction.
+async fn tell_leads_of_flag(
+    tx: &mut crate::store::Tx,
+    config: &Config,
+    e: &EvaluationRow,
+    flag_id: i64,
+    grade: grading::Grade,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    let leads = crate::store::notifications::team_leads_of(tx, e.agent_id).await?;
+    if leads.is_empty() {
+        return Ok(());
+    }
+    let (en, zh) = (grade.as_str(), grade.zh());
+    let notice = crate::publication::Notice {
+        kind: "flag_raised",
+        en: format!(
+            "Call {} of {} was graded {en} by {}: coach the agent and record the outcome.",
+            e.call_id, e.agent_name, e.grader_name
+        ),
+        zh: format!(
+            "{}的通话 {} 被{}评为“{zh}”，请辅导该坐席并记录结果。",
+            e.agent_name, e.call_id, e.grader_name
+        ),
+        link: format!("#/flags/{flag_id}"),
+        details: serde_json::json!({
+            "flag_id": flag_id, "evaluation_id": e.id, "call_id": e.call_id,
+            "agent": e.agent, "grade": en,
+        }),
+    };
+    crate::publication::send(
+        tx,
+        config,
+        &leads,
+        &notice,
+        &format!("flag:{flag_id}"),
+        now_ms,
+    )
+    .await
 }
 
 /// The calendar day (center time) of an instant.

@@ -39,6 +39,7 @@ pub mod import;
 pub mod ingest;
 pub mod org;
 pub mod publication;
+pub mod pulls;
 pub mod sampling;
 pub mod scoring;
 pub mod store;

@@ -221,10 +221,16 @@ pub async fn publish(
     }))
 }
 
-/// Tells the panel about appeals past their deadline and team leads about agents who have
-/// not acknowledged by theirs. Each is told once; safe to run at any time.
+/// How far back the deadline check looks for unfinished queue items.
+const UNFINISHED_LOOKBACK_MS: i64 = 7 * 86_400_000;
+
+/// Tells the panel and the supervisors about appeals past their deadline, team leads about
+/// agents who have not acknowledged by theirs, and the supervisors about coaching and queue
+/// items left undone past their due time. Each is told once; safe to run at any time.
 pub async fn check_deadlines(db: &Db, config: &Config, now_ms: i64) -> anyhow::Result<usize> {
-    let panel = appeals::users_with_role(db, "panel").await?;
+    let supervisors = appeals::users_with_role(db, "supervisor").await?;
+    let mut panel = appeals::users_with_role(db, "panel").await?;
+    panel.extend(&supervisors);
     let mut tx = db.begin_write().await?;
     let mut sent = 0;
     for (appeal_id, call_id) in appeals::take_overdue(&mut tx, now_ms).await? {
@@ -282,7 +288,84 @@ pub async fn check_deadlines(db: &Db, config: &Config, now_ms: i64) -> anyhow::R
             sent += 1;
         }
     }
+    sent += tell_overdue_work(&mut tx, config, &supervisors, now_ms).await?;
     tx.commit().await?;
+    Ok(sent)
+}
+
+/// The supervisors' notices of coaching and grading left undone past their due time.
+async fn tell_overdue_work(
+    tx: &mut Tx,
+    config: &Config,
+    supervisors: &[i64],
+    now_ms: i64,
+) -> anyhow::Result<usize> {
+    let tz = config.time_zone;
+    let mut sent = 0;
+    for f in notices::take_overdue_coaching(tx, now_ms).await? {
+        let due = local_text(f.due_at_ms, tz);
+        let notice = Notice {
+            kind: "coaching_overdue",
+            en: format!(
+                "Coaching of {} on call {} was due {due} and is not recorded.",
+                f.agent_name, f.call_id
+            ),
+            zh: format!(
+                "{}的通话 {} 应在{due}前完成辅导，至今未记录。",
+                f.agent_name, f.call_id
+            ),
+            link: format!("#/flags/{}", f.flag_id),
+            details: json!({ "flag_id": f.flag_id, "call_id": f.call_id }),
+        };
+        let key = format!("coaching_overdue:{}", f.flag_id);
+        send(tx, config, supervisors, &notice, &key, now_ms).await?;
+        sent += 1;
+    }
+    let since = now_ms - UNFINISHED_LOOKBACK_MS;
+    for w in notices::take_unfinished_work(tx, now_ms, since).await? {
+        let total: i64 = w.by_grader.iter().map(|g| g.1).sum();
+        let due = local_text(w.due_at_ms, tz);
+        let list = |unassigned: &str, sep: &str| {
+            w.by_grader
+                .iter()
+                .map(|(name, n)| format!("{} {n}", name.as_deref().unwrap_or(unassigned)))
+                .collect::<Vec<_>>()
+                .join(sep)
+        };
+        let (plan_en, plan_zh) = match &w.plan_name {
+            Some(name) => (format!("plan “{name}”"), format!("计划“{name}”")),
+            None => ("pulled calls".to_string(), "调取的通话".to_string()),
+        };
+        let notice = Notice {
+            kind: "work_overdue",
+            en: if total == 1 {
+                format!(
+                    "1 evaluation of {plan_en} was due {due} and is unfinished: {}.",
+                    list("unassigned", ", ")
+                )
+            } else {
+                format!(
+                    "{total} evaluations of {plan_en} were due {due} and are unfinished: {}.",
+                    list("unassigned", ", ")
+                )
+            },
+            zh: format!(
+                "{plan_zh}有{total}条评估应在{due}前完成，尚未完成：{}。",
+                list("未分配", "、")
+            ),
+            link: w
+                .plan_id
+                .map_or_else(|| "#/plans".to_string(), |id| format!("#/plans/{id}")),
+            details: json!({ "plan_id": w.plan_id, "due_at_ms": w.due_at_ms, "unfinished": total }),
+        };
+        let key = format!(
+            "work_overdue:{}:{}",
+            w.plan_id.map_or("pulls".to_string(), |id| id.to_string()),
+            w.due_at_ms
+        );
+        send(tx, config, supervisors, &notice, &key, now_ms).await?;
+        sent += 1;
+    }
     Ok(sent)
 }
 

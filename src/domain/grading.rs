@@ -61,6 +61,17 @@ impl Grade {
         Grade::ALL.into_iter().find(|g| g.as_str() == s)
     }
 
+    /// The handbook's one-character name (优/良/中/差/劣), for Chinese texts.
+    pub fn zh(self) -> &'static str {
+        match self {
+            Grade::Excellent => "优",
+            Grade::Good => "良",
+            Grade::Fair => "中",
+            Grade::Poor => "差",
+            Grade::Severe => "劣",
+        }
+    }
+
     /// Excellent 0 to severe 4: the distance between ranks is how many grades apart two
     /// gradings are (a higher rank is a worse grade).
     pub fn rank(self) -> u8 {

@@ -294,7 +294,17 @@ async fn regrade(
         ));
     }
     let now = state.config.clock.now_ms();
-    if !store::request_regrade(&state.db, a.id, grader.id, user.id, now).await? {
+    let asked = crate::appeals::request_regrade(
+        &state.db,
+        &state.config,
+        a.id,
+        &original.call_id,
+        grader.id,
+        user.id,
+        now,
+    )
+    .await?;
+    if !asked {
         return Err(AppError::new(
             StatusCode::CONFLICT,
             "regrade_not_possible",

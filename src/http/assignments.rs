@@ -187,8 +187,9 @@ async fn pull(
         ));
     }
     let now = state.config.clock.now_ms();
-    let id = store::insert_pull(
+    let id = crate::pulls::pull(
         &state.db,
+        &state.config,
         &NewPull {
             recording_id: recording.id,
             started_at_ms: recording.started_at_ms,
@@ -201,6 +202,8 @@ async fn pull(
             now_ms: now,
             due_at_ms: now + PULL_DUE_DAYS * 86_400_000,
         },
+        &recording.call_id,
+        &user.name,
     )
     .await
     .map_err(|e| match e {
@@ -211,6 +214,7 @@ async fn pull(
         ),
         PullError::MonthPublished => month_published_error(),
         PullError::Db(e) => e.into(),
+        PullError::Notice(e) => AppError::Internal(e),
     })?;
     tracing::info!(
         assignment = id,

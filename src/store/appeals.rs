@@ -199,14 +199,16 @@ pub async fn users_with_role(db: &Db, role: &str) -> Result<Vec<i64>, sqlx::Erro
 }
 
 /// Names the re-grader of an open appeal without one and puts the call in their queue as
-/// a pull that belongs to the appeal. False when the appeal is decided or has a re-grader.
+/// a pull that belongs to the appeal, in a transaction left open for the caller to add the
+/// re-grader's notice and commit. Returns it with the pull's id and due time; `None` when
+/// the appeal is decided or has a re-grader.
 pub async fn request_regrade(
     db: &Db,
     appeal_id: i64,
     regrader_id: i64,
     by: i64,
     now_ms: i64,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<(Tx, i64, i64)>, sqlx::Error> {
     let mut tx = db.begin_write().await?;
     let named = sqlx::query(
         "UPDATE appeals SET regrader_id = $1 \
@@ -217,23 +219,24 @@ pub async fn request_regrade(
     .execute(&mut *tx)
     .await?;
     if named.rows_affected() == 0 {
-        return Ok(false);
+        return Ok(None);
     }
-    sqlx::query(
+    let row = sqlx::query(
         "INSERT INTO assignments (recording_id, agent_id, kind, grader_id, reason, complaint, \
              created_by, created_at_ms, due_at_ms, appeal_id) \
          SELECT e.recording_id, e.agent_id, 'pull', $1, $2, 0, $3, $4, ap.due_at_ms, ap.id \
-         FROM appeals ap JOIN evaluations e ON e.id = ap.evaluation_id WHERE ap.id = $5",
+         FROM appeals ap JOIN evaluations e ON e.id = ap.evaluation_id WHERE ap.id = $5 \
+         RETURNING id, due_at_ms",
     )
     .bind(regrader_id)
     .bind(format!("blind re-grade for appeal #{appeal_id}"))
     .bind(by)
     .bind(now_ms)
     .bind(appeal_id)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
-    tx.commit().await?;
-    Ok(true)
+    let (id, due) = (row.try_get("id")?, row.try_get("due_at_ms")?);
+    Ok(Some((tx, id, due)))
 }
 
 /// Closes an open appeal with the panel's decision in `tx` (and takes an unfinished re-grade

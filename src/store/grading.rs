@@ -5,7 +5,7 @@
 use sqlx::Row;
 
 use super::users::{SCOPE_FILTER, scope_params};
-use super::{Db, is_unique_violation};
+use super::{Db, Tx, is_unique_violation};
 use crate::domain::access::{Scope, Viewer};
 use crate::domain::org::Role;
 
@@ -312,8 +312,9 @@ pub struct Submission<'a> {
 }
 
 /// Submits a draft: the evaluation, its first revision, its assignment done and its flag,
-/// all or nothing.
-pub async fn submit(db: &Db, s: &Submission<'_>) -> Result<(), SaveError> {
+/// all or nothing. Returns the open transaction (the caller adds the event's notices and
+/// commits) and the id of the flag raised, if any.
+pub async fn submit(db: &Db, s: &Submission<'_>) -> Result<(Tx, Option<i64>), SaveError> {
     let mut tx = db.begin_write().await?;
     if let Some(started) = s.result_started_at_ms {
         // Checked in the submission's own transaction, holding the agent against a
@@ -365,21 +366,23 @@ pub async fn submit(db: &Db, s: &Submission<'_>) -> Result<(), SaveError> {
             .execute(&mut *tx)
             .await?;
     }
+    let mut flag_id = None;
     if let Some(due) = s.flag_due_at_ms {
-        sqlx::query(
-            "INSERT INTO flags (evaluation_id, agent_id, grade, status, created_at_ms, due_at_ms) \
-             VALUES ($1, $2, $3, 'open', $4, $5)",
-        )
-        .bind(s.id)
-        .bind(s.agent_id)
-        .bind(s.grade)
-        .bind(s.now_ms)
-        .bind(due)
-        .execute(&mut *tx)
-        .await?;
+        flag_id = Some(
+            sqlx::query_scalar(
+                "INSERT INTO flags (evaluation_id, agent_id, grade, status, created_at_ms, due_at_ms) \
+                 VALUES ($1, $2, $3, 'open', $4, $5) RETURNING id",
+            )
+            .bind(s.id)
+            .bind(s.agent_id)
+            .bind(s.grade)
+            .bind(s.now_ms)
+            .bind(due)
+            .fetch_one(&mut *tx)
+            .await?,
+        );
     }
-    tx.commit().await?;
-    Ok(())
+    Ok((tx, flag_id))
 }
 
 #[derive(Clone, Debug, Default)]

@@ -52,6 +52,137 @@ pub async fn enqueue_webhook(
     Ok(())
 }
 
+/// The active team leads of an agent's team (who coach the agent's flagged calls).
+pub async fn team_leads_of(tx: &mut Tx, agent_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT l.id FROM users a JOIN users l ON l.team_id = a.team_id \
+         WHERE a.id = $1 AND l.role = 'team_lead' AND l.active = 1 ORDER BY l.id",
+    )
+    .bind(agent_id)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// An open flag whose coaching is overdue.
+pub struct OverdueFlag {
+    pub flag_id: i64,
+    pub call_id: String,
+    pub agent_name: String,
+    pub due_at_ms: i64,
+}
+
+/// Open flags past their due time not yet told about; marks them told, in `tx`.
+pub async fn take_overdue_coaching(
+    tx: &mut Tx,
+    now_ms: i64,
+) -> Result<Vec<OverdueFlag>, sqlx::Error> {
+    let rows = sqlx::query(
+        "UPDATE flags SET overdue_notified_at_ms = $1 \
+         WHERE status = 'open' AND due_at_ms <= $1 AND overdue_notified_at_ms IS NULL \
+         RETURNING id, evaluation_id, agent_id, due_at_ms",
+    )
+    .bind(now_ms)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let names = sqlx::query(
+            "SELECT rec.call_id, u.name FROM evaluations e \
+             JOIN recordings rec ON rec.id = e.recording_id JOIN users u ON u.id = $2 \
+             WHERE e.id = $1",
+        )
+        .bind(r.try_get::<i64, _>("evaluation_id")?)
+        .bind(r.try_get::<i64, _>("agent_id")?)
+        .fetch_one(&mut **tx)
+        .await?;
+        out.push(OverdueFlag {
+            flag_id: r.try_get("id")?,
+            call_id: names.try_get("call_id")?,
+            agent_name: names.try_get("name")?,
+            due_at_ms: r.try_get("due_at_ms")?,
+        });
+    }
+    out.sort_by_key(|f| f.flag_id);
+    Ok(out)
+}
+
+/// Queue items of one plan (or pulls, `plan_id` None) due at one instant and unfinished.
+pub struct UnfinishedWork {
+    pub plan_id: Option<i64>,
+    pub plan_name: Option<String>,
+    pub due_at_ms: i64,
+    /// (grader's name, or None when nobody was given the item; how many).
+    pub by_grader: Vec<(Option<String>, i64)>,
+}
+
+/// Queue items past due, unfinished and not yet told about, that are still gradeable (not
+/// closed by their month's publication; a blind re-grade is the appeal's deadline, told as
+/// such); marks them told, in `tx`. Only items due since `since_ms`: what was overdue long
+/// before this check existed is old news.
+pub async fn take_unfinished_work(
+    tx: &mut Tx,
+    now_ms: i64,
+    since_ms: i64,
+) -> Result<Vec<UnfinishedWork>, sqlx::Error> {
+    let rows = sqlx::query(
+        "UPDATE assignments SET overdue_notified_at_ms = $1 \
+         WHERE completed_at_ms IS NULL AND due_at_ms <= $1 AND due_at_ms > $2 \
+           AND overdue_notified_at_ms IS NULL AND appeal_id IS NULL \
+           AND NOT EXISTS (SELECT 1 FROM agent_months am JOIN recordings r ON r.id = assignments.recording_id \
+                           WHERE am.agent_id = assignments.agent_id \
+                             AND am.starts_at_ms <= r.started_at_ms AND am.ends_at_ms > r.started_at_ms) \
+         RETURNING plan_id, grader_id, due_at_ms",
+    )
+    .bind(now_ms)
+    .bind(since_ms)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut groups: std::collections::BTreeMap<(Option<i64>, i64), Vec<Option<i64>>> =
+        Default::default();
+    for r in &rows {
+        groups
+            .entry((r.try_get("plan_id")?, r.try_get("due_at_ms")?))
+            .or_default()
+            .push(r.try_get("grader_id")?);
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for ((plan_id, due_at_ms), graders) in groups {
+        let plan_name = match plan_id {
+            Some(id) => {
+                sqlx::query_scalar("SELECT name FROM sampling_plans WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await?
+            }
+            None => None,
+        };
+        let mut counts: std::collections::BTreeMap<Option<i64>, i64> = Default::default();
+        for g in graders {
+            *counts.entry(g).or_default() += 1;
+        }
+        let mut by_grader = Vec::with_capacity(counts.len());
+        for (grader, n) in counts {
+            let name = match grader {
+                Some(id) => {
+                    sqlx::query_scalar("SELECT name FROM users WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut **tx)
+                        .await?
+                }
+                None => None,
+            };
+            by_grader.push((name, n));
+        }
+        out.push(UnfinishedWork {
+            plan_id,
+            plan_name,
+            due_at_ms,
+            by_grader,
+        });
+    }
+    Ok(out)
+}
+
 #[derive(Clone, Debug)]
 pub struct Notification {
     pub id: i64,

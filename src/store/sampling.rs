@@ -1788,6 +1788,9 @@ pub enum PullError {
     MonthPublished,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+    /// Writing the grader's notice failed.
+    #[error(transparent)]
+    Notice(#[from] anyhow::Error),
 }
 
 pub struct NewPull<'a> {
@@ -1805,7 +1808,9 @@ pub struct NewPull<'a> {
     pub due_at_ms: i64,
 }
 
-pub async fn insert_pull(db: &Db, p: &NewPull<'_>) -> Result<i64, PullError> {
+/// Queues a pull in a transaction left open for the caller to add the grader's notice and
+/// commit; returns it with the assignment's id.
+pub async fn insert_pull(db: &Db, p: &NewPull<'_>) -> Result<(Tx, i64), PullError> {
     let mut tx = db.begin_write().await?;
     tx.hold_agent(p.agent_id).await?;
     if month_published_for(&mut tx, p.agent_id, p.started_at_ms).await? {
@@ -1834,8 +1839,7 @@ pub async fn insert_pull(db: &Db, p: &NewPull<'_>) -> Result<i64, PullError> {
         Err(e) if is_unique_violation(&e) => return Err(PullError::AlreadyQueued),
         Err(e) => return Err(e.into()),
     };
-    tx.commit().await?;
-    Ok(id)
+    Ok((tx, id))
 }
 
 /// Whether the month of a call that started at `started_at_ms` is published for its agent

@@ -19,6 +19,7 @@ both_backends!(
     revisions_are_append_only_and_replay_to_the_evaluation,
     publishing_lists_unfinished_work_and_publishes_by_team,
     events_reach_the_webhook,
+    supervisors_hear_of_work_left_undone,
 );
 
 const SECOND: i64 = 1_000;
@@ -247,6 +248,12 @@ async fn the_panel_decides_beside_a_blind_regrade(db: TestDb) {
     let app = spawn(db).await;
     add_inspector(&app, "insp2").await;
     let original = poor(&app, "R-1", "agent-a1").await;
+    // The poor grade waits for the team lead's coaching: the lead hears of it.
+    let flagged = notifications(&app, "lead-a").await;
+    let n = flagged.iter().find(|n| n["kind"] == "flag_raised").unwrap();
+    assert!(n["link"].as_str().unwrap().starts_with("#/flags/"), "{n}");
+    assert!(n["text_en"].as_str().unwrap().contains("R-1"), "{n}");
+    assert!(n["text_zh"].as_str().unwrap().contains("差"), "{n}");
     app.config.clock.set(at("2026-12-01 09:00"));
     publish(&app, json!({})).await;
     let agent = app.login("agent-a1").await;
@@ -292,6 +299,18 @@ async fn the_panel_decides_beside_a_blind_regrade(db: TestDb) {
     let (status, body) = post(&panel, regrade_url.clone(), json!({ "grader": "insp2" })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["regrade"]["status"], "pending");
+    // The re-grader is told, and told nothing of the first grading (blind).
+    let asked = notifications(&app, "insp2").await;
+    let n = asked
+        .iter()
+        .find(|n| n["kind"] == "regrade_requested")
+        .unwrap();
+    assert_eq!(n["link"], "#/queue");
+    for text in [&n["text_en"], &n["text_zh"]] {
+        let text = text.as_str().unwrap();
+        assert!(text.contains("R-1"), "{text}");
+        assert!(!text.contains("poor") && !text.contains("差"), "{text}");
+    }
 
     // The re-grader finds the call in their queue and cannot see the original grading.
     let insp2 = app.login("insp2").await;
@@ -409,6 +428,85 @@ async fn the_panel_decides_beside_a_blind_regrade(db: TestDb) {
         .unwrap();
     assert_eq!(n["link"], format!("#/results/2026-11/{original}"));
     assert!(n["text_zh"].as_str().unwrap().contains("改判"));
+    // The original grader learns that the panel changed their evaluation.
+    let told = notifications(&app, "insp").await;
+    let n = told
+        .iter()
+        .find(|n| n["kind"] == "evaluation_changed_by_appeal")
+        .unwrap();
+    assert_eq!(n["link"], format!("#/evaluations/{original}/history"));
+    assert!(
+        n["text_en"].as_str().unwrap().contains("poor → fair"),
+        "{n}"
+    );
+    assert!(n["text_zh"].as_str().unwrap().contains("差 → 中"), "{n}");
+    assert!(!kinds(&notifications(&app, "insp2").await).contains(&"evaluation_changed_by_appeal"));
+}
+
+/// The supervisor hears, once each, of coaching not recorded by a flag's due time, of queue
+/// items unfinished at theirs and of appeals the panel has not answered in time.
+async fn supervisors_hear_of_work_left_undone(db: TestDb) {
+    let app = spawn(db).await;
+    poor(&app, "U-1", "agent-a1").await;
+    crate::grading::pulled(&app, "U-2", "agent-b1", "insp").await;
+    // The inspector is told of the pull the supervisor made for them.
+    let pulled = notifications(&app, "insp").await;
+    let n = pulled
+        .iter()
+        .find(|n| n["kind"] == "pull_assigned")
+        .unwrap();
+    assert!(
+        n["text_en"]
+            .as_str()
+            .unwrap()
+            .contains("customer complaint"),
+        "{n}"
+    );
+    let check = |at_ms: i64| {
+        let app = &app;
+        async move {
+            callgrade::publication::check_deadlines(&app.state.db, &app.config, at_ms)
+                .await
+                .unwrap()
+        }
+    };
+    // Before any due time, nothing.
+    check(at("2026-11-21 10:00")).await;
+    assert!(
+        notifications(&app, "sup").await.iter().all(|n| {
+            !["coaching_overdue", "work_overdue"].contains(&n["kind"].as_str().unwrap())
+        })
+    );
+    // The pull was due in two days, the coaching in seven.
+    let now = at("2026-11-28 10:00");
+    check(now).await;
+    check(now + 60_000).await;
+    let told = notifications(&app, "sup").await;
+    let of = |kind: &str| {
+        told.iter()
+            .filter(|n| n["kind"] == kind)
+            .collect::<Vec<_>>()
+    };
+    let coaching = of("coaching_overdue");
+    assert_eq!(coaching.len(), 1, "{told:?}");
+    assert!(
+        coaching[0]["link"]
+            .as_str()
+            .unwrap()
+            .starts_with("#/flags/")
+    );
+    assert!(coaching[0]["text_en"].as_str().unwrap().contains("U-1"));
+    let work = of("work_overdue");
+    assert_eq!(work.len(), 1, "{told:?}");
+    let text = work[0]["text_en"].as_str().unwrap();
+    assert!(
+        text.starts_with("1 evaluation of pulled calls was due"),
+        "{text}"
+    );
+    assert!(text.contains("Inspector Liu 1"), "{text}");
+    assert!(work[0]["text_zh"].as_str().unwrap().contains("调取的通话"));
+    // The lead is not told of the supervisor's overview.
+    assert!(!kinds(&notifications(&app, "lead-a").await).contains(&"coaching_overdue"));
 }
 
 async fn count_of(app: &TestApp, user: &str, kind: &str) -> usize {
@@ -503,8 +601,8 @@ async fn acknowledgements_reminders_and_the_lock(db: TestDb) {
         .await
         .unwrap();
     // agent-a2 had no counting evaluation, so nothing to acknowledge: only agent-b1's lead
-    // is told.
-    assert_eq!(sent, 2, "one overdue appeal, one lead");
+    // is told. The supervisor also hears that neither poor call's coaching is recorded.
+    assert_eq!(sent, 4, "one overdue appeal, one lead, two flags' coaching");
     assert_eq!(
         callgrade::publication::check_deadlines(&app.state.db, &app.config, now)
             .await
@@ -512,6 +610,8 @@ async fn acknowledgements_reminders_and_the_lock(db: TestDb) {
         0
     );
     assert_eq!(count_of(&app, "panel", "appeal_overdue").await, 1);
+    assert_eq!(count_of(&app, "sup", "appeal_overdue").await, 1);
+    assert_eq!(count_of(&app, "sup", "coaching_overdue").await, 2);
     // agent-a1 acknowledged and agent-a2 had nothing to: lead-a hears nothing.
     assert_eq!(
         count_of(&app, "lead-a", "acknowledgements_missing").await,
@@ -816,8 +916,9 @@ async fn events_reach_the_webhook(db: TestDb) {
     let delivered = callgrade::publication::deliver_webhooks(&app.state.db, &app.config, &client)
         .await
         .unwrap();
-    // One event for the agent with a result to acknowledge, one for the two without.
-    assert_eq!(delivered, 2);
+    // The inspector's pull, the lead's flag of the poor call; one event for the agent with
+    // a result to acknowledge, one for the two without.
+    assert_eq!(delivered, 4);
     // Delivered events are not sent again.
     assert_eq!(
         callgrade::publication::deliver_webhooks(&app.state.db, &app.config, &client)
@@ -827,8 +928,15 @@ async fn events_reach_the_webhook(db: TestDb) {
     );
     {
         let got = received.lock().unwrap();
-        assert_eq!(got.len(), 2);
-        for crate::helpers::Hooked { event, body, .. } in got.iter() {
+        assert_eq!(got.len(), 4);
+        let of = |kind: &str| got.iter().filter(|h| h.event == kind).collect::<Vec<_>>();
+        assert_eq!(of("pull_assigned").len(), 1);
+        let flags = of("flag_raised");
+        assert_eq!(flags.len(), 1);
+        assert_eq!(flags[0].body["details"]["call_id"], "W-1");
+        let published = of("published");
+        assert_eq!(published.len(), 2);
+        for crate::helpers::Hooked { event, body, .. } in published {
             assert_eq!(event, "published");
             assert_eq!(body["event"], "published");
             assert_eq!(body["details"]["month"], "2026-11");
