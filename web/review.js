@@ -1,10 +1,15 @@
 // The team lead's review queue: poor and severe calls flagged when their evaluation was
-// submitted (#/flags), one flag with the coaching sessions held about it and its outcome
+// submitted (#/flags), one flag with the call itself (the player beside the deductions, each
+// time playing the call from there), the coaching sessions held about it and its outcome
 // (#/flags/:id).
 
 import { ApiError, api, centerToday, errorMessage, h, isAbort, orNone } from './common.js';
 import { hasKey, t } from './i18n.js';
-import { errorBox, fmtNumber, gradeBadge, notFoundSection, sentToLogin, timeEl } from './grading.js';
+import {
+  errorBox, fmtNumber, gradeBadge, loadRubric, notFoundSection, sentToLogin, timeEl,
+} from './grading.js';
+import { mountPlayer } from './player.js';
+import { deductionList, seekAndPlay } from './results.js';
 
 /** Roles with a review queue. */
 export const FLAG_ROLES = ['team_lead', 'supervisor'];
@@ -124,7 +129,11 @@ export function reviewPages(app) {
       throw err;
     }
     const host = h('div', { id: 'flag', 'data-flag-id': id });
-    root.append(h('p', { class: 'back-link' }, h('a', { id: 'back-to-flags', href: hashFor('/flags') }, t('flags.back'))), host);
+    const callSection = h('section', { class: 'panel', id: 'flag-call', 'aria-labelledby': 'flag-call-title' },
+      h('h2', { id: 'flag-call-title' }, t('flags.the_call')));
+    root.append(h('p', { class: 'back-link' }, h('a', { id: 'back-to-flags', href: hashFor('/flags') }, t('flags.back'))),
+      host, callSection);
+    showCall(flag.evaluation_id, callSection, signal);
 
     function render() {
       const f = flag;
@@ -237,6 +246,34 @@ export function reviewPages(app) {
     }
 
     render();
+  }
+
+  /** The flagged call: the player beside the evaluation's deductions, each time a button
+   *  that plays the call from there. */
+  async function showCall(evaluationId, section, signal) {
+    let ev;
+    let rubric;
+    try {
+      ev = await api('GET', `/api/evaluations/${encodeURIComponent(evaluationId)}`, undefined, { signal });
+      rubric = (await loadRubric(ev.rubric_id, signal)).rubric;
+    } catch (err) {
+      if (isAbort(err) || sentToLogin(err)) return;
+      section.append(errorBox(err, 'flag-call-error'));
+      return;
+    }
+    if (signal.aborted) return;
+    const itemByCode = new Map((Array.isArray(rubric?.items) ? rubric.items : []).map((it) => [it.code, it]));
+    const playerHost = h('div', { class: 'player-host' });
+    const form = ev.form ?? {};
+    section.append(h('div', { class: 'grading-layout' },
+      h('div', { class: 'grading-player' }, playerHost),
+      h('div', { class: 'grading-form-col' },
+        h('h3', null, t('grading.deductions')),
+        h('p', { class: 'muted small-hint' }, t('results.times_hint')),
+        deductionList(form, itemByCode, { onSeek: (ms) => seekAndPlay(player, ms / 1000), id: 'flag-deductions' }),
+        form.comment ? h('p', { class: 'pre', id: 'flag-comment' }, form.comment) : null)));
+    const player = mountPlayer(playerHost, ev.recording_id, { user: state.user, facts: false });
+    signal.addEventListener('abort', () => player.destroy(), { once: true });
   }
 
   return { renderFlags, renderFlag };

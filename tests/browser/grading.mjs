@@ -222,9 +222,27 @@ async function leadReviews(page, evaluationId) {
   checkEqual(await row.locator('[data-grade]').getAttribute('data-grade'), 'poor', 'review queue: grade');
   pass(`the lead finds ${CALL_ID} (poor) in the review queue`);
 
-  await row.locator('a.flag-link').click();
+  // The lead was told: the bell's notice leads to the flag itself.
+  await page.locator('#notifications-bell').click();
+  const notice = page.locator('#notifications-list li[data-kind="flag_raised"]').first();
+  await waitVisible(page, '#notifications-list li[data-kind="flag_raised"]', 'the bell: the flagged call');
+  check((await notice.innerText()).includes(CALL_ID), `the bell: the notice names ${CALL_ID}`);
+  await notice.locator('a.notification-link').click();
+  await eventually(() => hashOf(page), (h) => h === `#/flags/${flagId}`, 'the notice opens the flag');
+  pass(`the lead's bell tells of the flagged call and opens its flag`);
+
   await waitVisible(page, '#flag #coaching-form', 'flag page');
   checkEqual(await textOf(page, '#flag-score'), '60', 'flag page: score');
+  // The deductions are on the flag page, each time playing the call from there.
+  const times = page.locator('#flag-deductions .time-seek');
+  await eventually(() => times.count(), (n) => n === 4, 'flag page: the deduction\'s times');
+  const ms = Number(await times.first().getAttribute('data-ms'));
+  await waitVisible(page, '#flag-call #play-toggle', 'flag page: the player');
+  await times.first().click();
+  await eventually(() => audioState(page), (a) => a && !a.paused && Math.abs(a.time - ms / 1000) < 1.5,
+    `flag page: playing from ${ms / 1000} s`);
+  await page.locator('#play-toggle').click();
+  pass(`the flag page lists the deductions; a time plays the call from ${ms / 1000} s`);
   await page.locator('#coaching-discussed').fill('Tone with impatient customers.');
   await page.locator('#coaching-action').fill('Listen back to two calls a week.');
   await page.locator('#coaching-submit').click();
