@@ -6,6 +6,7 @@
 // (upheld / overturned with a new grade / amended deductions; a reason is always required).
 
 import { ApiError, api, errorMessage, h, isAbort, orNone } from './common.js';
+import { personPicker } from './picker.js';
 import { t } from './i18n.js';
 import { mountPlayer } from './player.js';
 import {
@@ -284,25 +285,26 @@ export function appealsPages(app) {
         body.push(h('p', { class: 'muted', id: 'regrade-none' }, t('appeals.regrade_none')));
       }
       if (isDecider() && a.status === 'open' && !r) {
-        const grader = h('input', {
-          id: 'regrade-grader', type: 'text', required: true, autocomplete: 'off', autocapitalize: 'none',
-          spellcheck: 'false', placeholder: t('appeals.regrade_placeholder'), 'aria-describedby': 'regrade-hint',
+        // Only inspectors other than the original grader are offered.
+        const picker = personPicker({
+          id: 'regrade-grader', url: `/api/appeals/${encodeURIComponent(id)}/regrade`, signal,
+          placeholder: t('appeals.regrade_placeholder'), describedBy: 'regrade-hint',
         });
         const btn = h('button', { type: 'submit', class: 'btn', id: 'regrade-submit' }, t('appeals.regrade_request'));
         const status = h('div', { id: 'regrade-status', 'aria-live': 'polite' });
         const form = h('form', { id: 'regrade-form', class: 'pull-form', novalidate: true },
           h('div', { class: 'form-row' },
-            h('div', { class: 'field' }, h('label', { for: 'regrade-grader' }, t('appeals.regrade_grader')), grader,
+            h('div', { class: 'field' }, h('label', { for: 'regrade-grader' }, t('appeals.regrade_grader')), picker.element,
               h('span', { class: 'field-hint', id: 'regrade-hint' }, t('appeals.regrade_hint'))),
             h('div', { class: 'field field-action' }, btn)),
           status);
         form.addEventListener('submit', async (e) => {
           e.preventDefault();
           status.replaceChildren();
-          const name = grader.value.trim();
+          const name = picker.value();
           if (!name) {
             status.replaceChildren(h('p', { class: 'alert alert-error', role: 'alert' }, t('appeals.regrade_required')));
-            grader.focus();
+            picker.input.focus();
             return;
           }
           btn.disabled = true;

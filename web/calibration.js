@@ -4,6 +4,7 @@
 // report).
 
 import { ApiError, api, errorMessage, h, isAbort, orNone } from './common.js';
+import { personPicker } from './picker.js';
 import { getLang, hasKey, t } from './i18n.js';
 import {
   GRADES, errorBox, fmtNumber, gradeBadge, gradeLabel, itemName, loadRubric, notFoundSection, sentToLogin, timeEl,
@@ -12,7 +13,6 @@ import {
 /** Roles that take part in calibration sessions (supervisors also run them). */
 export const CALIBRATION_ROLES = ['supervisor', 'inspector', 'team_lead'];
 
-const splitNames = (text) => text.split(/[\s,，、;；]+/).map((s) => s.trim()).filter(Boolean);
 
 function fact(key, ...value) {
   return h('div', { class: 'fact' }, h('dt', null, t(key)), h('dd', null, ...value));
@@ -85,13 +85,12 @@ export function calibrationPages(app) {
   function createForm(signal, onCreated) {
     const title = h('input', { id: 'calib-title', type: 'text', required: true, maxlength: '200', autocomplete: 'off' });
     const callId = h('input', { id: 'calib-call-id', type: 'text', required: true, autocomplete: 'off', spellcheck: 'false' });
-    const graders = h('input', {
-      id: 'calib-graders', type: 'text', required: true, autocomplete: 'off', spellcheck: 'false', autocapitalize: 'none',
-      placeholder: t('calib.graders_placeholder'), 'aria-describedby': 'calib-graders-hint',
+    const graders = personPicker({
+      id: 'calib-graders', url: '/api/calibrations/graders', signal, multiple: true,
+      placeholder: t('calib.graders_placeholder'), describedBy: 'calib-graders-hint',
     });
-    const expert = h('input', {
-      id: 'calib-expert', type: 'text', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'none',
-      placeholder: t('calib.expert_placeholder'),
+    const expert = personPicker({
+      id: 'calib-expert', url: '/api/calibrations/graders', signal, placeholder: t('calib.expert_placeholder'),
     });
     const btn = h('button', { id: 'calib-create', type: 'submit', class: 'btn btn-primary' }, t('calib.create'));
     const status = h('div', { id: 'calib-create-status', 'aria-live': 'polite' });
@@ -102,15 +101,15 @@ export function calibrationPages(app) {
         field('calib-title', 'calib.field.title', title),
         field('calib-call-id', 'col.call_id', callId)),
       h('div', { class: 'form-row' },
-        field('calib-graders', 'calib.field.graders', graders, 'calib.graders_hint'),
-        field('calib-expert', 'calib.field.expert', expert, 'calib.expert_hint')),
+        field('calib-graders', 'calib.field.graders', graders.element, 'calib.graders_hint'),
+        field('calib-expert', 'calib.field.expert', expert.element, 'calib.expert_hint')),
       status,
       h('div', { class: 'form-actions' }, btn));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       if (!form.reportValidity()) return;
-      const body = { title: title.value.trim(), call_id: callId.value.trim(), graders: splitNames(graders.value) };
-      if (expert.value.trim()) body.expert = expert.value.trim();
+      const body = { title: title.value.trim(), call_id: callId.value.trim(), graders: graders.value() };
+      if (expert.value()) body.expert = expert.value();
       btn.disabled = true;
       status.replaceChildren();
       try {

@@ -9,6 +9,7 @@ import {
   ApiError, api, centerInstant, errorMessage, formatDateTime, formatDuration, h, isAbort, monthBox, orNone,
 } from './common.js';
 import { getLang, hasKey, t } from './i18n.js';
+import { personPicker } from './picker.js';
 
 /** Roles that may open the plans pages (the server filters what each one sees). */
 export const PLAN_ROLES = ['supervisor', 'inspector', 'team_lead', 'panel'];
@@ -1021,10 +1022,20 @@ export function samplingPages(app) {
     const counts = state.user.role === 'supervisor' ? h('input', { id: 'pull-counts', type: 'checkbox' }) : null;
     // Inspectors and leads grade their own pulls by default; a supervisor must name the grader.
     const mustName = state.user.role === 'supervisor';
-    const grader = h('input', {
-      id: 'pull-grader', type: 'text', autocomplete: 'off', autocapitalize: 'none', spellcheck: 'false',
-      required: mustName, placeholder: t(mustName ? 'pull.grader_required' : 'pull.grader_placeholder'),
-    });
+    // Who may grade depends on the call (its team's lead): the picker follows the chosen call.
+    const graderHost = h('div', { class: 'picker-host' });
+    let grader = null;
+    function graderPickerFor(rec) {
+      grader = personPicker({
+        id: 'pull-grader', url: `/api/pulls/graders?recording_id=${encodeURIComponent(rec.id)}`, signal,
+        placeholder: t(mustName ? 'pull.grader_required' : 'pull.grader_placeholder'),
+      });
+      grader.input.required = mustName;
+      graderHost.replaceChildren(grader.element);
+    }
+    graderHost.append(h('input', {
+      id: 'pull-grader', type: 'text', disabled: true, placeholder: t('pull.grader_after_call'),
+    }));
     const picked = h('p', { id: 'pull-picked', class: 'muted' }, t('pull.none_picked'));
     const pullBtn = h('button', { id: 'pull-submit', type: 'submit', class: 'btn btn-primary', disabled: true }, t('pull.submit'));
     const pullStatus = h('div', { id: 'pull-status', role: 'status', 'aria-live': 'polite' });
@@ -1034,7 +1045,7 @@ export function samplingPages(app) {
       picked,
       h('div', { class: 'form-row' },
         field('pull-reason', 'pull.reason', reason),
-        field('pull-grader', 'pull.grader', grader)),
+        field('pull-grader', 'pull.grader', graderHost)),
       h('label', { class: 'toggle' }, complaint, t('pull.complaint')),
       counts && h('label', { class: 'toggle' }, counts, t('pull.counts')),
       counts && h('p', { class: 'field-note muted' }, t('pull.counts_note')),
@@ -1042,6 +1053,7 @@ export function samplingPages(app) {
       pullStatus);
 
     function pick(rec) {
+      if (choice?.id !== rec.id) graderPickerFor(rec);
       choice = rec;
       picked.replaceChildren(t('pull.picked', { call_id: rec.call_id, agent: rec.agent_name || rec.agent }));
       picked.classList.remove('muted');
@@ -1118,7 +1130,8 @@ export function samplingPages(app) {
       if (!pullForm.reportValidity()) return;
       const body = { recording_id: choice.id, reason: reason.value.trim(), complaint: complaint.checked };
       if (counts) body.counts = counts.checked;
-      if (grader.value.trim()) body.grader = grader.value.trim();
+      const who = grader?.value();
+      if (who) body.grader = who;
       pullBtn.disabled = true;
       try {
         await api('POST', '/api/pulls', body, { signal });

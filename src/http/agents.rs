@@ -1,4 +1,4 @@
-//! The agents a caller may see (filters, pickers).
+//! The agents a caller may see (filters, pickers), and the shape every people picker reads.
 
 use axum::Router;
 use axum::extract::State;
@@ -12,6 +12,15 @@ use crate::store::users;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/agents", get(list))
+}
+
+/// People a picker offers: `{ "items": [{username, name, role, team}] }`.
+pub fn people_json<'a>(people: impl IntoIterator<Item = &'a users::User>) -> Value {
+    let items: Vec<Value> = people
+        .into_iter()
+        .map(|p| json!({ "username": p.username, "name": p.name, "role": p.role, "team": p.team }))
+        .collect();
+    json!({ "items": items })
 }
 
 async fn list(

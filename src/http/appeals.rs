@@ -28,7 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/evaluations/{id}/appeals", post(file))
         .route("/appeals", get(list))
         .route("/appeals/{id}", get(detail))
-        .route("/appeals/{id}/regrade", post(regrade))
+        .route("/appeals/{id}/regrade", get(regraders).post(regrade))
         .route("/appeals/{id}/decision", post(decide))
 }
 
@@ -261,6 +261,28 @@ async fn detail(
 struct RegradeBody {
     /// Username of the QA inspector who grades the call blind.
     grader: String,
+}
+
+/// Who the panel may ask for a blind re-grade: active QA inspectors other than the original
+/// grader.
+async fn regraders(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<axum::Json<Value>> {
+    if user.role != Role::Panel {
+        return Err(AppError::forbidden(
+            "only the appeal panel asks for a re-grade",
+        ));
+    }
+    let a = visible(&state, &user, id).await?;
+    let original = evaluations::get_evaluation(&state.db, a.evaluation_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("evaluation {} vanished", a.evaluation_id))?;
+    let people = users::list_with_roles(&state.db, &[Role::Inspector]).await?;
+    Ok(axum::Json(super::agents::people_json(
+        people.iter().filter(|p| p.id != original.grader_id),
+    )))
 }
 
 async fn regrade(

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::CurrentUser;
-use super::extract::Json;
+use super::extract::{Json, Query};
 use super::time;
 use crate::app::AppState;
 use crate::domain::org::Role;
@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/me/queue", get(queue))
         .route("/pulls", post(pull))
+        .route("/pulls/graders", get(pull_graders))
 }
 
 /// 409 `month_published`: the only ways into a published month are the audited ones.
@@ -105,6 +106,37 @@ struct PullBody {
     /// such as a complaint, counts.
     #[serde(default)]
     counts: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PullGradersQuery {
+    recording_id: i64,
+}
+
+/// Who may grade a pull of this call: QA inspectors and the agent's own team leads.
+async fn pull_graders(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Query(q): Query<PullGradersQuery>,
+) -> AppResult<axum::Json<Value>> {
+    if !matches!(
+        user.role,
+        Role::Supervisor | Role::Inspector | Role::TeamLead
+    ) {
+        return Err(AppError::forbidden(
+            "only supervisors, QA inspectors and team leads pull calls",
+        ));
+    }
+    let recording = recordings::get_visible(&state.db, &user.viewer(), q.recording_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("recording"))?;
+    let people = users::list_with_roles(&state.db, &[Role::Inspector, Role::TeamLead]).await?;
+    Ok(axum::Json(super::agents::people_json(
+        people.iter().filter(|p| {
+            p.role == Role::Inspector || (p.team_id.is_some() && p.team_id == recording.team_id)
+        }),
+    )))
 }
 
 fn yes() -> bool {

@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/calibrations", get(list).post(create))
         .route("/calibrations/agreement", get(agreement))
+        .route("/calibrations/graders", get(graders))
         .route("/calibrations/{id}", get(detail))
         .route("/calibrations/{id}/report", get(report))
 }
@@ -68,6 +69,21 @@ struct CreateBody {
     graders: Vec<String>,
     /// Username of the expert whose grading is the reference (also grades).
     expert: Option<String>,
+}
+
+/// Who a supervisor may put in a calibration session: QA inspectors, team leads and
+/// supervisors.
+async fn graders(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> AppResult<axum::Json<Value>> {
+    require_supervisor(&user)?;
+    let people = users::list_with_roles(
+        &state.db,
+        &[Role::Inspector, Role::TeamLead, Role::Supervisor],
+    )
+    .await?;
+    Ok(axum::Json(super::agents::people_json(&people)))
 }
 
 async fn create(

@@ -114,6 +114,26 @@ pub async fn list_agents(db: &Db, viewer: &Viewer) -> Result<Vec<User>, sqlx::Er
     rows.iter().map(user_from_row).collect()
 }
 
+/// Active people of the given roles, by role, team and name (for pickers of who may take
+/// a piece of work).
+pub async fn list_with_roles(db: &Db, roles: &[Role]) -> Result<Vec<User>, sqlx::Error> {
+    let mut people = Vec::new();
+    for role in roles {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users u LEFT JOIN teams t ON t.id = u.team_id \
+             WHERE u.role = $1 AND u.active = 1 ORDER BY t.name, u.name, u.username"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(role.as_str())
+            .fetch_all(&db.pool)
+            .await?;
+        for row in &rows {
+            people.push(user_from_row(row)?);
+        }
+    }
+    Ok(people)
+}
+
 /// SQL condition restricting rows to a viewer's scope; `$1` is the scope kind and `$2` the
 /// team or user id, `u` the agent's row. Kept as one static fragment so every query applies
 /// exactly the same rule as [`Viewer::can_see_agent`].

@@ -181,6 +181,11 @@ async function panelDecides(page) {
   checkEqual(await attrOf(page, '#original-deductions li[data-appealed="true"]', 'data-index'), '0', 'appeal page: the appealed one');
   checkEqual(await attrOf(page, '#original-grade', 'data-grade'), 'poor', 'appeal page: the original grade');
   await waitVisible(page, '#regrade-form #regrade-grader', 'appeal page: the blind re-grade request');
+  // The re-grade picker never offers the original grader (the only inspector here).
+  await page.locator('#regrade-grader').click();
+  await waitVisible(page, '#regrade-grader-options .picker-empty', 'the re-grade picker: nobody but the original grader');
+  checkEqual(await page.locator('#regrade-grader-options li[data-username]').count(), 0, 'the re-grade picker: people offered');
+  await page.keyboard.press('Escape');
   pass('the appeal page shows the agent\'s reason, the appealed deduction highlighted, the original evaluation and the player');
 
   // Amending: the preview follows the occurrences box as it is typed in, and the Tab that

@@ -284,7 +284,21 @@ async function calibration(page) {
   await page.locator('#calib-new > summary').click();
   await page.locator('#calib-title').fill(title);
   await page.locator('#calib-call-id').fill(CALL_ID);
-  await page.locator('#calib-graders').fill(`${INSP.username}, ${LEAD.username}`);
+  // The graders are picked from a search list: the inspector with the keys, the lead by a
+  // click on part of their team's name; agents are never offered.
+  const options = page.locator('#calib-graders-options li[data-username]');
+  await page.locator('#calib-graders').click();
+  await page.locator('#calib-graders').pressSequentially('agent');
+  await waitVisible(page, '#calib-graders-options .picker-empty', 'calibration picker: no agent offered');
+  await page.locator('#calib-graders').fill(INSP.username);
+  await eventually(() => options.first().getAttribute('data-username'), (u) => u === INSP.username,
+    `calibration picker: ${INSP.username} offered first`);
+  await page.keyboard.press('Enter');
+  await page.locator('#calib-graders').fill(LEAD.username);
+  await page.locator(`#calib-graders-options li[data-username="${LEAD.username}"]`).click();
+  checkEqual(await page.locator('#calib-graders-chosen li[data-username]').evaluateAll((li) => li.map((l) => l.dataset.username)),
+    [INSP.username, LEAD.username], 'calibration picker: the chosen graders');
+  pass('the calibration picker offers graders only, by keys and by click');
   await page.locator('#calib-create').click();
   await eventually(async () => {
     if (await isVisible(page, '#calib-create-error')) return `error: ${await textOf(page, '#calib-create-error')}`;

@@ -292,8 +292,20 @@ async fn the_panel_decides_beside_a_blind_regrade(db: TestDb) {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
-    // A blind re-grade needs someone other than the original grader.
+    // A blind re-grade needs someone other than the original grader: the picker offers
+    // every other inspector, and only the panel may ask.
     let regrade_url = app.url(&format!("/api/appeals/{id}/regrade"));
+    let (status, offered) = get_json(&panel, &regrade_url).await;
+    assert_eq!(status, StatusCode::OK, "{offered}");
+    let offered: Vec<&str> = offered["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(offered, ["insp2"]);
+    let (status, _) = get_json(&app.login("sup").await, &regrade_url).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body) = post(&panel, regrade_url.clone(), json!({ "grader": "insp" })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (status, body) = post(&panel, regrade_url.clone(), json!({ "grader": "insp2" })).await;

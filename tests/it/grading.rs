@@ -22,6 +22,7 @@ both_backends!(
     rubric_edits_make_new_versions,
     calibration_is_blind_until_each_has_submitted,
     a_poor_grade_puts_the_agent_under_focus_next_month,
+    pickers_offer_only_who_may_take_the_work,
 );
 
 const DAY: i64 = 86_400_000;
@@ -703,4 +704,62 @@ async fn a_poor_grade_puts_the_agent_under_focus_next_month(db: TestDb) {
     assert_eq!(agent("agent-a1")["target"], 20, "{progress}");
     assert_eq!(agent("agent-a1")["focus_reason"], "problem");
     assert_eq!(agent("agent-b1")["target"], 10);
+}
+
+/// The usernames a picker's list offers.
+async fn offered(client: &reqwest::Client, url: String) -> Vec<String> {
+    let (status, body) = get_json(client, &url).await;
+    assert_eq!(status, StatusCode::OK, "{url}: {body}");
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            assert!(p["name"].is_string() && p["role"].is_string(), "{p}");
+            p["username"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+/// Pickers offer exactly the people who may take the work: a pull of team A's call goes
+/// to an inspector or team A's lead, never team B's; a calibration takes inspectors, leads
+/// and supervisors; agents and the panel are offered nothing to pull.
+async fn pickers_offer_only_who_may_take_the_work(db: TestDb) {
+    let app = spawn(db).await;
+    let ids = insert(&app, &[call("P-1", "agent-a1", at("2026-11-18 09:30"))]).await;
+    let pull_url = app.url(&format!("/api/pulls/graders?recording_id={}", ids["P-1"]));
+    let sup = app.login("sup").await;
+    let mut people = offered(&sup, pull_url.clone()).await;
+    people.sort();
+    assert_eq!(people, ["insp", "lead-a"]);
+    // A lead of another team does not see the call at all.
+    let (status, _) = get_json(&app.login("lead-b").await, &pull_url).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for who in ["agent-a1", "panel"] {
+        let (status, _) = get_json(&app.login(who).await, &pull_url).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{who}");
+    }
+    let (status, body) = get_json(&sup, &app.url("/api/pulls/graders")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = get_json(&sup, &app.url("/api/pulls/graders?recording_id=999999")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let calibration = offered(&sup, app.url("/api/calibrations/graders")).await;
+    for who in ["insp", "lead-a", "lead-b", "sup"] {
+        assert!(
+            calibration.contains(&who.to_string()),
+            "{who}: {calibration:?}"
+        );
+    }
+    assert!(
+        !calibration
+            .iter()
+            .any(|p| p.starts_with("agent") || p == "panel")
+    );
+    let (status, _) = get_json(
+        &app.login("insp").await,
+        &app.url("/api/calibrations/graders"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }
