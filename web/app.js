@@ -4,7 +4,8 @@ import {
 } from './common.js';
 import { LANGS, getLang, hasKey, missingKeys, setLang, t } from './i18n.js';
 import { mountPlayer } from './player.js';
-import { PLAN_ROLES, QUEUE_ROLES, samplingPages } from './sampling.js';
+import { QUEUE_ROLES } from './queue.js';
+import { PLAN_ROLES, samplingPages } from './sampling.js';
 import { RUBRIC_ROLES, gradingPages } from './grading.js';
 import { renderRubric } from './rubric.js';
 import { TOKEN_ROLES, renderTokens } from './tokens.js';

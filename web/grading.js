@@ -16,6 +16,7 @@ import {
 } from './common.js';
 import { getLang, hasKey, t } from './i18n.js';
 import { mountPlayer } from './player.js';
+import { nextInQueue } from './queue.js';
 
 export const GRADES = ['excellent', 'good', 'fair', 'poor', 'severe'];
 export const RUBRIC_ROLES = ['supervisor'];
@@ -423,6 +424,11 @@ export function gradingPages(app) {
       notice.replaceChildren(key ? h('p', { class: `alert alert-${kind}`, 'data-notice': key }, t(key, params)) : '');
     }
     const announcer = h('p', { class: 'visually-hidden', 'aria-live': 'polite', id: 'grading-announce' });
+    // Arriving by "Submit and open next": what the previous call came out as.
+    if (state.flash?.evaluationId === String(ev.id)) {
+      showNotice(state.flash.key, 'success', state.flash.params);
+      state.flash = null;
+    }
 
     const scoreEl = h('span', { id: 'score', class: 'score-value tabular' });
     const gradeEl = h('span', { id: 'grade', class: 'grade-value' });
@@ -534,6 +540,10 @@ export function gradingPages(app) {
         }, t('grading.add_suggested', { item: itemName(item) }))) : '');
     }
     const submitBtn = h('button', { id: 'submit-evaluation', type: 'submit', class: 'btn btn-primary' }, t('grading.submit'));
+    // From the queue, a grader goes straight on to the next call (in the queue's order).
+    const nextBtn = ev.assignment_id != null && isGrader ? h('button', {
+      id: 'submit-and-next', type: 'button', class: 'btn', onclick: () => submit({ openNext: true }),
+    }, t('grading.submit_next')) : null;
     const submitError = h('div', { id: 'submit-error', 'aria-live': 'assertive' });
 
     const formEl = h('form', { id: 'evaluation-form', class: 'grading-form', novalidate: true },
@@ -551,7 +561,7 @@ export function gradingPages(app) {
         reasonField),
       h('div', { class: 'field' }, h('label', { for: 'comment' }, t('grading.comment')), commentInput),
       submitError,
-      h('div', { class: 'form-actions' }, submitBtn));
+      h('div', { class: 'form-actions' }, submitBtn, nextBtn));
     formEl.addEventListener('submit', (e) => {
       e.preventDefault();
       submit();
@@ -774,6 +784,27 @@ export function gradingPages(app) {
     }
 
     // --- submit
+    /** After "Submit and open next": the queue's next call, or word that it is empty. */
+    async function goToNext() {
+      try {
+        const next = await nextInQueue(ev.assignment_id, { hashFor, signal });
+        if (next) {
+          state.flash = {
+            evaluationId: String(next.evaluationId),
+            key: 'grading.submitted_previous',
+            params: { call_id: ev.call_id, score: fmtNumber(outcome?.score), grade: gradeLabel(outcome?.grade, rubric) },
+          };
+          location.hash = next.hash;
+          return;
+        }
+        notice.append(h('p', { class: 'alert alert-info', id: 'queue-done' }, t('grading.queue_done'), ' ',
+          h('a', { href: hashFor('/queue') }, t('queue.back'))));
+      } catch (err) {
+        if (isAbort(err) || sentToLogin(err)) return;
+        notice.append(errorBox(err, 'next-error'));
+      }
+    }
+
     async function flushCoverage() {
       const el = player.element.querySelector('#coverage');
       for (let i = 0; i < 60; i += 1) {
@@ -783,7 +814,7 @@ export function gradingPages(app) {
       }
     }
 
-    async function submit() {
+    async function submit({ openNext = false } = {}) {
       if (!editable) return;
       submitError.replaceChildren();
       if (isOverride() && !(form.override_reason ?? '').trim()) {
@@ -794,6 +825,7 @@ export function gradingPages(app) {
         return;
       }
       submitBtn.disabled = true;
+      if (nextBtn) nextBtn.disabled = true;
       submitBtn.textContent = t('grading.submitting');
       try {
         clearTimeout(saveTimer);
@@ -814,6 +846,7 @@ export function gradingPages(app) {
           score: fmtNumber(data?.outcome?.score), grade: gradeLabel(data?.outcome?.grade, rubric),
         });
         page.scrollIntoView?.({ block: 'start' });
+        if (openNext) await goToNext();
       } catch (err) {
         if (isAbort(err) || destroyed || sentToLogin(err)) return;
         if (err instanceof ApiError && err.status === 409) {
@@ -843,6 +876,7 @@ export function gradingPages(app) {
       } finally {
         if (!destroyed) {
           submitBtn.disabled = false;
+          if (nextBtn) nextBtn.disabled = false;
           submitBtn.textContent = t('grading.submit');
         }
       }

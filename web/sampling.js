@@ -1,39 +1,22 @@
-// Sampling pages: monthly sampling plans (#/plans), one plan with its strata, progress and
-// samples (#/plans/:id), and the grader's queue with the "pull a call" panel (#/queue).
+// Sampling pages: monthly sampling plans (#/plans) and one plan with its strata, progress
+// and samples (#/plans/:id). The grader's queue (#/queue) is queue.js's.
 //
 // The pages need a few things from the app shell (the signed-in user, hash helpers, the
 // agent list); app.js hands them over once with samplingPages(app) and routes to the
 // render functions it returns.
 
+import { api, errorMessage, formatDuration, h, isAbort, monthBox, orNone } from './common.js';
+import { getLang, t } from './i18n.js';
 import {
-  ApiError, api, centerInstant, errorMessage, formatDateTime, formatDuration, h, isAbort, monthBox, orNone,
-} from './common.js';
-import { getLang, hasKey, t } from './i18n.js';
-import { personPicker } from './picker.js';
+  errorAlert, headRow, kindBadge, label, sectionBox, sentToLogin, tableWrap, timeEl,
+} from './parts.js';
+import { queuePages } from './queue.js';
 
 /** Roles that may open the plans pages (the server filters what each one sees). */
 export const PLAN_ROLES = ['supervisor', 'inspector', 'team_lead', 'panel'];
-/** Roles that grade, so have a queue; supervisors see theirs too. */
-export const QUEUE_ROLES = ['supervisor', 'inspector', 'team_lead'];
-/** Roles that may pull a call into a queue. */
-const PULL_ROLES = ['supervisor', 'inspector', 'team_lead'];
-
-const SEARCH_LIMIT = 20;
 
 // ---------------------------------------------------------------------------
 // Small shared pieces
-
-function label(prefix, value) {
-  const key = `${prefix}.${value}`;
-  return hasKey(key) ? t(key) : orNone(value);
-}
-
-/** A <time> showing the timestamp in the browser's clock, the long form on hover. */
-function timeEl(iso) {
-  if (!iso) return t('common.none');
-  const f = formatDateTime(iso);
-  return h('time', { datetime: iso, title: f.title }, f.text);
-}
 
 const nf = () => new Intl.NumberFormat(getLang());
 const fmtNum = (n) => (typeof n === 'number' && Number.isFinite(n) ? nf().format(n) : t('common.none'));
@@ -63,33 +46,6 @@ function shortHash(hex, n = 12) {
   if (typeof hex !== 'string' || !hex) return t('common.none');
   return h('code', { class: 'hash', title: hex }, hex.length > n ? `${hex.slice(0, n)}…` : hex);
 }
-
-function tableWrap(table) {
-  return h('div', { class: 'table-wrap' }, table);
-}
-
-function headRow(columns) {
-  return h('thead', null, h('tr', null, columns.map((c) => {
-    const spec = typeof c === 'string' ? { key: c } : c;
-    return h('th', { scope: 'col', class: spec.num ? 'num' : null, title: spec.title ?? null },
-      spec.text ?? t(spec.key), spec.sub ? h('span', { class: 'th-sub' }, spec.sub) : null);
-  })));
-}
-
-function errorAlert(err, id) {
-  const box = h('p', { class: 'alert alert-error', role: 'alert', id: id ?? null }, errorMessage(err));
-  if (err instanceof ApiError) box.dataset.errorCode = err.code;
-  return box;
-}
-
-function sectionBox(id, titleKey, ...children) {
-  return h('section', { id, class: 'panel', 'aria-labelledby': `${id}-title` },
-    h('h2', { id: `${id}-title` }, t(titleKey)),
-    ...children);
-}
-
-/** Whether a 401 already sent the user to the login page (nothing more to show). */
-const sentToLogin = (err) => err instanceof ApiError && err.status === 401;
 
 function populationText(p) {
   if (!p || p.kind === 'all' || !p.kind) return t('population.all');
@@ -126,10 +82,6 @@ function focusBadge(reason) {
 function statusBadge(status) {
   if (!status) return t('common.none');
   return h('span', { class: `badge badge-status badge-${status}`, 'data-status': status }, label('progress.status', status));
-}
-
-function kindBadge(kind) {
-  return h('span', { class: `badge badge-kind badge-kind-${kind}`, 'data-kind': kind }, label('kind', kind));
 }
 
 function stratumPills(strata) {
@@ -875,285 +827,6 @@ export function samplingPages(app) {
   // =========================================================================
   // #/queue
 
-  async function renderQueue(root, { signal }) {
-    rememberBack('queue.back');
-    const summary = h('p', { id: 'queue-summary', class: 'muted list-summary', 'aria-live': 'polite' });
-    const host = h('div', { id: 'queue-host' });
-    root.append(
-      h('div', { class: 'page-head' },
-        h('div', null, h('h1', null, t('queue.title')), h('p', { class: 'muted page-lead' }, t('queue.lead')))),
-      host, summary,
-    );
-
-    async function loadQueue() {
-      host.setAttribute('aria-busy', 'true');
-      if (!host.firstChild) host.append(h('p', { class: 'page-status', id: 'queue-loading' }, t('queue.loading')));
-      try {
-        const data = await api('GET', '/api/me/queue', undefined, { signal });
-        const all = Array.isArray(data?.items) ? data.items : [];
-        // What publishing a month closed ungraded stays listed, apart and not workable.
-        const items = all.filter((i) => !i.closed_by_publication);
-        const closed = all.filter((i) => i.closed_by_publication);
-        host.replaceChildren(items.length ? queueTable(items)
-          : h('p', { id: 'queue-empty', class: 'empty-state' }, t('queue.empty')));
-        if (closed.length) host.append(closedTable(closed));
-        const overdue = items.filter((i) => i.overdue).length;
-        summary.textContent = items.length ? t('queue.summary', { count: items.length, overdue }) : '';
-      } catch (err) {
-        if (isAbort(err) || sentToLogin(err)) return;
-        const retry = h('button', { type: 'button', class: 'btn btn-quiet', onclick: loadQueue }, t('common.retry'));
-        host.replaceChildren(h('div', { id: 'queue-error', class: 'alert alert-error', role: 'alert' },
-          h('span', null, `${t('queue.error')} ${errorMessage(err)}`), retry));
-      } finally {
-        host.removeAttribute('aria-busy');
-      }
-    }
-
-    if (PULL_ROLES.includes(state.user.role)) root.append(pullPanel(signal, loadQueue));
-    await loadQueue();
-  }
-
-  function queueTable(items) {
-    return tableWrap(h('table', { id: 'queue-table', class: 'data-table' },
-      h('caption', { class: 'visually-hidden' }, t('queue.title')),
-      headRow(['queue.col.kind', 'queue.col.plan', 'col.call_id', 'col.agent', 'col.started_at',
-        { key: 'col.duration', num: true }, 'queue.col.due', 'queue.col.action']),
-      h('tbody', null, items.map((it) => h('tr', {
-        class: `row-link${it.overdue ? ' row-overdue' : ''}`,
-        'data-recording-id': it.recording_id, 'data-assignment-id': it.assignment_id, 'data-kind': it.kind,
-        'data-agent': it.agent, 'data-overdue': it.overdue ? 'true' : 'false', 'data-complaint': it.complaint ? 'true' : null,
-        onclick: onRecordingRowClick,
-      },
-        h('td', null, kindBadge(it.kind), countsBadge(it),
-          it.complaint && h('span', { class: 'badge badge-complaint', 'data-testid': 'badge-complaint' }, t('queue.complaint')),
-          it.reason && h('span', { class: 'queue-reason muted' }, it.reason)),
-        h('td', null, it.plan_id != null
-          ? h('a', { href: planHash(it.plan_id), class: 'plan-link' }, orNone(it.plan_name))
-          : h('span', { class: 'muted' }, orNone(it.plan_name))),
-        h('td', { class: 'mono nowrap' }, h('a', {
-          href: recordingHash(it.recording_id), class: 'recording-link', title: t('recordings.open'),
-        }, orNone(it.call_id))),
-        h('td', null, h('span', { class: 'agent-name' }, orNone(it.agent_name)),
-          h('span', { class: 'agent-username muted' }, orNone(it.agent)),
-          it.team && h('span', { class: 'agent-username muted' }, it.team)),
-        h('td', { class: 'nowrap tabular' }, timeEl(it.started_at)),
-        h('td', { class: 'num' }, formatDuration(it.duration_ms)),
-        h('td', { class: 'nowrap tabular' }, it.due_at ? timeEl(it.due_at) : t('common.none'),
-          it.overdue && h('span', { class: 'badge badge-overdue' }, t('queue.overdue'))),
-        h('td', null, evaluateButton(it)),
-      ))),
-    ));
-  }
-
-  /** Queue items a publication closed before they were graded: kept for the record. */
-  function closedTable(items) {
-    return h('details', { id: 'queue-closed', class: 'queue-closed' },
-      h('summary', null, t('queue.closed_title', { count: items.length })),
-      h('p', { class: 'muted' }, t('queue.closed_lead')),
-      tableWrap(h('table', { id: 'queue-closed-table', class: 'data-table' },
-        h('caption', { class: 'visually-hidden' }, t('queue.closed_caption')),
-        headRow(['queue.col.kind', 'queue.col.plan', 'col.call_id', 'col.agent', 'col.started_at', 'queue.col.closed']),
-        h('tbody', null, items.map((it) => h('tr', {
-          'data-assignment-id': it.assignment_id, 'data-closed': 'true',
-        },
-          h('td', null, kindBadge(it.kind), countsBadge(it)),
-          h('td', null, orNone(it.plan_name)),
-          h('td', { class: 'mono nowrap' }, orNone(it.call_id)),
-          h('td', null, h('span', { class: 'agent-name' }, orNone(it.agent_name)),
-            h('span', { class: 'agent-username muted' }, orNone(it.agent))),
-          h('td', { class: 'nowrap tabular' }, timeEl(it.started_at)),
-          h('td', { class: 'nowrap tabular' }, h('span', { class: 'badge badge-closed' }, t('queue.closed_by_publication')),
-            ' ', it.closed_at ? timeEl(it.closed_at) : ''),
-        )))),
-      ));
-  }
-
-  /** Whether the item's evaluation feeds the agent's score and pay. */
-  function countsBadge(it) {
-    return h('span', {
-      class: `badge ${it.counts ? 'badge-counts' : 'badge-quiet'}`, 'data-counts': String(Boolean(it.counts)),
-      title: t(it.counts ? 'counts.yes_title' : 'counts.no_title'),
-    }, t(it.counts ? 'counts.yes' : 'counts.no'));
-  }
-
-  /** Opens (creating on first use) the evaluation of a queue item, then its grading page. */
-  function evaluateButton(it) {
-    const resume = it.evaluation_id != null;
-    const btn = h('button', {
-      type: 'button', class: `btn ${resume ? '' : 'btn-primary '}evaluate-btn`, 'data-assignment-id': it.assignment_id,
-      'aria-label': t(resume ? 'queue.continue_label' : 'queue.evaluate_label', { call_id: it.call_id }),
-    }, t(resume ? 'queue.continue' : 'queue.evaluate'));
-    btn.addEventListener('click', async () => {
-      btn.disabled = true;
-      btn.closest('td')?.querySelector('.evaluate-error')?.remove();
-      try {
-        const ev = await api('POST', `/api/assignments/${encodeURIComponent(it.assignment_id)}/evaluation`);
-        location.hash = hashFor(`/evaluations/${encodeURIComponent(ev.id)}`);
-      } catch (err) {
-        if (isAbort(err) || sentToLogin(err)) return;
-        btn.disabled = false;
-        btn.after(h('span', { class: 'field-note evaluate-error', role: 'alert' }, errorMessage(err)));
-      }
-    });
-    return btn;
-  }
-
-  // --- "Pull a call"
-
-  function pullPanel(signal, onPulled) {
-    const callId = h('input', { id: 'pull-call-id', type: 'text', autocomplete: 'off', spellcheck: 'false' });
-    const customer = h('input', { id: 'pull-customer', type: 'text', inputmode: 'tel', autocomplete: 'off' });
-    const from = h('input', { id: 'pull-from', type: 'datetime-local' });
-    const to = h('input', { id: 'pull-to', type: 'datetime-local' });
-    const searchBtn = h('button', { id: 'pull-search', type: 'submit', class: 'btn' }, t('pull.search'));
-    const results = h('div', { id: 'pull-results', 'aria-live': 'polite' });
-
-    const field = (id, key, control) => h('div', { class: 'field' }, h('label', { for: id }, t(key)), control);
-    const searchForm = h('form', { id: 'pull-search-form', class: 'filters', role: 'search', 'aria-label': t('pull.search_label') },
-      field('pull-call-id', 'col.call_id', callId),
-      field('pull-customer', 'col.customer', customer),
-      field('pull-from', 'pull.from', from),
-      field('pull-to', 'pull.to', to),
-      h('div', { class: 'field field-action' }, searchBtn));
-
-    const reason = h('input', { id: 'pull-reason', type: 'text', required: true, maxlength: '500', autocomplete: 'off' });
-    const complaint = h('input', { id: 'pull-complaint', type: 'checkbox' });
-    // Only a supervisor decides that a pulled call counts towards the agent's score and pay.
-    const counts = state.user.role === 'supervisor' ? h('input', { id: 'pull-counts', type: 'checkbox' }) : null;
-    // Inspectors and leads grade their own pulls by default; a supervisor must name the grader.
-    const mustName = state.user.role === 'supervisor';
-    // Who may grade depends on the call (its team's lead): the picker follows the chosen call.
-    const graderHost = h('div', { class: 'picker-host' });
-    let grader = null;
-    function graderPickerFor(rec) {
-      grader = personPicker({
-        id: 'pull-grader', url: `/api/pulls/graders?recording_id=${encodeURIComponent(rec.id)}`, signal,
-        placeholder: t(mustName ? 'pull.grader_required' : 'pull.grader_placeholder'),
-      });
-      grader.input.required = mustName;
-      graderHost.replaceChildren(grader.element);
-    }
-    graderHost.append(h('input', {
-      id: 'pull-grader', type: 'text', disabled: true, placeholder: t('pull.grader_after_call'),
-    }));
-    const picked = h('p', { id: 'pull-picked', class: 'muted' }, t('pull.none_picked'));
-    const pullBtn = h('button', { id: 'pull-submit', type: 'submit', class: 'btn btn-primary', disabled: true }, t('pull.submit'));
-    const pullStatus = h('div', { id: 'pull-status', role: 'status', 'aria-live': 'polite' });
-    let choice = null;
-
-    const pullForm = h('form', { id: 'pull-form', class: 'pull-form' },
-      picked,
-      h('div', { class: 'form-row' },
-        field('pull-reason', 'pull.reason', reason),
-        field('pull-grader', 'pull.grader', graderHost)),
-      h('label', { class: 'toggle' }, complaint, t('pull.complaint')),
-      counts && h('label', { class: 'toggle' }, counts, t('pull.counts')),
-      counts && h('p', { class: 'field-note muted' }, t('pull.counts_note')),
-      h('div', { class: 'form-actions' }, pullBtn),
-      pullStatus);
-
-    function pick(rec) {
-      if (choice?.id !== rec.id) graderPickerFor(rec);
-      choice = rec;
-      picked.replaceChildren(t('pull.picked', { call_id: rec.call_id, agent: rec.agent_name || rec.agent }));
-      picked.classList.remove('muted');
-      pullBtn.disabled = false;
-      for (const row of results.querySelectorAll('tr[data-recording-id]')) {
-        row.classList.toggle('row-selected', row.dataset.recordingId === String(rec.id));
-      }
-    }
-
-    // The boxes hold the center's wall time, as every time on the page shows.
-    const toRfc3339 = (value) => centerInstant(value);
-
-    searchForm.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      const params = new URLSearchParams({ limit: String(SEARCH_LIMIT) });
-      if (callId.value.trim()) params.set('call_id', callId.value.trim());
-      if (customer.value.trim()) params.set('customer_number', customer.value.trim());
-      const f = toRfc3339(from.value);
-      const tt = toRfc3339(to.value);
-      if (f) params.set('from', f);
-      if (tt) params.set('to', tt);
-      searchBtn.disabled = true;
-      results.setAttribute('aria-busy', 'true');
-      try {
-        const data = await api('GET', `/api/recordings?${params}`, undefined, { signal });
-        const items = Array.isArray(data?.items) ? data.items : [];
-        results.replaceChildren(items.length ? resultsTable(items)
-          : h('p', { id: 'pull-no-results', class: 'muted' }, t('pull.no_results')));
-        if (items.length === 1) pick(items[0]);
-      } catch (err) {
-        if (isAbort(err) || sentToLogin(err)) return;
-        results.replaceChildren(errorAlert(err, 'pull-search-error'));
-      } finally {
-        searchBtn.disabled = false;
-        results.removeAttribute('aria-busy');
-      }
-    });
-
-    function resultsTable(items) {
-      return tableWrap(h('table', { id: 'pull-results-table', class: 'data-table' },
-        h('caption', { class: 'visually-hidden' }, t('pull.results')),
-        headRow([{ key: 'pull.col.pick' }, 'col.call_id', 'col.agent', 'col.started_at', 'col.customer', { key: 'col.duration', num: true }]),
-        h('tbody', null, items.map((rec) => {
-          const radio = h('input', {
-            type: 'radio', name: 'pull-pick', value: rec.id, id: `pull-pick-${rec.id}`,
-            'aria-label': t('pull.pick_label', { call_id: rec.call_id }),
-            onchange: () => pick(rec),
-          });
-          return h('tr', {
-            'data-recording-id': rec.id, 'data-call-id': rec.call_id, class: 'row-pickable',
-            onclick: (e) => {
-              if (e.target.closest('a, input, label')) return;
-              radio.checked = true;
-              pick(rec);
-            },
-          },
-          h('td', null, radio),
-          h('td', { class: 'mono nowrap' }, h('label', { for: `pull-pick-${rec.id}` }, orNone(rec.call_id)),
-            ' ', h('a', { href: recordingHash(rec.id), class: 'muted small-link', title: t('recordings.open') }, '↗')),
-          h('td', null, h('span', { class: 'agent-name' }, orNone(rec.agent_name)),
-            h('span', { class: 'agent-username muted' }, orNone(rec.agent))),
-          h('td', { class: 'nowrap tabular' }, timeEl(rec.started_at)),
-          // Masked like every list; a full number is looked up by searching for it.
-          h('td', { class: 'mono nowrap customer-number' }, orNone(rec.customer_number_masked)),
-          h('td', { class: 'num' }, formatDuration(rec.duration_ms)));
-        })),
-      ));
-    }
-
-    pullForm.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      pullStatus.replaceChildren();
-      if (!choice) return;
-      if (!pullForm.reportValidity()) return;
-      const body = { recording_id: choice.id, reason: reason.value.trim(), complaint: complaint.checked };
-      if (counts) body.counts = counts.checked;
-      const who = grader?.value();
-      if (who) body.grader = who;
-      pullBtn.disabled = true;
-      try {
-        await api('POST', '/api/pulls', body, { signal });
-        pullStatus.replaceChildren(h('p', { id: 'pull-done', class: 'alert alert-success' },
-          body.grader ? t('pull.done_for', { call_id: choice.call_id, grader: body.grader })
-            : t('pull.done', { call_id: choice.call_id })));
-        reason.value = '';
-        complaint.checked = false;
-        if (counts) counts.checked = false;
-        await onPulled();
-      } catch (err) {
-        if (isAbort(err) || sentToLogin(err)) return;
-        pullStatus.replaceChildren(errorAlert(err, 'pull-error'));
-      } finally {
-        pullBtn.disabled = !choice;
-      }
-    });
-
-    return sectionBox('pull-panel', 'pull.title',
-      h('p', { class: 'muted' }, t('pull.lead')),
-      searchForm, results, pullForm);
-  }
-
+  const { renderQueue } = queuePages({ ...app, onRecordingRowClick, rememberBack, planHash });
   return { renderPlans, renderPlan, renderQueue };
 }

@@ -1,7 +1,7 @@
 // Grading in a real Chromium: the grader's evaluation page, the lead's review queue and who
 // may open an evaluation.
 //
-//   node grading.mjs BASE_URL INSPECTOR LEAD OTHER_AGENT SUPERVISOR CALL_ID
+//   node grading.mjs BASE_URL INSPECTOR LEAD OTHER_AGENT SUPERVISOR CALL_ID NEXT_CALL_ID
 //
 //   BASE_URL     the server, e.g. http://127.0.0.1:8080
 //   INSPECTOR    USERNAME:PASSWORD of a QA inspector whose queue holds CALL_ID (not opened yet)
@@ -9,6 +9,7 @@
 //   OTHER_AGENT  USERNAME:PASSWORD of an agent of another team
 //   SUPERVISOR   USERNAME:PASSWORD of a supervisor
 //   CALL_ID      a short real recording in the inspector's queue, of an agent of LEAD's team
+//   NEXT_CALL_ID another call in the inspector's queue, due after CALL_ID (not opened yet)
 //
 // Expects the server's default rubric (its first item, "commanding tone", is worth 10 points)
 // and a listening requirement the call can meet by playing it through once.
@@ -20,7 +21,8 @@
 // service phrase was shown to cap 88 at fair (the form names the capping item, in English and
 // zh-CN) and was removed again; a time chip seeks
 // the player; a different grade without a reason is refused; the draft autosaves; after
-// submitting, the outcome shows and the page is read-only. The lead finds the flag in the
+// "Submit and open next" opens NEXT_CALL_ID with the outcome of CALL_ID, whose page is then
+// read-only. The lead finds the flag in the
 // review queue, opens it, records a coaching session and the outcome, and opens the
 // evaluation read-only. The other team's agent gets "not found" for the evaluation.
 // The supervisor's rubric page shows the count rule of a missed service phrase, refuses a
@@ -40,11 +42,11 @@ const ITEM = 'commanding_tone';
 // Two points, but one missed service phrase caps the grade at fair (the handbook's criteria).
 const CAPPING_ITEM = 'no_service_phrases';
 
-const usage = (problem) => usageError('usage: node grading.mjs BASE_URL INSPECTOR LEAD OTHER_AGENT SUPERVISOR CALL_ID\n'
+const usage = (problem) => usageError('usage: node grading.mjs BASE_URL INSPECTOR LEAD OTHER_AGENT SUPERVISOR CALL_ID NEXT_CALL_ID\n'
   + '  e.g. node grading.mjs http://127.0.0.1:8080 insp:pw-insp1234 lead-a:pw-lead-a1234 '
-  + 'agent-b1:pw-agent-b11234 sup:pw-sup1234 G-1', problem);
+  + 'agent-b1:pw-agent-b11234 sup:pw-sup1234 G-1 G-2', problem);
 
-const [rawBase, inspArg, leadArg, otherArg, supArg, CALL_ID] = process.argv.slice(2);
+const [rawBase, inspArg, leadArg, otherArg, supArg, CALL_ID, NEXT_CALL_ID] = process.argv.slice(2);
 const base = baseUrl(rawBase);
 if (!isHttpUrl(base)) usage('BASE_URL must start with http:// or https://');
 const INSP = credentials(inspArg, 'INSPECTOR', usage);
@@ -52,6 +54,7 @@ const LEAD = credentials(leadArg, 'LEAD', usage);
 const OTHER = credentials(otherArg, 'OTHER_AGENT', usage);
 const SUP = credentials(supArg, 'SUPERVISOR', usage);
 if (!CALL_ID) usage('CALL_ID is required');
+if (!NEXT_CALL_ID) usage('NEXT_CALL_ID is required');
 
 // ---------------------------------------------------------------------------
 // Page helpers
@@ -197,16 +200,21 @@ async function inspectorGrades(page) {
 
   // --- submit
   await page.locator('#comment').fill('Impatient throughout the call.');
-  await page.locator('#submit-evaluation').click();
+  await page.locator('#submit-and-next').click();
+  await eventually(() => textOf(page, '#evaluation-title'), (title) => title.includes(NEXT_CALL_ID),
+    `"Submit and open next": the evaluation of ${NEXT_CALL_ID}`);
+  const notice = await textOf(page, '#evaluation-notice');
+  check(notice.includes(CALL_ID) && notice.includes('60') && notice.includes('Poor'),
+    `the next call's page should give ${CALL_ID}'s outcome: ${show(notice)}`);
+  pass(`"Submit and open next" opens ${NEXT_CALL_ID}, saying ${show(notice)}`);
+  await page.goBack();
   await waitVisible(page, '#evaluation[data-status="submitted"] #evaluation-readonly', 'after submit: read-only view');
   checkEqual(await textOf(page, '#score'), '60', 'after submit: score');
   checkEqual(await attrOf(page, '#grade', 'data-grade'), 'poor', 'after submit: grade');
-  const notice = await textOf(page, '#evaluation-notice');
-  check(notice.includes('60') && notice.includes('Poor'), `after submit: the notice should give the outcome: ${show(notice)}`);
   checkEqual(await page.locator('#submit-evaluation').count(), 0, 'after submit: submit buttons');
   checkEqual(await page.locator('#ro-deductions li[data-item]').count(), 1, 'after submit: deductions listed');
   checkEqual(await textOf(page, '#ro-comment'), 'Impatient throughout the call.', 'after submit: comment');
-  pass(`submitting shows ${show(notice)} and the evaluation read-only`);
+  pass('the submitted evaluation reads back read-only');
   await logOut(page);
   return evaluationId;
 }

@@ -27,7 +27,7 @@
 // Prints one line per passed step; on the first failure prints why and exits with code 1.
 
 import {
-  CJK, StepFailure, baseUrl, check, checkEqual, credentials, eventually, hashOf, isHttpUrl, isVisible, logIn, logOut,
+  CJK, StepFailure, attrOf, baseUrl, check, checkEqual, credentials, eventually, hashOf, isHttpUrl, isVisible, logIn, logOut,
   openNav, pass, run, show, usageError, waitVisible,
 } from './harness.mjs';
 
@@ -257,6 +257,30 @@ async function inspectorQueue(page) {
     (r) => r.length > 0, 'inspector queue: no call to grade');
   check(rows.some((r) => r.kind === 'sample' || r.kind === 'fill'), `inspector queue: no sample among ${show(rows)}`);
   pass(`the inspector's queue holds ${rows.length} calls, samples among them`);
+
+  // --- counts per state, filters and sorting (kept in the URL)
+  const count = async (state) => Number(await attrOf(page, `#queue-counts button[data-state="${state}"]`, 'data-count'));
+  checkEqual(await count('all'), rows.length, 'queue counts: all');
+  checkEqual(await count('to_do') + await count('in_progress') + await count('overdue'), rows.length, 'queue counts: the states add up');
+  const agent = rows[0].agent;
+  await page.locator('#queue-agent').selectOption(agent);
+  const ofAgent = await queueRows(page, 'queue filtered by agent');
+  check(ofAgent.length > 0 && ofAgent.every((r) => r.agent === agent), `queue filtered by ${agent}: ${show(ofAgent.map((r) => r.agent))}`);
+  check((await hashOf(page)).includes(`agent=${agent}`), 'queue filter: the URL keeps the agent');
+  await page.locator('#queue-agent').selectOption('');
+  await page.locator('#queue-sort').selectOption('duration');
+  const byLength = (await queueRows(page, 'queue sorted by length')).map((r) => Number(r.durationMs));
+  checkEqual(byLength, [...byLength].sort((a, b) => b - a), 'queue sorted: longest call first');
+  await page.locator('#queue-sort').selectOption('due');
+  const byDue = (await queueRows(page, 'queue sorted by due')).map((r) => Date.parse(r.dueAt));
+  checkEqual(byDue, [...byDue].sort((a, b) => a - b), 'queue sorted: soonest due first');
+  await page.locator('#queue-counts button[data-state="in_progress"]').click();
+  const inProgress = await queueRows(page, 'queue: in progress');
+  checkEqual(inProgress.length, await count('in_progress'), 'queue: the in-progress filter');
+  checkEqual(await attrOf(page, '#queue-counts button[data-state="in_progress"]', 'aria-pressed'), 'true', 'queue: the pressed state');
+  await page.locator('#queue-counts button[data-state="all"]').click();
+  checkEqual((await queueRows(page, 'queue: all again')).length, rows.length, 'queue: all again');
+  pass(`the queue counts ${rows.length} by state, filters by agent ${agent} and sorts by length and due time`);
 
   const first = page.locator('#queue-table tbody tr[data-recording-id]').first();
   const recId = await first.getAttribute('data-recording-id');

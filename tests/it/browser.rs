@@ -197,35 +197,38 @@ async fn grading_path_works_in_chromium() {
         return;
     }
 
-    // A real 8.6 s call of lead-a's agent, pulled into the inspector's queue. The page plays
-    // it through at 2x, which meets the listening requirement (stated here, not assumed).
+    // Two real 8.6 s calls of lead-a's agent, pulled into the inspector's queue (G-2 is
+    // what "Submit and open next" leads to). The page plays G-1 through at 2x, which meets
+    // the listening requirement (stated here, not assumed).
     let app = TestApp::spawn_with(TestDb::Sqlite, |c| c.listen_required = 0.9).await;
     let token = app.token("recorder").await;
-    let (status, body) = upload(
-        &app,
-        &Auth::Token(&token),
-        &meta("G-1", "agent-a1"),
-        fixture("mulaw_8k_mono.wav"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "upload: {body}");
     let sup = app.login("sup").await;
-    let resp = sup
-        .post(app.url("/api/pulls"))
-        .json(&serde_json::json!({
-            "call_id": "G-1",
-            "reason": "customer complaint",
-            "grader": "insp",
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        resp.status(),
-        StatusCode::CREATED,
-        "pull: {}",
-        resp.text().await.unwrap_or_default()
-    );
+    for call_id in ["G-1", "G-2"] {
+        let (status, body) = upload(
+            &app,
+            &Auth::Token(&token),
+            &meta(call_id, "agent-a1"),
+            fixture("mulaw_8k_mono.wav"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "upload: {body}");
+        let resp = sup
+            .post(app.url("/api/pulls"))
+            .json(&serde_json::json!({
+                "call_id": call_id,
+                "reason": "customer complaint",
+                "grader": "insp",
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::CREATED,
+            "pull: {}",
+            resp.text().await.unwrap_or_default()
+        );
+    }
 
     let login = |u: &str| format!("{u}:{}", password_of(u));
     run_node(
@@ -237,6 +240,7 @@ async fn grading_path_works_in_chromium() {
             login("agent-b1"),
             login("sup"),
             "G-1".into(),
+            "G-2".into(),
         ],
     )
     .await;
