@@ -344,11 +344,14 @@ export function mountPlayer(container, recordingId, options = {}) {
     id: 'play-toggle', type: 'button', class: 'btn btn-primary play-toggle', 'data-state': 'paused',
     title: t('player.play_hint'),
   }, t('player.play'));
+  // The accessible name starts with the visible text, so voice control ("click −5 s") works.
   const back5 = h('button', {
-    id: 'back-5', type: 'button', class: 'btn', 'aria-label': t('player.back5_label'), title: t('player.back5_label'),
+    id: 'back-5', type: 'button', class: 'btn', 'aria-label': `${t('player.back5')}: ${t('player.back5_label')}`,
+    title: t('player.back5_label'),
   }, t('player.back5'));
   const fwd5 = h('button', {
-    id: 'fwd-5', type: 'button', class: 'btn', 'aria-label': t('player.fwd5_label'), title: t('player.fwd5_label'),
+    id: 'fwd-5', type: 'button', class: 'btn', 'aria-label': `${t('player.fwd5')}: ${t('player.fwd5_label')}`,
+    title: t('player.fwd5_label'),
   }, t('player.fwd5'));
   const currentLabel = h('span', { id: 'current-time', class: 'tabular' }, formatClock(0));
   const durationLabel = h('span', { id: 'duration', class: 'tabular', 'data-seconds': '0' }, formatClock(0));

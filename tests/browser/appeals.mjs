@@ -23,7 +23,7 @@
 // Prints one line per passed step; on the first failure prints why and exits with code 1.
 
 import {
-  CJK, attrOf, baseUrl, check, checkEqual, credentials, eventually, hashOf, isHttpUrl, isVisible, logIn, logOut, openNav,
+  CJK, audit, attrOf, baseUrl, check, checkEqual, credentials, eventually, hashOf, isHttpUrl, isVisible, logIn, logOut, openNav,
   pass, run, show, textOf, usageError, waitVisible,
 } from './harness.mjs';
 
@@ -66,6 +66,7 @@ async function openEvaluationOfCall(page) {
   const hash = await eventually(() => hashOf(page), (h) => /^#\/results\/\d{4}-\d{2}\/\d+$/.test(h), 'evaluation: URL hash');
   await waitVisible(page, '#agent-evaluation #evaluation-readonly', 'the agent\'s evaluation page');
   await waitVisible(page, '#player #play-toggle', 'the agent\'s evaluation page: player');
+  await audit(page, 'the agent\'s evaluation page');
   return hash.split('/').pop();
 }
 
@@ -170,6 +171,7 @@ async function panelDecides(page) {
   await eventually(() => hashOf(page), (h) => /^#\/appeals\/\d+$/.test(h), 'appeal page: URL hash');
   await waitVisible(page, '#appeal[data-status="open"] #decision-form', 'appeal page: the decision form');
   await waitVisible(page, '#player #play-toggle', 'appeal page: the player');
+  await audit(page, 'the appeal page');
   checkEqual(await textOf(page, '#appeal-reason-text'), APPEAL_REASON, 'appeal page: the agent\'s reason');
   const overflow = await page.evaluate(() => {
     const text = document.querySelector('#appeal-reason-text');

@@ -33,7 +33,7 @@
 // Prints one line per passed step; on the first failure prints why and exits with code 1.
 
 import {
-  CJK, attrOf, baseUrl, check, checkEqual, credentials, eventually, hashOf, isHttpUrl, isVisible, logIn, logOut, openNav,
+  CJK, attrOf, audit, baseUrl, check, checkEqual, credentials, eventually, hashOf, isHttpUrl, isVisible, logIn, logOut, openNav,
   pass, run, show, textOf, usageError, waitVisible,
 } from './harness.mjs';
 
@@ -207,6 +207,27 @@ async function inspectorGrades(page) {
   check(notice.includes(CALL_ID) && notice.includes('60') && notice.includes('Poor'),
     `the next call's page should give ${CALL_ID}'s outcome: ${show(notice)}`);
   pass(`"Submit and open next" opens ${NEXT_CALL_ID}, saying ${show(notice)}`);
+  await audit(page, 'the grading page');
+
+  // Keyboard only: ] speeds up, the space bar plays, 1 stamps the first item at the playing
+  // time, and Tab reaches the submit button, which Enter presses.
+  await page.evaluate(() => document.activeElement?.blur());
+  for (let i = 0; i < 3; i += 1) await page.keyboard.press(']');
+  await page.keyboard.press(' ');
+  await eventually(() => audioState(page), (a) => a && !a.paused && a.time > 0.5, 'keyboard: the space bar plays');
+  await page.keyboard.press('1');
+  await waitVisible(page, `${itemSel} .time-seek`, 'keyboard: 1 stamps the first item');
+  await eventually(() => audioState(page), (a) => a && (a.ended || a.paused), 'keyboard: the call played to the end', 30_000);
+  await eventually(() => attrOf(page, '#listened', 'data-enough'), (v) => v === 'true', 'keyboard: listened enough');
+  let reached = false;
+  for (let i = 0; i < 150 && !reached; i += 1) {
+    await page.keyboard.press('Tab');
+    reached = await page.evaluate(() => document.activeElement?.id === 'submit-evaluation');
+  }
+  check(reached, 'keyboard: Tab never reached the submit button');
+  await page.keyboard.press('Enter');
+  await waitVisible(page, '#evaluation[data-status="submitted"] #evaluation-readonly', 'keyboard: submitted');
+  pass(`${NEXT_CALL_ID} graded with the keyboard alone: played, stamped, submitted (score ${await textOf(page, '#score')})`);
   await page.goBack();
   await waitVisible(page, '#evaluation[data-status="submitted"] #evaluation-readonly', 'after submit: read-only view');
   checkEqual(await textOf(page, '#score'), '60', 'after submit: score');
@@ -240,6 +261,8 @@ async function leadReviews(page, evaluationId) {
   pass(`the lead's bell tells of the flagged call and opens its flag`);
 
   await waitVisible(page, '#flag #coaching-form', 'flag page');
+  await waitVisible(page, '#flag-call #play-toggle', 'flag page: the player');
+  await audit(page, 'the flag page');
   checkEqual(await textOf(page, '#flag-score'), '60', 'flag page: score');
   // The deductions are on the flag page, each time playing the call from there.
   const times = page.locator('#flag-deductions .time-seek');

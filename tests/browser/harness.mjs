@@ -3,6 +3,9 @@
 // step, page helpers the scripts have in common, and `run`, which launches Chromium, runs a
 // script's scenario and reports the first failure (exit code 1).
 
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
 import { chromium } from 'playwright-core';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -116,11 +119,45 @@ export async function logOut(page) {
   await waitVisible(page, '#login-form', 'logout');
 }
 
+// ---------------------------------------------------------------------------
+// Accessibility
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+/** What each audit found, for the summary line at the end of a run. */
+const audits = [];
+
+/**
+ * Runs axe-core on the page as it stands (WCAG 2.1 A and AA rules) and fails the step on
+ * any serious or critical violation, naming the rule and the elements. The script is
+ * evaluated rather than added as a tag: the app's Content-Security-Policy refuses inline
+ * scripts, and the test must not weaken it.
+ */
+export async function audit(page, what) {
+  await page.evaluate(`window.axe || (0, eval)(${JSON.stringify(AXE_SOURCE)}); true`);
+  const found = await page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+      resultTypes: ['violations'],
+    });
+    return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => ({
+      id: v.id, impact: v.impact, help: v.help,
+      nodes: v.nodes.slice(0, 4).map((n) => `${n.target.join(' ')}${n.failureSummary ? `: ${n.failureSummary.split('\n').slice(1, 2).join('')}` : ''}`),
+    }));
+  });
+  audits.push({ what, found: found.length });
+  check(found.length === 0, `${what}: ${found.length} serious or critical accessibility violations:\n  ${found
+    .map((v) => `${v.impact} ${v.id} (${v.help}): ${v.nodes.join(' | ')}`).join('\n  ')}`);
+}
+
 /** Opens a page through the header's navigation link. */
 export async function openNav(page, id, pathPrefix) {
   await waitVisible(page, `#nav-${id}`, `navigation to ${id}`);
   await page.locator(`#nav-${id}`).click();
   await eventually(() => hashOf(page), (h) => h.startsWith(`#${pathPrefix}`), `after clicking #nav-${id}: URL hash`);
+  // Every page reached from the menu is audited once it has loaded.
+  await eventually(() => page.evaluate(() => !document.querySelector('#app [aria-busy="true"], #app .page-status:not([hidden])')),
+    Boolean, `${pathPrefix}: the page never finished loading`);
+  await audit(page, `page ${pathPrefix}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -186,6 +223,9 @@ export async function run(scenario, {
 
     await scenario(page);
 
+    if (audits.length) {
+      pass(`axe-core: ${audits.length} pages audited, ${audits.reduce((n, a) => n + a.found, 0)} serious or critical violations`);
+    }
     check(pageErrors.length === 0, `uncaught page errors:\n  ${pageErrors.join('\n  ')}`);
     check(consoleErrors.length === 0, `unexpected console errors:\n  ${consoleErrors.join('\n  ')}`);
     pass(`no uncaught page errors and no console errors besides ${expectedWhat}`);

@@ -12,7 +12,7 @@
 // Prints one line per passed step; on the first failure prints why and exits with code 1.
 
 import {
-  CJK, baseUrl, check, checkEqual, checkNear, eventually, hashOf, isHttpUrl, logOut, pass, run, show, submitLogin,
+  CJK, audit, baseUrl, check, checkEqual, checkNear, eventually, hashOf, isHttpUrl, logOut, pass, run, show, submitLogin,
   usageError, waitVisible,
 } from './harness.mjs';
 
@@ -143,6 +143,7 @@ async function checkRecording(page, id, name) {
     return false;
   });
   check(drawn, `${what}: the waveform canvas is blank`);
+  await audit(page, `${what}: the player`);
   pass(`${what}: the waveform is drawn from the peaks and the analysis loaded`);
 
   // --- play

@@ -27,7 +27,7 @@
 // Prints one line per passed step; on the first failure prints why and exits with code 1.
 
 import {
-  CJK, StepFailure, attrOf, baseUrl, check, checkEqual, credentials, eventually, hashOf, isHttpUrl, isVisible, logIn, logOut,
+  CJK, StepFailure, audit, attrOf, baseUrl, check, checkEqual, credentials, eventually, hashOf, isHttpUrl, isVisible, logIn, logOut,
   openNav, pass, run, show, usageError, waitVisible,
 } from './harness.mjs';
 
@@ -93,6 +93,7 @@ async function openPlan(page, name, what) {
   await page.locator('#plans-table tbody tr', { hasText: name }).locator('a.plan-link').click();
   await eventually(async () => (await page.locator('#plan-title').count()) && (await page.locator('#plan-title').innerText()).trim(),
     (text) => text === name, `${what}: the plan page never showed ${show(name)}`);
+  await audit(page, `${what}: the plan page`);
 }
 
 /** Waits for a table section of the plan page to load; returns its rows' data attributes. */

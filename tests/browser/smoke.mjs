@@ -7,7 +7,7 @@
 // Prints one line per passed step; on the first failure prints why and exits with code 1.
 
 import {
-  CJK, StepFailure, attrOf, baseUrl, check, checkEqual, eventually, hashOf, isHttpUrl, isVisible, pass, run, show,
+  CJK, StepFailure, attrOf, audit, baseUrl, check, checkEqual, eventually, hashOf, isHttpUrl, isVisible, pass, run, show,
   submitLogin, textOf, usageError, waitVisible,
 } from './harness.mjs';
 
@@ -74,6 +74,7 @@ async function scenario(page) {
   await page.goto(`${base}/`);
   await showsLoginForm(page, 'first visit');
   checkEqual(await htmlLang(page), 'en', 'first visit: <html lang>');
+  await audit(page, 'the login page');
   pass('the login form appears on first visit');
 
   await submitLogin(page, 'agent-a1', 'not-the-password');
@@ -124,6 +125,7 @@ async function scenario(page) {
   const heading = (await page.locator('#app h1').first().innerText()).trim();
   check(CJK.test(heading), `after switching: the page heading should be Chinese, is ${show(heading)}`);
   checkEqual((await settledRows(page, 'after switching')).length, 2, 'after switching: number of rows');
+  await audit(page, 'the recordings list in zh-CN');
   pass(`switching to zh-CN sets <html lang> and translates the page (${chineseLogout})`);
 
   // The month picker speaks the app's language (the browser's locale is en-US): the month's
