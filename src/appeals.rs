@@ -496,6 +496,10 @@ async fn write_change(
             err.into()
         }
     })?;
+    // A changed score or grade is not what the agent signed off: they are asked again.
+    if current.score != next.score || current.grade != next.grade {
+        months::set_aside_acknowledgement(tx, e.agent_id, e.started_at_ms, now_ms).await?;
+    }
     Ok(())
 }
 

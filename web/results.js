@@ -408,6 +408,10 @@ export function resultsPages(app) {
         ? h('div', { id: 'ack-done', class: 'alert alert-success', role: 'status' },
           t('results.acknowledged_on'), ' ', timeEl(m.acknowledged_at))
         : h('div', { id: 'ack-reminder', class: `alert ${ackOverdue(m) ? 'alert-error' : 'alert-warn'}`, role: 'status' },
+          // A result changed after the agent's sign-off: say so, and ask again.
+          m.previously_acknowledged_at ? h('p', { id: 'ack-again' },
+            t('results.ack_again', {}), ' ', timeEl(m.previously_acknowledged_at), ' → ',
+            timeEl(m.changed_after_acknowledgement_at)) : null,
           h('p', null, t('results.ack_prompt'), ' ', timeEl(m.acknowledge_due_at)),
           ackCell(m, (fresh) => {
             data = fresh && typeof fresh === 'object' && fresh.month ? fresh : { ...data, acknowledged_at: new Date().toISOString() };

@@ -38,6 +38,9 @@ fn month_view(state: &AppState, m: &AgentMonth, now_ms: i64) -> Value {
         "acknowledge_due_at": time(m.acknowledge_due_at_ms, tz),
         "acknowledged_at": m.acknowledged_at_ms.and_then(|ms| time(ms, tz)),
         "acknowledge_overdue": m.acknowledged_at_ms.is_none() && now_ms >= m.acknowledge_due_at_ms,
+        // Set when a result changed after the agent's sign-off: the month asks again.
+        "previously_acknowledged_at": m.previous_ack_at_ms.and_then(|ms| time(ms, tz)),
+        "changed_after_acknowledgement_at": m.changed_after_ack_at_ms.and_then(|ms| time(ms, tz)),
         "status": month_status(m, now_ms).0.as_str(),
         "evaluations": m.evaluations,
         // Those that feed score and pay, and their mean; an agent with none has nothing to

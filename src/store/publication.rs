@@ -353,6 +353,10 @@ pub struct AgentMonth {
     pub appeal_closes_at_ms: i64,
     pub acknowledge_due_at_ms: i64,
     pub acknowledged_at_ms: Option<i64>,
+    /// The sign-off a later change of a result set aside, and when that change came: the
+    /// month then waits for a new acknowledgement.
+    pub previous_ack_at_ms: Option<i64>,
+    pub changed_after_ack_at_ms: Option<i64>,
     pub appeals_filed: i64,
     /// The policy in force at publication (JSON of `domain::publication::Policy`).
     pub policy: String,
@@ -371,7 +375,7 @@ const AGENT_MONTH_SELECT: &str = concat!(
     "SELECT am.agent_id, u.username AS agent, u.name AS agent_name, \
     u.team_id, t.name AS team, am.month, am.starts_at_ms, am.ends_at_ms, am.publication_id, \
     p.published_at_ms, p.appeal_closes_at_ms, p.acknowledge_due_at_ms, am.acknowledged_at_ms, \
-    am.appeals_filed, p.policy, \
+    am.previous_ack_at_ms, am.changed_after_ack_at_ms, am.appeals_filed, p.policy, \
     (SELECT COUNT(*) FROM appeals ap WHERE ap.publication_id = p.id AND ap.status = 'open') AS open_appeals, \
     (SELECT MAX(ap.decided_at_ms) FROM appeals ap WHERE ap.publication_id = p.id) AS last_decision_ms, \
     (SELECT COUNT(*) FROM evaluations e JOIN recordings r ON r.id = e.recording_id \
@@ -412,6 +416,8 @@ fn agent_month_from_row(r: &sqlx::any::AnyRow) -> Result<AgentMonth, sqlx::Error
         appeal_closes_at_ms: r.try_get("appeal_closes_at_ms")?,
         acknowledge_due_at_ms: r.try_get("acknowledge_due_at_ms")?,
         acknowledged_at_ms: r.try_get("acknowledged_at_ms")?,
+        previous_ack_at_ms: r.try_get("previous_ack_at_ms")?,
+        changed_after_ack_at_ms: r.try_get("changed_after_ack_at_ms")?,
         appeals_filed: r.try_get("appeals_filed")?,
         policy: r.try_get("policy")?,
         open_appeals: r.try_get("open_appeals")?,
@@ -504,6 +510,29 @@ pub async fn acknowledge(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// A result of the agent's month holding `started_at_ms` changed: an acknowledgement given
+/// before it no longer covers the month, so it is set aside (kept as the previous one) and
+/// the agent is asked again. In `tx`, the change's own transaction.
+pub async fn set_aside_acknowledgement(
+    tx: &mut Tx,
+    agent_id: i64,
+    started_at_ms: i64,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE agent_months SET previous_ack_at_ms = acknowledged_at_ms, \
+         changed_after_ack_at_ms = $1, acknowledged_at_ms = NULL \
+         WHERE agent_id = $2 AND starts_at_ms <= $3 AND ends_at_ms > $3 \
+           AND acknowledged_at_ms IS NOT NULL",
+    )
+    .bind(now_ms)
+    .bind(agent_id)
+    .bind(started_at_ms)
+    .execute(&mut **tx)
+    .await?;
     Ok(done.rows_affected() > 0)
 }
 

@@ -245,6 +245,12 @@ async function agentReadsDecision(page, evaluationId) {
 
   await openMonthOfCall(page);
   checkEqual(await attrOf(page, `#month-evaluations tr[data-call-id="${CALL_ID}"]`, 'data-grade'), 'fair', 'month page: the new grade');
+  // The grade changed after the agent's sign-off: the month asks for it again.
+  await waitVisible(page, '#ack-reminder #ack-again', 'month page: acknowledge again after the change');
+  checkEqual(await attrOf(page, '#results-month', 'data-acknowledged'), 'false', 'month page: the sign-off set aside');
+  await page.locator('#ack-reminder .ack-btn').click();
+  await waitVisible(page, '#ack-done', 'month page: acknowledged again');
+  pass('the changed grade asks the agent to acknowledge the month again, and they do');
   const id = await openEvaluationOfCall(page);
   checkEqual(id, evaluationId, 'the evaluation opened');
   checkEqual(await attrOf(page, '#grade', 'data-grade'), 'fair', 'evaluation: the new grade');

@@ -556,7 +556,7 @@ async fn acknowledgements_reminders_and_the_lock(db: TestDb) {
     assert_eq!(status, StatusCode::OK, "{first}");
     assert!(first["acknowledged_at"].is_string());
     app.config.clock.advance(60 * SECOND);
-    let (_, again) = post(&agent, ack, json!({})).await;
+    let (_, again) = post(&agent, ack.clone(), json!({})).await;
     assert_eq!(
         again["acknowledged_at"], first["acknowledged_at"],
         "the first sign-off counts"
@@ -604,6 +604,15 @@ async fn acknowledgements_reminders_and_the_lock(db: TestDb) {
     let (status, body) = post(&sup, rev_url.clone(), json!({ "reason": "double-counted", "deductions": [deduction("commanding_tone", &[5_000, 20_000])] })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["outcome"]["score"], 80);
+    // The override changed a result agent-a1 had signed off: the month asks again.
+    let (_, m) = get_json(&agent, &app.url("/api/me/months/2026-11")).await;
+    assert!(m["acknowledged_at"].is_null(), "{m}");
+    assert_eq!(m["previously_acknowledged_at"], first["acknowledged_at"]);
+    assert!(m["changed_after_acknowledgement_at"].is_string(), "{m}");
+    let (status, renewed) = post(&agent, ack, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{renewed}");
+    assert!(renewed["acknowledged_at"].is_string());
+    assert_ne!(renewed["acknowledged_at"], first["acknowledged_at"]);
 
     // Past the deadlines: the panel hears of the overdue appeal, each lead of their missing
     // acknowledgements, once.
