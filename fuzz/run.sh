@@ -26,7 +26,7 @@ for target in "${targets[@]}"; do
   before=$(ls "artifacts/$target" | wc -l)
   log="artifacts/$target.log"
   cargo +nightly fuzz run "$target" "$corpus" -- \
-    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=256 \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=256 -max_len=65536 \
     -print_final_stats=1 >"$log" 2>&1
   status=$?
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)

@@ -321,9 +321,11 @@ export function resultsPages(app) {
 
   async function renderResults(root, { signal }) {
     const host = h('div', { id: 'results-host' });
+    const coachingHost = h('section', { id: 'coaching-records', class: 'panel', 'aria-labelledby': 'coaching-records-title', hidden: true });
     root.append(h('div', { class: 'page-head' },
       h('div', null, h('h1', null, t('results.title')), h('p', { class: 'muted page-lead' }, t('results.lead')))),
-    host);
+    host, coachingHost);
+    if (state.user?.role === 'agent') loadCoaching(coachingHost, signal);
 
     async function load() {
       host.setAttribute('aria-busy', 'true');
@@ -373,6 +375,57 @@ export function resultsPages(app) {
         ));
     }
     await load();
+  }
+
+  /** The agent's coaching records: what each session with their lead covered and agreed,
+   *  each acknowledged once read. */
+  async function loadCoaching(section, signal) {
+    let data;
+    try {
+      data = await api('GET', '/api/me/coaching', undefined, { signal });
+    } catch (err) {
+      if (isAbort(err) || sentToLogin(err)) return;
+      section.hidden = false;
+      section.replaceChildren(h('h2', { id: 'coaching-records-title' }, t('coaching.title')), errorBox(err, 'coaching-error'));
+      return;
+    }
+    const items = Array.isArray(data?.items) ? data.items : [];
+    if (!items.length) return;
+    const fact = (key, ...value) => h('div', { class: 'fact' }, h('dt', null, t(key)), h('dd', null, ...value));
+    const card = (c) => {
+      const li = h('li', { class: 'coaching-record', 'data-coaching-id': c.id, 'data-acknowledged': String(Boolean(c.acknowledged_at)) });
+      const fill = () => {
+        li.dataset.acknowledged = String(Boolean(c.acknowledged_at));
+        const btn = h('button', { type: 'button', class: 'btn btn-primary coaching-ack' }, t('coaching.acknowledge'));
+        btn.addEventListener('click', async () => {
+          btn.disabled = true;
+          try {
+            c = await api('POST', `/api/me/coaching/${encodeURIComponent(c.id)}/acknowledge`, undefined, { signal });
+            fill();
+          } catch (err) {
+            if (isAbort(err) || sentToLogin(err)) return;
+            btn.disabled = false;
+            btn.after(errorBox(err, `coaching-ack-error-${c.id}`));
+          }
+        });
+        li.replaceChildren(
+          h('h3', null, t('coaching.heading', { call_id: orNone(c.call_id), date: orNone(c.held_on) })),
+          h('dl', { class: 'facts' },
+            fact('coaching.coach', orNone(c.coach)),
+            fact('flags.discussed', h('span', { class: 'pre' }, orNone(c.discussed))),
+            fact('flags.action', h('span', { class: 'pre' }, orNone(c.action)))),
+          c.acknowledged_at
+            ? h('p', { class: 'muted coaching-acked' }, t('coaching.acknowledged_on'), ' ', timeEl(c.acknowledged_at))
+            : h('p', null, btn));
+      };
+      fill();
+      return li;
+    };
+    section.hidden = false;
+    section.replaceChildren(
+      h('h2', { id: 'coaching-records-title' }, t('coaching.title')),
+      h('p', { class: 'muted' }, t('coaching.lead')),
+      h('ol', { class: 'coaching-list', id: 'coaching-records-list' }, items.map(card)));
   }
 
   // =========================================================================

@@ -16,6 +16,7 @@ use crate::domain::org::Role;
 use crate::domain::publication as rules;
 use crate::error::{AppError, AppResult};
 use crate::store::appeals as appeal_store;
+use crate::store::flags;
 use crate::store::grading::{self as grading_store, ListFilter};
 use crate::store::publication::{self as store, AgentMonth};
 use crate::store::users::User;
@@ -25,6 +26,8 @@ pub fn router() -> Router<AppState> {
         .route("/me/months", get(months))
         .route("/me/months/{month}", get(month))
         .route("/me/months/{month}/acknowledge", post(acknowledge))
+        .route("/me/coaching", get(coaching))
+        .route("/me/coaching/{id}/acknowledge", post(acknowledge_coaching))
 }
 
 fn month_view(state: &AppState, m: &AgentMonth, now_ms: i64) -> Value {
@@ -66,6 +69,64 @@ async fn months(
     Ok(axum::Json(json!({
         "items": rows.iter().map(|m| month_view(&state, m, now)).collect::<Vec<_>>(),
     })))
+}
+
+fn coaching_view(state: &AppState, c: &flags::AgentCoaching) -> Value {
+    let tz = state.config.time_zone;
+    json!({
+        "id": c.id,
+        "call_id": c.call_id,
+        "recording_id": c.recording_id,
+        "held_on": c.held_on,
+        "discussed": c.discussed,
+        "action": c.action,
+        "coach": c.coach_name,
+        "recorded_at": time(c.created_at_ms, tz),
+        "acknowledged_at": c.acknowledged_at_ms.and_then(|ms| time(ms, tz)),
+    })
+}
+
+/// The record of each coaching session about the agent's calls, to read and acknowledge.
+async fn coaching(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> AppResult<axum::Json<Value>> {
+    if user.role != Role::Agent {
+        return Err(AppError::forbidden(
+            "coaching records are read by the agent they are about",
+        ));
+    }
+    let rows = flags::coaching_of_agent(&state.db, user.id).await?;
+    let pending = rows
+        .iter()
+        .filter(|c| c.acknowledged_at_ms.is_none())
+        .count();
+    Ok(axum::Json(json!({
+        "items": rows.iter().map(|c| coaching_view(&state, c)).collect::<Vec<_>>(),
+        "unacknowledged": pending,
+    })))
+}
+
+async fn acknowledge_coaching(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<axum::Json<Value>> {
+    if user.role != Role::Agent {
+        return Err(AppError::forbidden(
+            "coaching records are acknowledged by the agent they are about",
+        ));
+    }
+    let now = state.config.clock.now_ms();
+    if !flags::acknowledge_coaching(&state.db, user.id, id, now).await? {
+        return Err(AppError::not_found("coaching session"));
+    }
+    let rows = flags::coaching_of_agent(&state.db, user.id).await?;
+    let c = rows
+        .iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| AppError::not_found("coaching session"))?;
+    Ok(axum::Json(coaching_view(&state, c)))
 }
 
 async fn own_month(state: &AppState, user: &User, month: &str) -> AppResult<AgentMonth> {

@@ -133,6 +133,74 @@ pub async fn coaching(db: &Db, flag_id: i64) -> Result<Vec<Coaching>, sqlx::Erro
         .collect()
 }
 
+/// A coaching session as its agent reads it: the call, what was said and agreed, who
+/// coached, and the agent's acknowledgement. No grade: the agent was there, and their
+/// grades reach them with the month's publication.
+#[derive(Clone, Debug)]
+pub struct AgentCoaching {
+    pub id: i64,
+    pub call_id: String,
+    pub recording_id: i64,
+    pub held_on: String,
+    pub discussed: String,
+    pub action: String,
+    pub coach_name: String,
+    pub created_at_ms: i64,
+    pub acknowledged_at_ms: Option<i64>,
+}
+
+/// The coaching sessions about an agent's calls, newest first.
+pub async fn coaching_of_agent(db: &Db, agent_id: i64) -> Result<Vec<AgentCoaching>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT c.id, r.call_id, r.id AS recording_id, c.held_on, c.discussed, c.action, \
+             u.name AS coach_name, c.created_at_ms, c.agent_ack_at_ms \
+         FROM coaching_sessions c JOIN flags f ON f.id = c.flag_id \
+         JOIN evaluations e ON e.id = f.evaluation_id JOIN recordings r ON r.id = e.recording_id \
+         JOIN users u ON u.id = c.coach_id \
+         WHERE f.agent_id = $1 ORDER BY c.held_on DESC, c.id DESC",
+    )
+    .bind(agent_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(AgentCoaching {
+                id: r.try_get("id")?,
+                call_id: r.try_get("call_id")?,
+                recording_id: r.try_get("recording_id")?,
+                held_on: r.try_get("held_on")?,
+                discussed: r.try_get("discussed")?,
+                action: r.try_get("action")?,
+                coach_name: r.try_get("coach_name")?,
+                created_at_ms: r.try_get("created_at_ms")?,
+                acknowledged_at_ms: r.try_get("agent_ack_at_ms")?,
+            })
+        })
+        .collect()
+}
+
+/// The agent acknowledges a session about their own call (the first time counts). False
+/// when it is not theirs.
+pub async fn acknowledge_coaching(
+    db: &Db,
+    agent_id: i64,
+    session_id: i64,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    let done = sqlx::query(
+        "UPDATE coaching_sessions SET agent_ack_at_ms = COALESCE(agent_ack_at_ms, $1) \
+         WHERE id = $2 AND flag_id IN (SELECT id FROM flags WHERE agent_id = $3)",
+    )
+    .bind(now_ms)
+    .bind(session_id)
+    .bind(agent_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() > 0)
+}
+
 pub struct NewCoaching<'a> {
     pub flag_id: i64,
     pub held_on: &'a str,

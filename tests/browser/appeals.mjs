@@ -83,6 +83,16 @@ async function agentAppeals(page) {
   await waitVisible(page, '#ack-reminder', 'My results: the reminder to acknowledge');
   pass(`"My results" lists ${month} with a reminder: ${show(await textOf(page, '#ack-reminder'))}`);
 
+  // The record of the lead's coaching about the call, which the agent signs as read.
+  const record = page.locator('#coaching-records-list li.coaching-record').first();
+  await waitVisible(page, '#coaching-records-list li.coaching-record', 'My results: the coaching record');
+  check((await record.innerText()).includes(CALL_ID), `the coaching record names ${CALL_ID}`);
+  checkEqual(await record.getAttribute('data-acknowledged'), 'false', 'the coaching record: acknowledged');
+  await record.locator('.coaching-ack').click();
+  await eventually(() => record.getAttribute('data-acknowledged'), (v) => v === 'true', 'the coaching record: after "I have read this"');
+  await waitVisible(page, '#coaching-records-list .coaching-acked', 'the coaching record: acknowledged on');
+  pass('the agent reads the coaching record of their call and acknowledges it');
+
   await openMonthOfCall(page);
   const callRow = page.locator(`#month-evaluations tr[data-call-id="${CALL_ID}"]`);
   checkEqual(await callRow.getAttribute('data-grade'), 'poor', `month page: grade of ${CALL_ID}`);

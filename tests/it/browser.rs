@@ -348,6 +348,25 @@ async fn appeal_path_works_in_chromium() {
     )
     .await;
     assert_eq!(submitted["outcome"]["grade"], "poor", "{submitted}");
+    // The lead coaches the agent about the call: the agent reads the record and signs it.
+    let lead = app.login("lead-a").await;
+    let flags: serde_json::Value = lead
+        .get(app.url("/api/flags"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let flag = flags["items"][0]["id"].as_i64().unwrap();
+    post_expecting(
+        &lead,
+        app.url(&format!("/api/flags/{flag}/coaching")),
+        serde_json::json!({ "held_on": "2026-11-03", "discussed": "Tone with impatient customers.",
+                            "action": "Listen back to two calls a week." }),
+        StatusCode::CREATED,
+    )
+    .await;
 
     clock.set(at("2026-12-01T10:00:00+08:00"));
     post_expecting(

@@ -466,6 +466,42 @@ async fn poor_and_severe_calls_reach_the_agents_own_lead(db: TestDb) {
     assert_eq!(coached["overdue"], false);
     assert_eq!(coached["coaching"][0]["discussed"], "语气问题");
     assert_eq!(coached["coaching"][0]["coach"], "lead-a");
+    // The agent reads the record of the session (no grade in it) and acknowledges it;
+    // another agent finds nothing, and leads do not acknowledge for them.
+    let agent = app.login("agent-a1").await;
+    let (status, mine) = get_json(&agent, &app.url("/api/me/coaching")).await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    assert_eq!(mine["unacknowledged"], 1);
+    let record = &mine["items"][0];
+    assert_eq!(record["call_id"], "F-1");
+    assert_eq!(record["discussed"], "语气问题");
+    assert_eq!(record["coach"], "Lead Wang");
+    assert!(
+        record.get("grade").is_none() && record["acknowledged_at"].is_null(),
+        "{record}"
+    );
+    let ack_url = app.url(&format!("/api/me/coaching/{}/acknowledge", record["id"]));
+    let other = app.login("agent-a2").await;
+    assert_eq!(
+        post(&other, ack_url.clone(), json!({})).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        post(&lead_a, ack_url.clone(), json!({})).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, acked) = post(&agent, ack_url.clone(), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{acked}");
+    assert!(acked["acknowledged_at"].is_string());
+    let (_, again) = post(&agent, ack_url, json!({})).await;
+    assert_eq!(
+        again["acknowledged_at"], acked["acknowledged_at"],
+        "the first counts"
+    );
+    let (_, mine) = get_json(&agent, &app.url("/api/me/coaching")).await;
+    assert_eq!(mine["unacknowledged"], 0);
+    let (_, theirs) = get_json(&other, &app.url("/api/me/coaching")).await;
+    assert_eq!(theirs["items"], json!([]));
     let (status, closed) = post(&lead_a, format!("{flag_url}/outcome"), outcome).await;
     assert_eq!(status, StatusCode::OK, "{closed}");
     assert_eq!(closed["status"], "closed");
