@@ -113,14 +113,16 @@ export async function api(method, path, body, { signal, authRedirect = true, kee
     typeof error.message === 'string' ? error.message : '',
     retryAfter && /^\d+$/.test(retryAfter) ? Number(retryAfter) : null,
   );
+  // The server's own Chinese wording, when it gives one, is the most precise.
+  if (typeof error.message_zh === 'string') apiError.serverMessageZh = error.message_zh;
   if (res.status === 401 && authRedirect) unauthorizedHandler?.();
   throw apiError;
 }
 
 /**
- * User-facing text for an API error. English shows the server's own message;
- * other languages prefer the catalog's translation of the error code, because
- * the server writes its messages in English.
+ * User-facing text for an API error. English shows the server's own message; Chinese
+ * shows the server's Chinese message when it sent one (`message_zh`), else the catalog's
+ * translation of the error code, never the English sentence when the code is known.
  */
 export function errorMessage(err) {
   if (!(err instanceof ApiError)) return t('error.page');
@@ -129,7 +131,7 @@ export function errorMessage(err) {
   const translated = hasKey(key) ? t(key) : '';
   const preferred = getLang() === 'en'
     ? err.serverMessage || translated
-    : translated || err.serverMessage;
+    : err.serverMessageZh || translated || err.serverMessage;
   let text = preferred || t('error.unknown', { status: err.status });
   if (err.retryAfter !== null) text += ` ${t('error.retry_after', { seconds: err.retryAfter })}`;
   return text;

@@ -69,6 +69,20 @@ function levelBadge(level, attrs = {}) {
   return h('span', { class: `badge badge-level level-${level}`, 'data-level': level, ...attrs }, levelLabel(level));
 }
 
+/** What a version's cause names (the server records it as "appeal #7 amended",
+ *  "evaluation #12 override", "publication #3"), in the interface language; other text as
+ *  it came. */
+export function runDetail(detail) {
+  const text = String(detail ?? '');
+  let m = /^appeal #(\d+) (upheld|overturned|amended)$/.exec(text);
+  if (m) return t('scores.detail.appeal', { id: m[1], outcome: t(`appeal.outcome.${m[2]}`) });
+  m = /^evaluation #(\d+) (override|correction)$/.exec(text);
+  if (m) return t('scores.detail.evaluation', { id: m[1], kind: t(`history.kind.${m[2]}`) });
+  m = /^publication #(\d+)$/.exec(text);
+  if (m) return t('scores.detail.publication', { id: m[1] });
+  return text;
+}
+
 function causeLabel(cause) {
   return CAUSES.includes(cause) ? t(`scores.cause.${cause}`) : orNone(cause);
 }
@@ -706,7 +720,7 @@ export function scoresPages(app) {
         h('span', { class: 'run-cause' }, causeLabel(r.cause)), ' · ',
         timeEl(r.at), ' · ',
         h('span', { class: 'run-by' }, r.by ? t('scores.by', { who: r.by }) : t('scores.by_system')),
-        r.detail ? h('span', { class: 'run-detail muted' }, ` · ${r.detail}`) : null);
+        r.detail ? h('span', { class: 'run-detail muted' }, ` · ${runDetail(r.detail)}`) : null);
     }
 
     function scoresTable(items) {
@@ -906,7 +920,7 @@ export function scoresPages(app) {
       panel.setAttribute('aria-busy', 'true');
       panel.replaceChildren(h('p', { class: 'page-status', id: 'report-loading' }, t('reports.loading')));
       const params = name === 'graders' ? {} : { month };
-      const key = JSON.stringify([name, params]);
+      const key = JSON.stringify([name, params, getLang()]);
       try {
         if (!cache.has(key)) {
           // The language too: some cells are names in it (the deduction items).

@@ -71,7 +71,7 @@ async fn report(
         "grades" => grades(&state, &user, month()?).await?,
         "deductions" => deductions(&state, &user, month()?, lang).await?,
         "leads" => leads(&state, &user, month()?).await?,
-        "graders" => graders(&state, &user).await?,
+        "graders" => graders(&state, &user, lang).await?,
         "sampling" => sampling(&state, &user, month()?).await?,
         "trend" => {
             trend(
@@ -461,7 +461,20 @@ async fn trend(
     })
 }
 
-async fn graders(state: &AppState, user: &User) -> AppResult<Table> {
+/// A calibration group's name in the report's language.
+fn group_name(group: &str, lang: Lang) -> &str {
+    match (group, lang) {
+        ("all", Lang::Zh) => "全体",
+        ("all", _) => "Everybody",
+        ("inspectors", Lang::Zh) => "质检员",
+        ("inspectors", _) => "QA inspectors",
+        ("team_leads", Lang::Zh) => "班长",
+        ("team_leads", _) => "Team leads",
+        (other, _) => other,
+    }
+}
+
+async fn graders(state: &AppState, user: &User, lang: Lang) -> AppResult<Table> {
     if user.role != Role::Supervisor {
         return Err(AppError::forbidden("grader consistency is for supervisors"));
     }
@@ -482,7 +495,7 @@ async fn graders(state: &AppState, user: &User) -> AppResult<Table> {
             .into_iter()
             .map(|(group, sessions, gradings, alpha)| {
                 vec![
-                    group.into(),
+                    group_name(group, lang).into(),
                     i64::try_from(sessions).unwrap_or(i64::MAX).into(),
                     i64::try_from(gradings).unwrap_or(i64::MAX).into(),
                     alpha.map(|a| (a * 1000.0).round() / 1000.0).into(),

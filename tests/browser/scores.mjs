@@ -169,6 +169,10 @@ async function supervisorScores(page) {
   check(CJK.test(zhExplainer), `zh-CN: the interval explanation should be Chinese: ${show(zhExplainer)}`);
   checkEqual(await textOf(page, '#nav-scores'), '考核得分', 'zh-CN: the Scores navigation');
   checkEqual(await textOf(page, '#recompute'), '重新计算', 'zh-CN: the Recompute button');
+  // No English sentence: the version history's causes and details read in Chinese too.
+  const history = await textOf(page, '#runs-list');
+  check(!/publication #|appeal #|evaluation #|[A-Za-z]{4,} [a-z]{3,}/.test(history.replace(/\b(sup|insp|lead-[a-z])\b/g, '')),
+    `zh-CN: the version history should have no English: ${show(history)}`);
   await page.locator('#lang-switch').selectOption('en');
   await eventually(() => textOf(page, '#recompute'), (s) => s === 'Recompute', 'back to English: Recompute');
   pass(`in zh-CN the level reads ${show(level)}, the explanation ${show(zhExplainer)}; back to English`);

@@ -433,4 +433,20 @@ async fn exports_hold_the_same_numbers_in_csv_and_xlsx(db: TestDb) {
     let insp = app.login("insp").await;
     let (status, _) = get_json(&insp, &app.url("/api/reports/payroll?month=2026-11")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // Group names read in the report's language, never as internal codes.
+    for (lang, want) in [
+        ("en", ["Everybody", "QA inspectors", "Team leads"]),
+        ("zh-CN", ["全体", "质检员", "班长"]),
+    ] {
+        let url = app.url(&format!("/api/reports/graders?lang={lang}"));
+        let (status, graders) = get_json(&sup, &url).await;
+        assert_eq!(status, StatusCode::OK, "{graders}");
+        let groups: Vec<&str> = graders["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r[0].as_str().unwrap())
+            .collect();
+        assert_eq!(groups, want, "{lang}");
+    }
 }
