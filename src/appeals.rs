@@ -80,7 +80,8 @@ fn disputed_ids(form: &Form, disputed: &Disputed) -> AppResult<Vec<u32>> {
                 return Err(AppError::unprocessable(
                     "invalid_appeal",
                     format!("deduction #{bad} is not one of this evaluation's deductions"),
-                ));
+                )
+                .zh(format!("扣分项 #{bad} 不属于该评估")));
             }
             ids.clone()
         }
@@ -138,13 +139,15 @@ pub async fn file(
         return Err(AppError::unprocessable(
             "invalid_appeal",
             "write why you disagree: the panel reads it",
-        ));
+        )
+        .zh("请写明您不同意的理由：领导小组会阅读"));
     }
     if reason.chars().count() > 4000 {
         return Err(AppError::unprocessable(
             "invalid_appeal",
             "the reason is at most 4000 characters",
-        ));
+        )
+        .zh("理由最多 4000 个字符"));
     }
     let picked = disputed_ids(&form_of(e)?, disputed)?;
     let policy = policy_of(&month);

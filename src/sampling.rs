@@ -40,7 +40,7 @@ const WATERMARK_OVERLAP_MS: i64 = 60_000;
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error("{0}")]
-    Invalid(String),
+    Invalid(crate::domain::said::Said),
     #[error("a plan with this name already exists for the month")]
     Exists,
     #[error(transparent)]
@@ -83,9 +83,12 @@ async fn checked_spec(db: &Db, spec: &PlanSpec) -> Result<(PlanSpec, Month), Pla
         .await
         .context("checking the population")?;
     if !unknown.is_empty() {
-        return Err(PlanError::Invalid(format!(
-            "the population names unknown teams or agents: {}",
-            unknown.join(", ")
+        return Err(PlanError::Invalid(crate::domain::said::Said::new(
+            format!(
+                "the population names unknown teams or agents: {}",
+                unknown.join(", ")
+            ),
+            format!("抽样范围中有不存在的团队或坐席：{}", unknown.join("、")),
         )));
     }
     Ok((spec, month))

@@ -114,7 +114,8 @@ export async function api(method, path, body, { signal, authRedirect = true, kee
     retryAfter && /^\d+$/.test(retryAfter) ? Number(retryAfter) : null,
   );
   // The server's own Chinese wording, when it gives one, is the most precise.
-  if (typeof error.message_zh === 'string') apiError.serverMessageZh = error.message_zh;
+  const zh = data?.message_zh ?? error.message_zh;
+  if (typeof zh === 'string') apiError.serverMessageZh = zh;
   if (res.status === 401 && authRedirect) unauthorizedHandler?.();
   throw apiError;
 }

@@ -13,5 +13,6 @@ pub mod org;
 pub mod publication;
 pub mod queues;
 pub mod rubric;
+pub mod said;
 pub mod sampling;
 pub mod scoring;

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::call::Direction;
 use super::month::{Month, local_midnight_ms};
+use super::said::Said;
 
 pub const DEFAULT_MIN_DURATION_S: u32 = 30;
 pub const DEFAULT_GRACE_HOURS: u32 = 24;
@@ -219,15 +220,26 @@ impl PlanSpec {
     }
 
     /// Checks the plan and returns its month. Messages are shown to the supervisor as is.
-    pub fn validate(&mut self) -> Result<Month, String> {
+    pub fn validate(&mut self) -> Result<Month, Said> {
         self.name = self.name.trim().to_string();
         if self.name.is_empty() || self.name.chars().count() > 100 {
-            return Err("name must be 1 to 100 characters".into());
+            return Err(Said::new(
+                "name must be 1 to 100 characters",
+                "计划名称须为 1 到 100 个字符",
+            ));
         }
-        let month: Month = self.month.parse()?;
+        let month: Month = self.month.parse().map_err(|e: String| {
+            Said::new(
+                e,
+                format!("月份“{}”无效，请使用“年-月”（YYYY-MM）格式", self.month),
+            )
+        })?;
         self.counts = Some(self.counts());
         if !(1..=1000).contains(&self.per_agent) {
-            return Err("per_agent must be between 1 and 1000".into());
+            return Err(Said::new(
+                "per_agent must be between 1 and 1000",
+                "每位坐席的抽样数须在 1 到 1000 之间",
+            ));
         }
         match &mut self.population {
             Population::All {} => {}
@@ -239,16 +251,25 @@ impl PlanSpec {
                 names.dedup();
                 names.retain(|n| !n.is_empty());
                 if names.is_empty() {
-                    return Err("the population lists no teams or agents".into());
+                    return Err(Said::new(
+                        "the population lists no teams or agents",
+                        "抽样范围没有列出任何团队或坐席",
+                    ));
                 }
             }
         }
         let f = &mut self.filters;
         if f.min_duration_s > 8 * 3600 {
-            return Err("min_duration_s is longer than any call".into());
+            return Err(Said::new(
+                "min_duration_s is longer than any call",
+                "最短通话时长超过了任何通话的长度",
+            ));
         }
         if f.max_duration_s.is_some_and(|max| max < f.min_duration_s) {
-            return Err("max_duration_s must not be below min_duration_s".into());
+            return Err(Said::new(
+                "max_duration_s must not be below min_duration_s",
+                "最长通话时长不能小于最短通话时长",
+            ));
         }
         for q in f.queues.iter_mut() {
             *q = q.trim().to_string();
@@ -259,13 +280,22 @@ impl PlanSpec {
         if let Some(focus) = &self.focus
             && (!(1..=10).contains(&focus.multiplier) || focus.new_hire_days > 3650)
         {
-            return Err("focus multiplier must be 1 to 10 and new_hire_days at most 3650".into());
+            return Err(Said::new(
+                "focus multiplier must be 1 to 10 and new_hire_days at most 3650",
+                "重点关注倍数须为 1 到 10，新员工天数最多 3650",
+            ));
         }
         if self.grace_hours > 14 * 24 {
-            return Err("grace_hours must be at most two weeks (336)".into());
+            return Err(Said::new(
+                "grace_hours must be at most two weeks (336)",
+                "宽限时间最多两周（336 小时）",
+            ));
         }
         if !(1..=60).contains(&self.grading_days) {
-            return Err("grading_days must be 1 to 60".into());
+            return Err(Said::new(
+                "grading_days must be 1 to 60",
+                "评分期限须为 1 到 60 天",
+            ));
         }
         Ok(month)
     }

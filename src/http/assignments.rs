@@ -166,7 +166,8 @@ async fn pull(
         return Err(AppError::unprocessable(
             "invalid_pull",
             "a reason (1 to 2000 characters) is required: it tells the grader why this call",
-        ));
+        )
+        .zh("请填写原因（1 到 2000 个字符）：它告诉评分人为什么要评这通电话"));
     }
     let viewer = user.viewer();
     let recording = match (body.recording_id, body.call_id.as_deref().map(str::trim)) {
@@ -180,7 +181,8 @@ async fn pull(
             return Err(AppError::unprocessable(
                 "invalid_pull",
                 "give exactly one of recording_id or call_id",
-            ));
+            )
+            .zh("请只选择一通电话"));
         }
     }
     .ok_or_else(|| AppError::not_found("recording"))?;
@@ -195,13 +197,15 @@ async fn pull(
             .await?
             .ok_or_else(|| {
                 AppError::unprocessable("invalid_grader", format!("no active user {username:?}"))
+                    .zh(format!("没有在职用户“{username}”"))
             })?,
         None if matches!(user.role, Role::Inspector | Role::TeamLead) => user.clone(),
         None => {
             return Err(AppError::unprocessable(
                 "invalid_grader",
                 "name the grader (a QA inspector or the agent's team lead)",
-            ));
+            )
+            .zh("请指定评分人（质检员或该坐席的班长）"));
         }
     };
     let may_grade = match grader.role {
@@ -216,7 +220,11 @@ async fn pull(
                 "{} cannot grade this call: pulls go to a QA inspector or the agent's own team lead",
                 grader.username
             ),
-        ));
+        )
+        .zh(format!(
+            "{} 不能评这通电话：调取的通话只能交给质检员或该坐席自己的班长",
+            grader.name
+        )));
     }
     let now = state.config.clock.now_ms();
     let id = crate::pulls::pull(

@@ -92,10 +92,14 @@ async fn create(
     Json(body): Json<CreateBody>,
 ) -> AppResult<(StatusCode, axum::Json<Value>)> {
     require_supervisor(&user)?;
-    let invalid = |m: String| AppError::unprocessable("invalid_calibration", m);
+    let invalid =
+        |en: String, zh: String| AppError::unprocessable("invalid_calibration", en).zh(zh);
     let title = body.title.trim();
     if title.is_empty() || title.chars().count() > 200 {
-        return Err(invalid("a title (1 to 200 characters) is required".into()));
+        return Err(invalid(
+            "a title (1 to 200 characters) is required".into(),
+            "请填写标题（1 到 200 个字符）".into(),
+        ));
     }
     let recording = match (body.recording_id, body.call_id.as_deref().map(str::trim)) {
         (Some(id), None) => recordings::get_visible(&state.db, &user.viewer(), id).await?,
@@ -105,6 +109,7 @@ async fn create(
         _ => {
             return Err(invalid(
                 "give exactly one of recording_id or call_id".into(),
+                "请只给出一通电话".into(),
             ));
         }
     }
@@ -120,21 +125,30 @@ async fn create(
     names.sort_unstable();
     names.dedup();
     if names.len() < 2 || names.len() > 50 {
-        return Err(invalid("a session needs 2 to 50 graders".into()));
+        return Err(invalid(
+            "a session needs 2 to 50 graders".into(),
+            "一次校准需要 2 到 50 名评分人".into(),
+        ));
     }
     let mut graders = Vec::new();
     let mut expert_id = None;
     for name in names {
-        let grader = users::find_active(&state.db, name)
-            .await?
-            .ok_or_else(|| invalid(format!("no active user {name:?}")))?;
+        let grader = users::find_active(&state.db, name).await?.ok_or_else(|| {
+            invalid(
+                format!("no active user {name:?}"),
+                format!("没有在职用户“{name}”"),
+            )
+        })?;
         if !matches!(
             grader.role,
             Role::Inspector | Role::TeamLead | Role::Supervisor
         ) {
-            return Err(invalid(format!(
-                "{name} cannot grade: graders are QA inspectors, team leads or supervisors"
-            )));
+            return Err(invalid(
+                format!(
+                    "{name} cannot grade: graders are QA inspectors, team leads or supervisors"
+                ),
+                format!("{} 不能参与评分：评分人须为质检员、班长或主管", grader.name),
+            ));
         }
         if Some(name) == expert_name {
             expert_id = Some(grader.id);

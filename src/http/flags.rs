@@ -150,7 +150,15 @@ fn text(field: &str, value: &str, max: usize) -> AppResult<String> {
         return Err(AppError::unprocessable(
             "invalid_coaching",
             format!("{field} is required (1 to {max} characters)"),
-        ));
+        )
+        .zh(format!(
+            "请填写{}（1 到 {max} 个字符）",
+            match field {
+                "discussed" => "沟通内容",
+                "action" => "改进措施",
+                _ => "备注",
+            }
+        )));
     }
     Ok(v.to_string())
 }
@@ -174,6 +182,7 @@ async fn coach(
     let held_on =
         chrono::NaiveDate::parse_from_str(body.held_on.trim(), "%Y-%m-%d").map_err(|_| {
             AppError::unprocessable("invalid_coaching", "held_on is a date, YYYY-MM-DD")
+                .zh("辅导日期格式应为“年-月-日”（YYYY-MM-DD）")
         })?;
     let now = state.config.clock.now_ms();
     let today = crate::grading::local_date(now, state.config.time_zone);
@@ -181,7 +190,8 @@ async fn coach(
         return Err(AppError::unprocessable(
             "invalid_coaching",
             "a coaching session is recorded after it took place (held_on is in the future)",
-        ));
+        )
+        .zh("辅导须在进行之后记录（辅导日期不能是将来）"));
     }
     let recorded = store::add_coaching(
         &state.db,

@@ -28,7 +28,7 @@
 
 import {
   CJK, StepFailure, audit, attrOf, baseUrl, check, checkEqual, credentials, eventually, hashOf, isHttpUrl, isVisible, logIn, logOut,
-  openNav, pass, run, show, usageError, waitVisible,
+  openNav, pass, run, show, textOf, usageError, waitVisible,
 } from './harness.mjs';
 
 const TOTAL_TIMEOUT_MS = 240_000;
@@ -293,6 +293,22 @@ async function inspectorQueue(page) {
   await queueRows(page, 'back in the queue');
   pass('a queue row opens the call in the player, whose back link returns to the queue');
 
+  // --- a reason of spaces only, in zh-CN: the server's refusal reads in Chinese
+  await page.locator('#lang-switch').selectOption('zh-CN');
+  await waitVisible(page, '#pull-from', 'zh-CN: the pull form');
+  await page.locator('#pull-from').fill(`${MONTH}-01T00:00`);
+  await page.locator('#pull-to').fill(`${nextMonth(MONTH)}-01T00:00`);
+  await page.locator('#pull-search').click();
+  await waitVisible(page, '#pull-results-table tbody tr[data-recording-id] input[type="radio"]', 'zh-CN: pull search results');
+  await page.locator('#pull-results-table tbody tr[data-recording-id] input[type="radio"]').first().check();
+  await page.locator('#pull-reason').fill('   ');
+  await page.locator('#pull-submit').click();
+  const zhError = await eventually(() => textOf(page, '#pull-error'), (s) => s.length > 0, 'zh-CN: the refusal of a blank reason');
+  check(CJK.test(zhError) && !/[A-Za-z]{3,}/.test(zhError), `zh-CN: the refusal should be Chinese only: ${show(zhError)}`);
+  await page.locator('#lang-switch').selectOption('en');
+  await waitVisible(page, '#pull-from', 'back to English: the pull form');
+  pass(`a reason of spaces only is refused in the reader's language: ${show(zhError)}`);
+
   // --- pull a call found by time range
   const queued = new Set(rows.map((r) => r.recordingId));
   await page.locator('#pull-from').fill(`${MONTH}-01T00:00`);
@@ -360,7 +376,7 @@ await run(scenario, {
   name: 'sampling',
   base,
   totalTimeoutMs: TOTAL_TIMEOUT_MS,
-  expectedStatuses: [401, 409],
-  expectedWhat: 'expected 401s and 409s',
+  expectedStatuses: [401, 409, 422],
+  expectedWhat: 'expected 401s, 409s and the refused blank reason (422)',
   pageTextChars: 3_000,
 });

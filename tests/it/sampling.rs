@@ -1019,6 +1019,14 @@ async fn bad_plans_get_clear_errors(db: TestDb) {
         assert!(status.is_client_error(), "{body} -> {status}");
         assert_eq!(code(&resp), want, "{body}: {resp}");
         assert!(!resp["error"]["message"].as_str().unwrap().is_empty());
+        // Every rule of the plan says why in Chinese too, for the zh-CN interface.
+        if want == "invalid_plan" {
+            let zh = resp["message_zh"].as_str().unwrap_or_default();
+            assert!(
+                zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{body}: {resp}"
+            );
+        }
     }
     // The defaults are created both or neither.
     let (status, _) = post(
