@@ -86,7 +86,13 @@ impl AppError {
             .map(|p| format!("{}: {}", p.field, p.message))
             .collect::<Vec<_>>()
             .join("; ");
-        Self::unprocessable(code, text).with("problems", json!(problems))
+        let error = Self::unprocessable(code, text).with("problems", json!(problems));
+        // Said in Chinese too when every problem is.
+        let zh: Option<Vec<&str>> = problems.iter().map(|p| p.message_zh.as_deref()).collect();
+        match zh {
+            Some(zh) if !zh.is_empty() => error.zh(zh.join("；")),
+            _ => error,
+        }
     }
 
     pub fn code(&self) -> &'static str {

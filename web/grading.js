@@ -466,15 +466,19 @@ export function gradingPages(app) {
 
     const problemsBox = h('div', { id: 'problems', class: 'problems' });
     function problemText(p) {
+      // The server's Chinese wording in zh-CN (every grading rule has one).
+      const message = getLang() === 'zh-CN' && p.message_zh ? p.message_zh : p.message;
       const m = /^deductions\[(\d+)\]\.(\w+)$/.exec(p.field ?? '');
       if (m) {
         const d = form.deductions[Number(m[1])];
         const name = itemName(itemByCode.get(d?.item));
         if (m[2] === 'times_ms' && d && d.times_ms.length === 0) return t('grading.problem.no_time', { item: name });
-        return `${name}: ${p.message}`;
+        return `${name}: ${message}`;
       }
       if (p.field === 'override_reason') return t('grading.problem.override_reason');
-      return `${p.field}: ${p.message}`;
+      const base = String(p.field ?? '').replace(/\[\d+\]$/, '');
+      const field = hasKey(`grading.field.${base}`) ? t(`grading.field.${base}`) : p.field;
+      return `${field}: ${message}`;
     }
     function renderProblems() {
       // What still blocks submission: the server's list for the saved draft.

@@ -141,6 +141,7 @@ fn problem(field: &str, message: impl Into<String>) -> Problem {
     Problem {
         field: field.into(),
         message: message.into(),
+        message_zh: None,
     }
 }
 
@@ -156,7 +157,9 @@ pub fn apply(
     duration_ms: i64,
 ) -> Result<EvaluationState, Vec<Problem>> {
     if change.reason.trim().is_empty() {
-        return Err(vec![problem("reason", "give the reason for the change")]);
+        return Err(vec![
+            problem("reason", "give the reason for the change").zh("请说明修改的理由"),
+        ]);
     }
     let current = &current.clone().normalized();
     let mut form = current.form.clone();
@@ -193,10 +196,13 @@ pub fn apply(
         form,
     };
     if next.same_result(current) {
-        return Err(vec![problem(
-            "change",
-            "this leaves the grade, the score and the deductions as they are",
-        )]);
+        return Err(vec![
+            problem(
+                "change",
+                "this leaves the grade, the score and the deductions as they are",
+            )
+            .zh("这样评级、得分和扣分都没有变化"),
+        ]);
     }
     Ok(next)
 }
@@ -210,10 +216,10 @@ pub fn decision_change(
     reason: &str,
 ) -> Result<Option<Change>, Vec<Problem>> {
     if reason.trim().is_empty() {
-        return Err(vec![problem(
-            "reason",
-            "the agent reads the panel's reason: write it",
-        )]);
+        return Err(vec![
+            problem("reason", "the agent reads the panel's reason: write it")
+                .zh("坐席会阅读领导小组的理由：请填写"),
+        ]);
     }
     let change = Change {
         grade,
@@ -221,22 +227,24 @@ pub fn decision_change(
         reason: reason.trim().to_string(),
     };
     match decision {
-        Decision::Upheld if change.grade.is_some() || change.deductions.is_some() => {
-            Err(vec![problem(
+        Decision::Upheld if change.grade.is_some() || change.deductions.is_some() => Err(vec![
+            problem(
                 "outcome",
                 "an upheld grading changes nothing: send no grade or deductions",
-            )])
-        }
+            )
+            .zh("维持原评不做任何修改：不要提交评级或扣分"),
+        ]),
         Decision::Upheld => Ok(None),
-        Decision::Overturned if change.grade.is_none() => {
-            Err(vec![problem("grade", "overturning needs the new grade")])
-        }
-        Decision::Amended if change.deductions.is_none() || change.grade.is_some() => {
-            Err(vec![problem(
+        Decision::Overturned if change.grade.is_none() => Err(vec![
+            problem("grade", "overturning needs the new grade").zh("改判需要选择新的评级"),
+        ]),
+        Decision::Amended if change.deductions.is_none() || change.grade.is_some() => Err(vec![
+            problem(
                 "deductions",
                 "amending needs the new deductions (and no grade: it follows from them)",
-            )])
-        }
+            )
+            .zh("调整扣分需要提交新的扣分（不提交评级：评级由扣分得出）"),
+        ]),
         _ => Ok(Some(change)),
     }
 }

@@ -225,12 +225,24 @@ pub struct Cap {
 pub struct Problem {
     pub field: String,
     pub message: String,
+    /// The message in Chinese, where the rule words it (the app shows it in zh-CN).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_zh: Option<String>,
+}
+
+impl Problem {
+    /// The same problem, also said in Chinese.
+    pub fn zh(mut self, text: impl Into<String>) -> Problem {
+        self.message_zh = Some(text.into());
+        self
+    }
 }
 
 fn problem(field: impl Into<String>, message: impl Into<String>) -> Problem {
     Problem {
         field: field.into(),
         message: message.into(),
+        message_zh: None,
     }
 }
 
@@ -244,51 +256,78 @@ fn problem(field: impl Into<String>, message: impl Into<String>) -> Problem {
 pub fn check_draft(rubric: &Rubric, form: &Form, duration_ms: i64) -> Vec<Problem> {
     let mut out = Vec::new();
     if form.deductions.len() > MAX_DEDUCTIONS {
-        out.push(problem(
-            "deductions",
-            format!(
-                "{} deductions; at most {MAX_DEDUCTIONS} are allowed",
+        out.push(
+            problem(
+                "deductions",
+                format!(
+                    "{} deductions; at most {MAX_DEDUCTIONS} are allowed",
+                    form.deductions.len()
+                ),
+            )
+            .zh(format!(
+                "共 {} 条扣分，最多允许 {MAX_DEDUCTIONS} 条",
                 form.deductions.len()
-            ),
-        ));
+            )),
+        );
     }
     for (i, d) in form.deductions.iter().enumerate() {
         let at = |field: &str| format!("deductions[{i}].{field}");
         if rubric.item(&d.item).is_none() {
-            out.push(problem(
-                at("item"),
-                format!("{:?} is not an item of the rubric", d.item),
-            ));
+            out.push(
+                problem(
+                    at("item"),
+                    format!("{:?} is not an item of the rubric", d.item),
+                )
+                .zh(format!("“{}”不是评分表中的项目", d.item)),
+            );
         } else if form.not_applicable.contains(&d.item) {
-            out.push(problem(
-                at("item"),
-                format!(
-                    "{} is marked not applicable for this call and cannot be deducted",
-                    d.item
-                ),
-            ));
+            out.push(
+                problem(
+                    at("item"),
+                    format!(
+                        "{} is marked not applicable for this call and cannot be deducted",
+                        d.item
+                    ),
+                )
+                .zh(format!("“{}”已标为本通话不适用，不能扣分", d.item)),
+            );
         }
         if !(1..=MAX_OCCURRENCES).contains(&d.occurrences) {
-            out.push(problem(
-                at("occurrences"),
-                format!("occurrences must be between 1 and {MAX_OCCURRENCES}"),
-            ));
+            out.push(
+                problem(
+                    at("occurrences"),
+                    format!("occurrences must be between 1 and {MAX_OCCURRENCES}"),
+                )
+                .zh(format!("次数须在 1 到 {MAX_OCCURRENCES} 之间")),
+            );
         }
         if let Some(&t) = d.times_ms.iter().find(|&&t| t < 0 || t > duration_ms) {
-            out.push(problem(
-                at("times_ms"),
-                format!("time {t} ms is outside the call (0 to {duration_ms} ms)"),
-            ));
+            out.push(
+                problem(
+                    at("times_ms"),
+                    format!("time {t} ms is outside the call (0 to {duration_ms} ms)"),
+                )
+                .zh(format!(
+                    "时间 {t} 毫秒不在通话范围内（0 到 {duration_ms} 毫秒）"
+                )),
+            );
         }
         if d.times_ms.len() > d.occurrences as usize {
-            out.push(problem(
-                at("times_ms"),
-                format!(
-                    "{} times given for {} occurrences",
+            out.push(
+                problem(
+                    at("times_ms"),
+                    format!(
+                        "{} times given for {} occurrences",
+                        d.times_ms.len(),
+                        d.occurrences
+                    ),
+                )
+                .zh(format!(
+                    "标记了 {} 个时间点，但只有 {} 次",
                     d.times_ms.len(),
                     d.occurrences
-                ),
-            ));
+                )),
+            );
         }
         if d.note.chars().count() > MAX_TEXT {
             out.push(too_long(at("note")));
@@ -298,12 +337,14 @@ pub fn check_draft(rubric: &Rubric, form: &Form, duration_ms: i64) -> Vec<Proble
     for (j, code) in form.not_applicable.iter().enumerate() {
         let field = format!("not_applicable[{j}]");
         if rubric.item(code).is_none() {
-            out.push(problem(
-                field,
-                format!("{code:?} is not an item of the rubric"),
-            ));
+            out.push(
+                problem(field, format!("{code:?} is not an item of the rubric"))
+                    .zh(format!("“{code}”不是评分表中的项目")),
+            );
         } else if !seen.insert(code.as_str()) {
-            out.push(problem(field, format!("{code} is listed twice")));
+            out.push(
+                problem(field, format!("{code} is listed twice")).zh(format!("“{code}”重复列出")),
+            );
         }
     }
     for (field, text) in [
@@ -318,7 +359,7 @@ pub fn check_draft(rubric: &Rubric, form: &Form, duration_ms: i64) -> Vec<Proble
 }
 
 fn too_long(field: String) -> Problem {
-    problem(field, format!("at most {MAX_TEXT} characters"))
+    problem(field, format!("at most {MAX_TEXT} characters")).zh(format!("最多 {MAX_TEXT} 个字符"))
 }
 
 /// What the form scores so far. Deductions of unknown items are skipped (`check_draft`
@@ -403,10 +444,13 @@ pub fn check_submit(
     let mut problems = check_draft(rubric, form, duration_ms);
     for (i, d) in form.deductions.iter().enumerate() {
         if d.times_ms.is_empty() {
-            problems.push(problem(
-                format!("deductions[{i}].times_ms"),
-                "mark at least one time in the call where this happened",
-            ));
+            problems.push(
+                problem(
+                    format!("deductions[{i}].times_ms"),
+                    "mark at least one time in the call where this happened",
+                )
+                .zh("请至少标记一个发生该问题的通话时间点"),
+            );
         }
     }
     let result = outcome(rubric, form);
@@ -415,14 +459,21 @@ pub fn check_submit(
         .as_ref()
         .is_some_and(|r| !r.trim().is_empty());
     if result.overridden && !has_reason {
-        problems.push(problem(
-            "override_reason",
-            format!(
-                "grade {} differs from the computed grade {}: give the reason",
-                result.grade.as_str(),
-                result.computed_grade.as_str()
-            ),
-        ));
+        problems.push(
+            problem(
+                "override_reason",
+                format!(
+                    "grade {} differs from the computed grade {}: give the reason",
+                    result.grade.as_str(),
+                    result.computed_grade.as_str()
+                ),
+            )
+            .zh(format!(
+                "评级“{}”与计算出的评级“{}”不同：请说明理由",
+                result.grade.zh(),
+                result.computed_grade.zh()
+            )),
+        );
     }
     if problems.is_empty() {
         Ok(result)

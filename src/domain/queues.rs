@@ -54,11 +54,16 @@ impl QueueLimits {
     /// Every problem, with its field (`queues[2].limit_seconds`).
     pub fn validate(&self) -> Result<(), Vec<Problem>> {
         let mut out = Vec::new();
-        let problem = |field: String, message: String| Problem { field, message };
+        let problem = |field: String, message: String, zh: String| Problem {
+            field,
+            message,
+            message_zh: Some(zh),
+        };
         if self.queues.len() > MAX_QUEUES {
             out.push(problem(
                 "queues".into(),
                 format!("at most {MAX_QUEUES} queues may have a limit"),
+                format!("最多 {MAX_QUEUES} 个队列可以设置时限"),
             ));
         }
         let mut seen = BTreeSet::new();
@@ -68,16 +73,19 @@ impl QueueLimits {
                 out.push(problem(
                     format!("queues[{i}].queue"),
                     "the queue's name is empty".into(),
+                    "队列名称为空".into(),
                 ));
             } else if name.chars().count() > MAX_QUEUE_LEN {
                 out.push(problem(
                     format!("queues[{i}].queue"),
                     format!("a queue's name is at most {MAX_QUEUE_LEN} characters"),
+                    format!("队列名称最多 {MAX_QUEUE_LEN} 个字符"),
                 ));
             } else if !seen.insert(name) {
                 out.push(problem(
                     format!("queues[{i}].queue"),
                     format!("queue {name:?} is listed twice"),
+                    format!("队列“{name}”重复列出"),
                 ));
             }
             if !LIMIT_SECONDS.contains(&q.limit_seconds) {
@@ -85,6 +93,12 @@ impl QueueLimits {
                     format!("queues[{i}].limit_seconds"),
                     format!(
                         "the limit is between {} and {} seconds, not {}",
+                        LIMIT_SECONDS.start(),
+                        LIMIT_SECONDS.end(),
+                        q.limit_seconds
+                    ),
+                    format!(
+                        "时限须在 {} 到 {} 秒之间，而不是 {}",
                         LIMIT_SECONDS.start(),
                         LIMIT_SECONDS.end(),
                         q.limit_seconds

@@ -131,6 +131,7 @@ fn problem(field: impl Into<String>, message: impl Into<String>) -> Problem {
     Problem {
         field: field.into(),
         message: message.into(),
+        message_zh: None,
     }
 }
 
@@ -141,15 +142,18 @@ impl Rubric {
         let mut out = Vec::new();
         for grade in Grade::ALL {
             match self.grades.iter().filter(|c| c.grade == grade).count() {
-                0 => out.push(problem(
-                    "grades",
-                    format!("grade {} is missing", grade.as_str()),
-                )),
+                0 => out.push(
+                    problem("grades", format!("grade {} is missing", grade.as_str()))
+                        .zh(format!("缺少评级“{}”", grade.zh())),
+                ),
                 1 => {}
-                _ => out.push(problem(
-                    "grades",
-                    format!("grade {} is listed twice", grade.as_str()),
-                )),
+                _ => out.push(
+                    problem(
+                        "grades",
+                        format!("grade {} is listed twice", grade.as_str()),
+                    )
+                    .zh(format!("评级“{}”重复列出", grade.zh())),
+                ),
             }
         }
         for (i, c) in self.grades.iter().enumerate() {
@@ -160,23 +164,36 @@ impl Rubric {
                 ("criteria_zh", &c.criteria_zh),
             ];
             for (field, _) in texts.iter().filter(|(_, t)| t.trim().is_empty()) {
-                out.push(problem(
-                    format!("grades[{i}].{field}"),
-                    format!("grade {}: {field} is empty", c.grade.as_str()),
-                ));
+                out.push(
+                    problem(
+                        format!("grades[{i}].{field}"),
+                        format!("grade {}: {field} is empty", c.grade.as_str()),
+                    )
+                    .zh(format!(
+                        "评级“{}”：{} 为空",
+                        c.grade.zh(),
+                        field_zh(field)
+                    )),
+                );
             }
         }
         if self.items.is_empty() {
-            out.push(problem("items", "the rubric has no deduction items"));
+            out.push(problem("items", "the rubric has no deduction items").zh("评分表没有扣分项"));
         }
         if self.items.len() > MAX_ITEMS {
-            out.push(problem(
-                "items",
-                format!(
-                    "the rubric has {} items; at most {MAX_ITEMS} are allowed",
+            out.push(
+                problem(
+                    "items",
+                    format!(
+                        "the rubric has {} items; at most {MAX_ITEMS} are allowed",
+                        self.items.len()
+                    ),
+                )
+                .zh(format!(
+                    "评分表有 {} 项，最多允许 {MAX_ITEMS} 项",
                     self.items.len()
-                ),
-            ));
+                )),
+            );
         }
         let mut codes = BTreeSet::new();
         for (i, item) in self.items.iter().enumerate() {
@@ -188,30 +205,52 @@ impl Rubric {
                         "item code {:?} must be 1 to {MAX_CODE_LEN} characters of a-z, 0-9 and _",
                         item.code
                     ),
-                ));
+                )
+                .zh(format!(
+                    "项目代码“{}”须为 1 到 {MAX_CODE_LEN} 个字符，只能用 a-z、0-9 和 _",
+                    item.code
+                )));
             } else if !codes.insert(item.code.as_str()) {
-                out.push(problem(
-                    at("code"),
-                    format!("item code {:?} is used twice", item.code),
-                ));
+                out.push(
+                    problem(
+                        at("code"),
+                        format!("item code {:?} is used twice", item.code),
+                    )
+                    .zh(format!("项目代码“{}”重复使用", item.code)),
+                );
             }
             if !ITEM_POINTS.contains(&item.points) {
-                out.push(problem(
-                    at("points"),
-                    format!(
-                        "item {}: points must be between {} and {}",
+                out.push(
+                    problem(
+                        at("points"),
+                        format!(
+                            "item {}: points must be between {} and {}",
+                            item.code,
+                            ITEM_POINTS.start(),
+                            ITEM_POINTS.end()
+                        ),
+                    )
+                    .zh(format!(
+                        "项目 {}：分值须在 {} 到 {} 之间",
                         item.code,
                         ITEM_POINTS.start(),
                         ITEM_POINTS.end()
-                    ),
-                ));
+                    )),
+                );
             }
             for (field, text) in [("name_en", &item.name_en), ("name_zh", &item.name_zh)] {
                 if text.trim().is_empty() {
-                    out.push(problem(
-                        at(field),
-                        format!("item {}: {field} must not be empty", item.code),
-                    ));
+                    out.push(
+                        problem(
+                            at(field),
+                            format!("item {}: {field} must not be empty", item.code),
+                        )
+                        .zh(format!(
+                            "项目 {}：{} 不能为空",
+                            item.code,
+                            field_zh(field)
+                        )),
+                    );
                 }
             }
             check_ceilings(item, i, &mut out);
@@ -220,14 +259,20 @@ impl Rubric {
         if !(b.excellent <= 100 && b.excellent > b.good && b.good > b.fair && b.fair > b.poor)
             || b.poor < 1
         {
-            out.push(problem(
-                "bands",
-                format!(
-                    "score bands must be strictly decreasing within 1 to 100 \
+            out.push(
+                problem(
+                    "bands",
+                    format!(
+                        "score bands must be strictly decreasing within 1 to 100 \
                      (excellent > good > fair > poor); got {}/{}/{}/{}",
+                        b.excellent, b.good, b.fair, b.poor
+                    ),
+                )
+                .zh(format!(
+                    "分数段须在 1 到 100 之间严格递减（优 > 良 > 中 > 差），现为 {}/{}/{}/{}",
                     b.excellent, b.good, b.fair, b.poor
-                ),
-            ));
+                )),
+            );
         }
         if out.is_empty() { Ok(()) } else { Err(out) }
     }
@@ -244,32 +289,50 @@ impl Rubric {
 fn check_ceilings(item: &RubricItem, i: usize, out: &mut Vec<Problem>) {
     let at = |j: usize, field: &str| format!("items[{i}].ceilings[{j}].{field}");
     if item.ceilings.len() > MAX_CEILINGS {
-        out.push(problem(
-            format!("items[{i}].ceilings"),
-            format!(
-                "item {}: at most {MAX_CEILINGS} ceilings are allowed",
+        out.push(
+            problem(
+                format!("items[{i}].ceilings"),
+                format!(
+                    "item {}: at most {MAX_CEILINGS} ceilings are allowed",
+                    item.code
+                ),
+            )
+            .zh(format!(
+                "项目 {}：最多允许 {MAX_CEILINGS} 条封顶规则",
                 item.code
-            ),
-        ));
+            )),
+        );
     }
     if item.critical && !item.ceilings.is_empty() {
-        out.push(problem(
-            format!("items[{i}].ceilings"),
-            format!(
-                "item {} is critical and forces severe: a ceiling adds nothing",
+        out.push(
+            problem(
+                format!("items[{i}].ceilings"),
+                format!(
+                    "item {} is critical and forces severe: a ceiling adds nothing",
+                    item.code
+                ),
+            )
+            .zh(format!(
+                "项目 {} 为严重项，直接判为“劣”：封顶规则没有作用",
                 item.code
-            ),
-        ));
+            )),
+        );
     }
     for (j, c) in item.ceilings.iter().enumerate() {
         if !(1..=MAX_THRESHOLD).contains(&c.at_least) {
-            out.push(problem(
-                at(j, "at_least"),
-                format!(
-                    "item {}: a ceiling applies from 1 to {MAX_THRESHOLD} occurrences, not {}",
+            out.push(
+                problem(
+                    at(j, "at_least"),
+                    format!(
+                        "item {}: a ceiling applies from 1 to {MAX_THRESHOLD} occurrences, not {}",
+                        item.code, c.at_least
+                    ),
+                )
+                .zh(format!(
+                    "项目 {}：封顶规则的次数须在 1 到 {MAX_THRESHOLD} 之间，而不是 {}",
                     item.code, c.at_least
-                ),
-            ));
+                )),
+            );
         }
         if c.grade == Grade::Excellent {
             out.push(problem(
@@ -278,32 +341,64 @@ fn check_ceilings(item: &RubricItem, i: usize, out: &mut Vec<Problem>) {
                     "item {}: \"at most excellent\" caps nothing; choose good, fair, poor or severe",
                     item.code
                 ),
-            ));
+            )
+            .zh(format!(
+                "项目 {}：“最高为优”不封顶任何评级；请选择良、中、差或劣",
+                item.code
+            )));
         }
         if let Some(prev) = j.checked_sub(1).map(|k| item.ceilings[k]) {
             if c.at_least <= prev.at_least {
-                out.push(problem(
-                    at(j, "at_least"),
-                    format!(
-                        "item {}: thresholds must increase ({} after {})",
+                out.push(
+                    problem(
+                        at(j, "at_least"),
+                        format!(
+                            "item {}: thresholds must increase ({} after {})",
+                            item.code, c.at_least, prev.at_least
+                        ),
+                    )
+                    .zh(format!(
+                        "项目 {}：次数须递增（{} 在 {} 之后）",
                         item.code, c.at_least, prev.at_least
-                    ),
-                ));
+                    )),
+                );
             }
             if c.grade <= prev.grade {
-                out.push(problem(
-                    at(j, "grade"),
-                    format!(
-                        "item {}: from {} occurrences the grade must be capped lower than {} \
+                out.push(
+                    problem(
+                        at(j, "grade"),
+                        format!(
+                            "item {}: from {} occurrences the grade must be capped lower than {} \
                          (the ceiling from {})",
+                            item.code,
+                            c.at_least,
+                            prev.grade.as_str(),
+                            prev.at_least
+                        ),
+                    )
+                    .zh(format!(
+                        "项目 {}：从 {} 次起封顶评级须低于“{}”（{} 次起的封顶）",
                         item.code,
                         c.at_least,
-                        prev.grade.as_str(),
+                        prev.grade.zh(),
                         prev.at_least
-                    ),
-                ));
+                    )),
+                );
             }
         }
+    }
+}
+
+/// A rubric text field's name in Chinese.
+fn field_zh(field: &str) -> &'static str {
+    match field {
+        "label_en" => "英文名称",
+        "label_zh" => "中文名称",
+        "criteria_en" => "英文标准",
+        "criteria_zh" => "中文标准",
+        "name_en" => "英文名称",
+        "name_zh" => "中文名称",
+        _ => "字段",
     }
 }
 

@@ -230,6 +230,18 @@ async fn drafts_save_as_the_grader_works_and_stay_private(db: TestDb) {
             .unwrap()
             .contains("no_such_item")
     );
+    // Said in Chinese too, for the zh-CN form: each problem and the whole.
+    assert_eq!(
+        body["problems"][0]["message_zh"],
+        "“no_such_item”不是评分表中的项目"
+    );
+    assert!(
+        body["message_zh"]
+            .as_str()
+            .unwrap()
+            .contains("no_such_item"),
+        "{body}"
+    );
     let beyond = json!({ "deductions": [deduction("commanding_tone", &[999_000])] });
     let (status, _) = put(&insp, url.clone(), json!({ "form": beyond })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
