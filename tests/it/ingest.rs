@@ -21,6 +21,7 @@ both_backends!(
     only_supervisors_and_recorders_may_upload,
     oversized_uploads_are_refused_before_the_body_is_read,
     acknowledged_recordings_survive_a_restart,
+    fuzz_findings_are_answered_and_the_server_stays_up,
 );
 
 #[derive(serde::Deserialize)]
@@ -523,4 +524,39 @@ async fn acknowledged_recordings_survive_a_restart(db: TestDb) {
     // The token still works after the restart, and the call id is still taken.
     let (status, _) = upload(&app, &Auth::Token(&token), &meta("R-1", "agent-b1"), bytes).await;
     assert_eq!(status, StatusCode::CONFLICT);
+}
+
+/// Every input the fuzz targets found a crash with (`fixtures/fuzz`, named after what it
+/// broke) is pushed as a recorder would: it gets a clear answer (kept, kept as damaged, or a
+/// 4xx with a JSON error), and the server goes on serving.
+async fn fuzz_findings_are_answered_and_the_server_stays_up(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let token = app.token("recorder").await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fuzz");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert!(!names.is_empty());
+    for (i, name) in names.iter().enumerate() {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let call_id = format!("FZ-{i}");
+        let (status, body) = upload_named(
+            &app,
+            &Auth::Token(&token),
+            &meta(&call_id, "agent-a1"),
+            name,
+            bytes,
+        )
+        .await;
+        assert!(
+            [201, 413, 415, 422].contains(&status.as_u16()),
+            "{name}: {status} {body}"
+        );
+        if status != StatusCode::CREATED {
+            assert!(!code(&body).is_empty(), "{name}: {body}");
+        }
+    }
+    assert_eq!(app.health().await, StatusCode::OK);
 }
