@@ -49,7 +49,8 @@ const OPUS_RATE: u32 = 48_000;
 /// the stream starts over from the first frame.
 const SEEK_RETRIES: u32 = 3;
 
-/// Every decoder callgrade knows: symphonia's own, plus Opus through libopus.
+/// Every decoder callgrade knows: symphonia's own, Opus through libopus, and ours (GSM,
+/// G.722, G.726, MS ADPCM).
 pub fn codecs() -> &'static CodecRegistry {
     static REGISTRY: LazyLock<CodecRegistry> = LazyLock::new(|| {
         let mut registry = CodecRegistry::new();
@@ -57,6 +58,10 @@ pub fn codecs() -> &'static CodecRegistry {
         registry.register_audio_decoder::<symphonia_adapter_libopus::OpusDecoder>();
         registry.register_audio_decoder::<super::gsm::GsmMsDecoder>();
         registry.register_audio_decoder::<super::wav_g72x::G72xDecoder>();
+        // Ours before symphonia's, whose step overflows on hostile blocks (see `ms_adpcm`).
+        registry.register_audio_decoder_at_tier::<super::ms_adpcm::MsAdpcmDecoder>(
+            symphonia::core::common::Tier::Preferred,
+        );
         registry
     });
     &REGISTRY

@@ -273,3 +273,27 @@ fn g72x_headers_are_checked() {
     assert_eq!((g726.block_bytes, g726.frames_per_block), (5, 8));
     assert!(wav_g72x::raw_g726(0, 4).is_err());
 }
+
+/// Our MS ADPCM decoder (`ms_adpcm`) against ffmpeg's, sample for sample: on the encoder's
+/// file, and on the block the `wav` fuzz target found, whose step grows until it must be
+/// capped.
+#[test]
+fn ms_adpcm_decodes_as_ffmpeg_does_hostile_blocks_included() {
+    if !ffmpeg_present() {
+        return;
+    }
+    let hostile = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/fuzz/wav-ms-adpcm-delta-overflow.wav");
+    let path = fixture("ms_adpcm_8k_mono.wav");
+    let (codec, _, samples) = ours(&path);
+    assert_eq!(codec, "adpcm_ms");
+    assert_same("ms_adpcm_8k_mono.wav", &samples, &ffmpeg_decode(&path, &[]));
+    // Its first 40 blocks: later comes a packet holding a block with a predictor index past
+    // the table, which both decoders refuse; ffmpeg then drops that block alone, while the
+    // WAV reader keeps the timeline with the packet's length of silence and marks the
+    // recording damaged.
+    let n = 40 * 500;
+    let (_, _, samples) = ours(&hostile);
+    let reference = ffmpeg_decode(&hostile, &[]);
+    assert_same("the hostile file", &samples[..n], &reference[..n]);
+}

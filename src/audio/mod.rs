@@ -18,6 +18,7 @@ pub mod g726;
 mod g72x_tests;
 pub mod gsm;
 pub mod mp4;
+pub mod ms_adpcm;
 pub mod peaks;
 pub mod probe;
 pub mod raw;
