@@ -253,7 +253,7 @@ mod tests {
         }
         let mut out = vec![0i16; frames];
         decode_block(&block, 1, frames, &mut out).unwrap();
-        assert!(out.iter().any(|&s| s == i16::MIN));
+        assert!(out.contains(&i16::MIN));
     }
 
     #[test]
