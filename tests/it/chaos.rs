@@ -18,7 +18,7 @@ async fn acknowledged_writes_survive_kill_9(db: TestDb) {
         "--seed",
         "7",
         "--max-uptime-ms",
-        "4000",
+        "6000",
     ]);
     if let TestDb::Postgres(url) = &db {
         cmd.arg("--database-url").arg(url);
