@@ -47,11 +47,6 @@ impl AppError {
     pub fn zh(self, text: impl Into<String>) -> Self {
         self.with("message_zh", json!(text.into()))
     }
-    /// A refusal in both languages: the English as `error.message`, the Chinese beside it
-    /// as `message_zh`.
-    pub fn said(status: StatusCode, code: &'static str, m: crate::domain::said::Said) -> Self {
-        Self::new(status, code, m.en).with("message_zh", json!(m.zh))
-    }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }

@@ -58,9 +58,7 @@ fn require_staff(user: &User) -> AppResult<()> {
 
 fn plan_error(e: PlanError) -> AppError {
     match e {
-        PlanError::Invalid(m) => {
-            AppError::said(StatusCode::UNPROCESSABLE_ENTITY, "invalid_plan", m)
-        }
+        PlanError::Invalid(m) => AppError::unprocessable("invalid_plan", m.en).zh(m.zh),
         PlanError::Exists => AppError::new(
             StatusCode::CONFLICT,
             "plan_exists",
